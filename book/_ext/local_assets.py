@@ -1,0 +1,125 @@
+"""Serve MathJax and the Jupyter widget manager from node_modules/ when it is there.
+
+The book must render math and embedded widgets without internet when the build machine has
+local copies (DESIGN.md section 8). `npm ci` at the repository root installs them from
+package-lock.json:
+
+    node_modules/mathjax/es5/                        MathJax 3 (the whole es5 folder: the
+                                                     tex-mml-chtml.js entry point loads TeX
+                                                     extensions and CHTML fonts next to it)
+    node_modules/requirejs/require.js                AMD loader the widget manager needs
+    node_modules/@jupyter-widgets/html-manager/dist/ embed-amd.js renders saved widget state
+
+When those files exist, this extension copies them into ``_build/html/_static/npm/`` and
+points Sphinx's ``mathjax_path`` and myst-nb's ``nb_ipywidgets_js`` at the copies. When they
+do not exist (or ``EDU_GEN_BOOK_CDN=1`` is set), nothing changes and the pages load both from
+their usual CDNs. Registered in _config.yml under ``sphinx: local_extensions:``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from sphinx.application import Sphinx
+from sphinx.config import Config
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+VENDOR = "npm"  # folder under _static/ for the copies (the theme already uses _static/vendor/)
+
+# what each package contributes: (source under node_modules, target under _static/npm,
+# the file that must exist for the package to count as installed)
+MATHJAX = ("mathjax/es5", "mathjax", "tex-mml-chtml.js")
+REQUIREJS = ("requirejs", "requirejs", "require.js")
+HTML_MANAGER = ("@jupyter-widgets/html-manager/dist", "html-manager", "embed-amd.js")
+
+# only what a browser loads; source maps, the non-AMD bundle and the build tools stay behind
+SKIP = shutil.ignore_patterns("*.map", "embed.js", "embed.js.LICENSE.txt", "libembed-amd.js",
+                              "bin", "README.md", "package.json")
+
+
+def _node_modules(app: Sphinx) -> Path:
+    return Path(app.srcdir) / "node_modules"
+
+
+def _installed(app: Sphinx, package: tuple[str, str, str]) -> bool:
+    source, _, entry = package
+    return (_node_modules(app) / source / entry).is_file()
+
+
+def _use_cdn() -> bool:
+    return os.environ.get("EDU_GEN_BOOK_CDN", "").strip().lower() in {"1", "true", "yes"}
+
+
+def configure(app: Sphinx, config: Config) -> None:
+    """At config-inited: point mathjax_path and nb_ipywidgets_js at _static/npm/."""
+    app.local_assets = []  # type: ignore[attr-defined]  packages to copy at builder-inited
+    if _use_cdn():
+        logger.info("[local_assets] EDU_GEN_BOOK_CDN is set: MathJax and widgets from CDN")
+        return
+
+    if _installed(app, MATHJAX):
+        # relative to _static/ (Sphinx prefixes it); MathJax finds its TeX extensions and
+        # fonts relative to the URL of this script, so the whole es5 folder is copied
+        config.mathjax_path = f"{VENDOR}/{MATHJAX[1]}/{MATHJAX[2]}"
+        app.local_assets.append(MATHJAX)
+        logger.info("[local_assets] MathJax from node_modules (offline)")
+    else:
+        logger.info("[local_assets] node_modules/mathjax missing: MathJax from CDN "
+                    "(run `npm ci` for offline math)")
+
+    if _installed(app, REQUIREJS) and _installed(app, HTML_MANAGER):
+        # same two scripts, in the same order, as myst-nb's default nb_ipywidgets_js;
+        # embed-amd.js bundles @jupyter-widgets/base, controls and output, so the CDN
+        # named in data-jupyter-widgets-cdn is only asked for third-party widget modules
+        config.nb_ipywidgets_js = {
+            f"{VENDOR}/{REQUIREJS[1]}/{REQUIREJS[2]}": {},
+            f"{VENDOR}/{HTML_MANAGER[1]}/{HTML_MANAGER[2]}": {
+                "data-jupyter-widgets-cdn": "https://cdn.jsdelivr.net/npm/",
+            },
+        }
+        app.local_assets += [REQUIREJS, HTML_MANAGER]
+        logger.info("[local_assets] widget manager from node_modules (offline)")
+    else:
+        logger.info("[local_assets] widget manager from CDN (run `npm ci` for offline widgets)")
+
+
+def copy_assets(app: Sphinx) -> None:
+    """At builder-inited: copy the packages into <outdir>/_static/npm/.
+
+    Done before any page is written so Sphinx can add its ?v=checksum to the script URLs.
+    """
+    if app.builder.format != "html":
+        return
+    for source, target, _ in getattr(app, "local_assets", []):
+        destination = Path(app.outdir) / "_static" / VENDOR / target
+        origin = _node_modules(app) / source
+        stamp = destination / ".copied-from"
+        version = _version(origin)
+        if stamp.is_file() and stamp.read_text() == version:
+            continue  # already copied from this exact package version
+        if destination.exists():
+            shutil.rmtree(destination)
+        shutil.copytree(origin, destination, ignore=SKIP)
+        for license_file in origin.parent.glob("LICENSE*"):  # keep the licence next to it
+            shutil.copy2(license_file, destination / license_file.name)
+        stamp.write_text(version)
+
+
+def _version(origin: Path) -> str:
+    """The installed package version (from its package.json), to skip unchanged copies."""
+    for folder in (origin, origin.parent):
+        manifest = folder / "package.json"
+        if manifest.is_file():
+            return f"{origin}\n{manifest.read_text()}"
+    return str(origin)
+
+
+def setup(app: Sphinx) -> dict:
+    # priority < 500: run before extensions that read these values later on
+    app.connect("config-inited", configure, priority=400)
+    app.connect("builder-inited", copy_assets)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

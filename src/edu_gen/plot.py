@@ -1,0 +1,187 @@
+"""Figures with one look for the whole book.
+
+Every function takes tensors or arrays, draws on `ax` (a new figure when None), puts the key
+number in the title you pass, and returns the Figure. Nothing here touches matplotlib's global
+rcParams: the look is applied to each Axes by `_style`.
+
+Introduced in Chapter 1 (Losses as maximum likelihood).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+# One qualitative palette (colour-blind friendly, Okabe and Ito) for lines and classes.
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+CLASS_COLOURS = plt.get_cmap("tab10")
+
+
+def _numpy(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _axes(ax, figsize=(5.0, 3.4)):
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax.figure, ax
+
+
+def _style(ax, title=None, xlabel=None, ylabel=None) -> None:
+    """The book's look, applied to one Axes."""
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.grid(True, alpha=0.25, linewidth=0.6)
+    if title:
+        ax.set_title(title, fontsize=10)
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+
+
+def image_grid(images, nrow: int = 8, title: str | None = None, ax=None, padding: int = 2):
+    """Show images in a grid.
+
+    Args:
+        images: (N, 1, H, W), (N, 3, H, W) or (N, H, W), values in [0, 1].
+        nrow: images per row.
+        title: figure title (put the number that matters in it).
+        ax: draw here instead of a new figure.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    from edu_gen._compat import make_grid
+
+    images = torch.as_tensor(_numpy(images)).float()
+    if images.dim() == 3:
+        images = images.unsqueeze(1)
+    if images.dim() != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"expected images of shape (N, 1, H, W), (N, 3, H, W) or (N, H, W), got {tuple(images.shape)}")
+    grid = make_grid(images.clamp(0, 1), nrow=nrow, padding=padding, pad_value=1.0)  # (3, H', W')
+    rows = math.ceil(len(images) / nrow)
+    fig, ax = _axes(ax, figsize=(min(1.0 * nrow, 10), min(1.0 * rows, 10) + 0.4))
+    ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def curves(
+    x,
+    ys: Mapping[str, Sequence[float]],
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    title: str | None = None,
+    ax=None,
+    logy: bool = False,
+    styles: Mapping[str, str] | None = None,
+):
+    """Line plot of several named curves over a shared x (x may be None: 0, 1, 2, ...)."""
+    fig, ax = _axes(ax)
+    for i, (name, y) in enumerate(ys.items()):
+        y = _numpy(y).reshape(-1)
+        xs = np.arange(len(y)) if x is None else _numpy(x).reshape(-1)
+        if len(xs) != len(y):
+            raise ValueError(f"curve {name!r} has {len(y)} values but x has {len(xs)}")
+        ax.plot(xs, y, (styles or {}).get(name, "-"), color=PALETTE[i % len(PALETTE)], label=name, linewidth=1.6)
+    if logy:
+        ax.set_yscale("log")
+    if len(ys) > 1:
+        ax.legend(frameon=False, fontsize=8)
+    _style(ax, title, xlabel, ylabel)
+    return fig
+
+
+def training_curves(history, keys: Sequence[str] | None = None, title: str | None = None, ax=None, logy: bool = False, smooth: int = 0):
+    """Loss (and other terms) against the training step.
+
+    Args:
+        history: an `edu_gen.train.History`, or a dict name -> list of per-step values.
+        keys: which names to draw (default: all).
+        smooth: if > 1, also draw a moving average over this many steps.
+    """
+    if hasattr(history, "values") and hasattr(history, "steps"):
+        values, steps = history.values, history.steps
+    else:
+        values, steps = dict(history), {k: list(range(len(v))) for k, v in dict(history).items()}
+    keys = list(keys) if keys is not None else [k for k in values if len(values[k])]
+    unknown = [k for k in keys if k not in values]
+    if unknown:
+        raise KeyError(f"no curve named {unknown}; available: {sorted(values)}")
+    fig, ax = _axes(ax)
+    for i, name in enumerate(keys):
+        y, s = np.asarray(values[name], dtype=float), np.asarray(steps[name])
+        colour = PALETTE[i % len(PALETTE)]
+        if smooth > 1 and len(y) >= smooth:
+            ax.plot(s, y, color=colour, alpha=0.25, linewidth=0.8)
+            kernel = np.ones(smooth) / smooth
+            ax.plot(s[smooth - 1 :], np.convolve(y, kernel, mode="valid"), color=colour, label=name, linewidth=1.6)
+        else:
+            ax.plot(s, y, color=colour, label=name, linewidth=1.6, marker="o" if len(y) < 30 else None, markersize=3)
+    if logy:
+        ax.set_yscale("log")
+    if len(keys) > 1:
+        ax.legend(frameon=False, fontsize=8)
+    _style(ax, title, "step", None)
+    return fig
+
+
+def density_1d(x, curves: Mapping[str, Sequence[float]], samples=None, title: str | None = None, ax=None, bins: int = 60):
+    """1D densities on a grid, optionally over a normalised histogram of samples.
+
+    Args:
+        x: grid points (N,).
+        curves: name -> density values on the grid (N,) (densities, not log-densities).
+        samples: data points (M,) drawn as a histogram with area 1.
+    """
+    fig, ax = _axes(ax)
+    if samples is not None:
+        ax.hist(_numpy(samples).reshape(-1), bins=bins, density=True, color="#999999", alpha=0.45, label="samples")
+    x = _numpy(x).reshape(-1)
+    for i, (name, y) in enumerate(curves.items()):
+        y = _numpy(y).reshape(-1)
+        if len(y) != len(x):
+            raise ValueError(f"density {name!r} has {len(y)} values but the grid has {len(x)}")
+        ax.plot(x, y, color=PALETTE[i % len(PALETTE)], label=name, linewidth=1.8)
+    ax.legend(frameon=False, fontsize=8)
+    _style(ax, title, "x", "density")
+    return fig
+
+
+def scatter_2d(points, labels=None, title: str | None = None, ax=None, size: float = 6.0, label_name: str = "label"):
+    """2D points, coloured by an integer label (classes) or a float (a continuous coordinate).
+
+    Args:
+        points: (N, 2).
+        labels: (N,) integer classes (legend) or floats (colour bar), or None.
+    """
+    points = _numpy(points)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"expected points of shape (N, 2), got {points.shape}")
+    fig, ax = _axes(ax, figsize=(4.2, 4.0))
+    if labels is None:
+        ax.scatter(points[:, 0], points[:, 1], s=size, color=PALETTE[0], alpha=0.7, linewidths=0)
+    else:
+        labels = _numpy(labels).reshape(-1)
+        if len(labels) != len(points):
+            raise ValueError(f"got {len(labels)} labels for {len(points)} points")
+        if np.issubdtype(labels.dtype, np.integer):
+            for k in np.unique(labels):
+                chosen = labels == k
+                ax.scatter(points[chosen, 0], points[chosen, 1], s=size, color=CLASS_COLOURS(int(k) % 10), label=str(k), alpha=0.8, linewidths=0)
+            ax.legend(frameon=False, fontsize=7, markerscale=2, title=label_name, title_fontsize=7, loc="best")
+        else:
+            shown = ax.scatter(points[:, 0], points[:, 1], s=size, c=labels, cmap="viridis", alpha=0.85, linewidths=0)
+            fig.colorbar(shown, ax=ax, label=label_name, shrink=0.8)
+    ax.set_aspect("equal", adjustable="datalim")
+    _style(ax, title)
+    return fig

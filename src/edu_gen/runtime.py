@@ -1,0 +1,163 @@
+"""Where the code runs and how big the run is: device, seeds, scale profiles, one-call setup.
+
+Introduced in the introduction ("How to use this book") and used by every chapter::
+
+    rt = runtime.setup(seed=0)                 # prints device, scale, seed, torch version
+    EPOCHS = runtime.pick(ci=1, book=15, full=100)
+    model.to(rt.device)
+
+Nothing here reads a notebook's globals; `setup` returns what it set up.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+SCALES = ("ci", "book", "full")
+SCALE_VARIABLE = "EDU_GEN_SCALE"
+DATA_VARIABLE = "EDU_GEN_DATA"
+CACHE_VARIABLE = "EDU_GEN_CACHE"
+DEFAULT_SCALE = "book"
+
+
+def device() -> torch.device:
+    """The best available accelerator: CUDA, then Apple's MPS, then the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python's, NumPy's and torch's (CPU and CUDA) random number generators.
+
+    Args:
+        seed: a non-negative integer.
+
+    Returns:
+        A fresh CPU `torch.Generator` seeded with `seed`, for code that wants its own stream
+        (``torch.randn(..., generator=g)``) instead of the global one.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # NumPy's legacy seed accepts 32 bits only
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    return torch.Generator().manual_seed(seed)
+
+
+def scale() -> str:
+    """The scale profile, from the environment variable EDU_GEN_SCALE (default ``book``).
+
+    ``ci``: tests, each notebook under a minute on 2 CPU cores; ``book``: the book build and
+    students, each chapter under 6 minutes on 2 CPU cores; ``full``: paper-sized runs on a GPU.
+    """
+    value = os.environ.get(SCALE_VARIABLE, DEFAULT_SCALE).strip().lower() or DEFAULT_SCALE
+    if value not in SCALES:
+        raise ValueError(
+            f"{SCALE_VARIABLE}={os.environ[SCALE_VARIABLE]!r} is not a scale; expected one of {', '.join(SCALES)}"
+        )
+    return value
+
+
+def pick(*, ci, book, full):
+    """Return the argument named after the current scale, e.g. ``pick(ci=1, book=15, full=100)``."""
+    return {"ci": ci, "book": book, "full": full}[scale()]
+
+
+def data_root() -> Path:
+    """The data folder: EDU_GEN_DATA if set, else ``~/.cache/edu_gen`` (torchvision's layout)."""
+    value = os.environ.get(DATA_VARIABLE, "").strip()
+    return Path(value).expanduser() if value else Path.home() / ".cache" / "edu_gen"
+
+
+def cache_root() -> Path:
+    """Where trained models are cached: EDU_GEN_CACHE if set, else ``~/.cache/edu_gen``.
+
+    Kept apart from `data_root`, which may be a read-only shared folder.
+    """
+    value = os.environ.get(CACHE_VARIABLE, "").strip()
+    return Path(value).expanduser() if value else Path.home() / ".cache" / "edu_gen"
+
+
+def tune_glibc_allocator() -> bool:
+    """Keep freed tensor memory in glibc's heap instead of returning it to the kernel.
+
+    By default glibc serves allocations above a dynamic threshold (128 KiB at first) with
+    fresh ``mmap`` pages and gives them back on ``free``; a training step that allocates and
+    frees the same activation buffers every iteration then pays page faults and zeroing for
+    every step. Raising ``M_MMAP_THRESHOLD`` and ``M_TRIM_THRESHOLD`` makes glibc reuse that
+    memory instead. `benchmarks/allocator.py` measures the effect on this machine; the ratio
+    is in `benchmarks/results/allocator.txt`. Linux with glibc only; elsewhere it does nothing.
+
+    Returns:
+        True if the setting was applied.
+    """
+    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # from glibc's <malloc.h>
+    one_gib = 1 << 30
+    # mallopt returns 1 on success. 1 GiB: larger than any single activation buffer here.
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, one_gib)) and bool(libc.mallopt(M_TRIM_THRESHOLD, one_gib))
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What `setup` chose: pass these on explicitly instead of reading globals."""
+
+    device: torch.device
+    scale: str
+    seed: int
+    generator: torch.Generator
+
+
+def _use_vector_figures() -> None:
+    """Inline figures as SVG in Jupyter (sharp at any zoom); no effect outside IPython."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("svg")
+
+
+def setup(seed: int = 0, *, quiet: bool = False) -> Runtime:
+    """Prepare a notebook or script: seeds, allocator, figure format; print one status line.
+
+    Args:
+        seed: seed for every random number generator (see `seed_everything`).
+        quiet: skip the status line.
+
+    Returns:
+        A `Runtime` with the device, the scale, the seed and a seeded CPU generator.
+    """
+    import edu_gen
+
+    current_scale = scale()  # fail early on a bad EDU_GEN_SCALE
+    generator = seed_everything(seed)
+    tune_glibc_allocator()
+    _use_vector_figures()
+    rt = Runtime(device=device(), scale=current_scale, seed=seed, generator=generator)
+    if not quiet:
+        print(
+            f"edu_gen {edu_gen.__version__} | torch {torch.__version__} | device {rt.device} | "
+            f"scale {rt.scale} | seed {rt.seed}"
+        )
+    return rt

@@ -1,0 +1,354 @@
+"""One training loop for the whole book, and checkpoints that know which model they belong to.
+
+`fit` is a plain loop you can read top to bottom (``train.fit??`` in Jupyter): forward, loss,
+a check that the loss is finite, backward, optional clipping, step. What changes from model to
+model is the loss function, which the chapter writes::
+
+    def loss_fn(model, batch):
+        x, _ = batch
+        return likelihood.gaussian_nll(x, model(x)).mean()
+
+    history = train.fit(model, loss_fn, data.loader(x, y), epochs=5, lr=1e-3)
+
+A loss function may also return a dict with the key ``"loss"`` (what is minimised) and other
+named scalar terms (``"recon"``, ``"kl"``, ...); every term is recorded in the `History`.
+
+Introduced in Chapter 1 (Losses as maximum likelihood).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from edu_gen import runtime
+
+CHECKPOINT_FORMAT = "edu_gen.checkpoint/1"
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; training stopped at that step."""
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint was saved from a different model than the one it is loaded into."""
+
+
+class History:
+    """The numbers a training run produced: for each name, the values and the steps they belong to.
+
+    ``history["loss"]`` is the list of per-step losses; ``history.steps["loss"]`` the step of each.
+    """
+
+    def __init__(self, values: dict | None = None, steps: dict | None = None):
+        self.values: dict[str, list[float]] = defaultdict(list, values or {})
+        self.steps: dict[str, list[int]] = defaultdict(list, steps or {})
+
+    def log(self, step: int, **values: float) -> None:
+        for name, value in values.items():
+            self.values[name].append(float(value))
+            self.steps[name].append(int(step))
+
+    def __getitem__(self, name: str) -> list[float]:
+        if name not in self.values:
+            raise KeyError(f"no values named {name!r}; recorded: {sorted(self.values)}")
+        return self.values[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.values
+
+    def keys(self):
+        return self.values.keys()
+
+    def last(self, name: str) -> float:
+        return self[name][-1]
+
+    def to_dict(self) -> dict:
+        return {"values": dict(self.values), "steps": dict(self.steps)}
+
+    @classmethod
+    def from_dict(cls, state: dict) -> "History":
+        return cls(state["values"], state["steps"])
+
+    def __repr__(self) -> str:
+        summary = ", ".join(f"{k}: {len(v)} values, last {v[-1]:.4g}" for k, v in self.values.items() if v)
+        return f"History({summary})"
+
+
+def to_device(batch, device: torch.device):
+    """Move a tensor, or a tuple/list/dict of tensors, to `device` (other values pass through)."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+def _as_terms(output) -> dict[str, torch.Tensor]:
+    """A loss function's result as a dict of scalar tensors with the key 'loss'."""
+    terms = output if isinstance(output, dict) else {"loss": output}
+    if "loss" not in terms:
+        raise ValueError(f"a loss function that returns a dict must include the key 'loss'; got keys {sorted(terms)}")
+    for name, value in terms.items():
+        if not isinstance(value, torch.Tensor) or value.dim() != 0:
+            shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            raise ValueError(f"loss term {name!r} must be a scalar tensor (reduce it, e.g. with .mean()), got {shape}")
+    return terms
+
+
+def _show_progress(progress: bool | None) -> bool:
+    """Progress bars by default, except in CI and at the `ci` scale, where logs stay short."""
+    if progress is not None:
+        return progress
+    return not os.environ.get("CI") and runtime.scale() != "ci"
+
+
+def fit(
+    model: nn.Module,
+    loss_fn: Callable,
+    data,
+    *,
+    epochs: int = 1,
+    max_steps: int | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    lr: float = 1e-3,
+    device: torch.device | str | None = None,
+    eval_fn: Callable[[nn.Module], dict] | None = None,
+    eval_every: int | None = None,
+    clip_grad: float | None = None,
+    progress: bool | None = None,
+    history: History | None = None,
+) -> History:
+    """Train `model` by minimising `loss_fn` over mini-batches of `data`.
+
+    Args:
+        model: the network; moved to `device`.
+        loss_fn: ``loss_fn(model, batch)`` -> a scalar tensor, or a dict of scalar tensors with
+            the key ``"loss"``. `batch` is what `data` yields, already on `device`.
+        data: an iterable of batches, usually a DataLoader (see `edu_gen.data.loader`).
+        epochs: passes over `data`.
+        max_steps: stop after this many optimiser steps, even within an epoch.
+        optimizer: defaults to Adam(model.parameters(), lr) (Kingma and Ba, 2015).
+        lr: learning rate of the default optimiser.
+        device: defaults to `runtime.device()`.
+        eval_fn: ``eval_fn(model)`` -> dict of floats, run in eval mode without gradients every
+            `eval_every` steps and at the end; recorded in the history under its keys.
+        eval_every: steps between evaluations (None: only at the end).
+        clip_grad: clip the gradient norm to this value (None: no clipping).
+        progress: show a progress bar (None: yes, except in CI or at the `ci` scale).
+        history: continue an earlier History (steps count on from its last step).
+
+    Returns:
+        The History of every loss term per step and every evaluation.
+
+    Raises:
+        NonFiniteLossError: the loss is NaN or infinite; the message names the step and terms.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    device = torch.device(device) if device is not None else runtime.device()
+    model.to(device)
+    if optimizer is None:
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history = history if history is not None else History()
+    first_step = (max(history.steps["loss"]) + 1) if history.steps.get("loss") else 0
+
+    try:
+        steps_per_epoch = len(data)
+    except TypeError:
+        steps_per_epoch = None
+    total = steps_per_epoch * epochs if steps_per_epoch is not None else None
+    if max_steps is not None:
+        total = min(total, max_steps) if total is not None else max_steps
+
+    def evaluate(step: int) -> None:
+        model.eval()
+        with torch.no_grad():
+            history.log(step, **eval_fn(model))
+        model.train()
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, disable=not _show_progress(progress), leave=False, desc="training")
+    started, step, done = time.perf_counter(), first_step, 0
+    model.train()
+    for epoch in range(epochs):
+        for batch in data:
+            batch = to_device(batch, device)
+            # forward: the loss and its named terms
+            terms = _as_terms(loss_fn(model, batch))
+            loss = terms["loss"]
+            if not torch.isfinite(loss):
+                values = ", ".join(f"{k}={v.item():.4g}" for k, v in terms.items())
+                bar.close()
+                raise NonFiniteLossError(
+                    f"the loss is {loss.item()} at step {step} (epoch {epoch}); terms: {values}. "
+                    "Common causes: a learning rate that is too high, log of 0, or exp overflow "
+                    "in a predicted variance."
+                )
+            # backward: gradients of the loss with respect to every parameter
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if clip_grad is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), clip_grad)
+            # step: theta <- theta - lr * (the optimiser's update direction)
+            optimizer.step()
+
+            history.log(step, **{k: v.item() for k, v in terms.items()})
+            step, done = step + 1, done + 1
+            bar.update(1)
+            if eval_fn is not None and eval_every and done % eval_every == 0:
+                evaluate(step - 1)
+            if max_steps is not None and done >= max_steps:
+                break
+        if max_steps is not None and done >= max_steps:
+            break
+    bar.close()
+    if eval_fn is not None and not (eval_every and done % eval_every == 0):
+        evaluate(step - 1)
+    model.eval()
+    history.seconds = time.perf_counter() - started
+    return history
+
+
+# --------------------------------------------------------------------------------------------
+# Checkpoints
+# --------------------------------------------------------------------------------------------
+
+
+def _architecture(model: nn.Module) -> dict[str, list[int]]:
+    """The model's signature: every parameter and buffer name with its shape."""
+    return {name: list(t.shape) for name, t in model.state_dict().items()}
+
+
+def _config_dict(config) -> dict | None:
+    if config is None:
+        return None
+    if dataclasses.is_dataclass(config):
+        return dataclasses.asdict(config)
+    if isinstance(config, dict):
+        return dict(config)
+    raise TypeError(f"config must be a dataclass or a dict, got {type(config).__name__}")
+
+
+def save(path: str | Path, model: nn.Module, config=None, history: History | None = None) -> Path:
+    """Save the model's weights with its class name, its shapes, its config and its history."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "model_class": type(model).__qualname__,
+            "architecture": _architecture(model),
+            "config": _config_dict(config),
+            "history": history.to_dict() if history is not None else None,
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        },
+        path,
+    )
+    return path
+
+
+def load(path: str | Path, model: nn.Module, map_location: str | torch.device = "cpu") -> dict:
+    """Load weights saved by `save` into `model`, refusing a checkpoint of another architecture.
+
+    Returns:
+        A dict with the saved ``config`` (or None) and ``history`` (a History, or None).
+
+    Raises:
+        FileNotFoundError: no file at `path`.
+        CheckpointMismatchError: the file is not an edu_gen checkpoint, or it was saved from
+            another model class or from parameters of other names or shapes.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        saved = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:
+        raise CheckpointMismatchError(f"{path} is not a readable checkpoint ({type(error).__name__}: {error})") from None
+    if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointMismatchError(f"{path} is not an edu_gen checkpoint (expected format {CHECKPOINT_FORMAT!r})")
+
+    problems = []
+    if saved["model_class"] != type(model).__qualname__:
+        problems.append(f"it holds a {saved['model_class']}, not a {type(model).__qualname__}")
+    expected, found = _architecture(model), saved["architecture"]
+    missing = sorted(set(expected) - set(found))
+    extra = sorted(set(found) - set(expected))
+    reshaped = [f"{k}: saved {found[k]}, model {expected[k]}" for k in expected if k in found and found[k] != expected[k]]
+    if missing:
+        problems.append(f"missing parameters {missing[:5]}{' ...' if len(missing) > 5 else ''}")
+    if extra:
+        problems.append(f"unexpected parameters {extra[:5]}{' ...' if len(extra) > 5 else ''}")
+    if reshaped:
+        problems.append(f"different shapes ({'; '.join(reshaped[:5])})")
+    if problems:
+        raise CheckpointMismatchError(f"{path} was saved from another architecture: " + "; ".join(problems))
+
+    model.load_state_dict(saved["state_dict"])
+    history = History.from_dict(saved["history"]) if saved["history"] is not None else None
+    return {"config": saved["config"], "history": history}
+
+
+def checkpoint_path(name: str, config) -> Path:
+    """Where a trained model is cached: ``runtime.cache_root()/checkpoints/NAME-HASH.pt``.
+
+    The hash covers the config, the scale and the library version, so changing any of them
+    trains anew instead of loading a stale model.
+    """
+    import edu_gen
+
+    key = json.dumps({"config": _config_dict(config), "scale": runtime.scale(), "version": edu_gen.__version__}, sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return runtime.cache_root() / "checkpoints" / f"{name}-{digest}.pt"
+
+
+def load_or_train(name: str, model: nn.Module, train_fn: Callable[[nn.Module], History], config=None) -> History:
+    """Load `model` from the cache if it was trained with this config before, else train and cache it.
+
+    Args:
+        name: a short name for the model (the file name's prefix).
+        model: a freshly built model; its weights are replaced by the cached ones if found.
+        train_fn: ``train_fn(model) -> History``, called only when there is no usable cache.
+        config: what determines the trained weights (a dataclass or dict), part of the cache key.
+
+    Returns:
+        The History of the (cached or new) training run.
+    """
+    path = checkpoint_path(name, config)
+    if path.is_file():
+        try:
+            found = load(path, model)
+            print(f"edu_gen.train: loaded {name} from {path}")
+            return found["history"] or History()
+        except CheckpointMismatchError as reason:
+            print(f"edu_gen.train: retraining {name}: {reason}")
+    history = train_fn(model)
+    if not isinstance(history, History):
+        raise TypeError(f"train_fn must return a History (from train.fit), got {type(history).__name__}")
+    try:
+        save(path, model, config, history)
+    except OSError as reason:  # a read-only cache folder: keep the trained model, skip the cache
+        print(f"edu_gen.train: could not cache {name} at {path} ({reason})")
+    return history
+
+
+def summary(history: History) -> str:
+    """One line: steps, seconds, and the last value of each term."""
+    steps = len(history["loss"]) if "loss" in history else 0
+    seconds = getattr(history, "seconds", math.nan)
+    terms = ", ".join(f"{k} {v[-1]:.4g}" for k, v in history.values.items() if v)
+    return f"{steps} steps in {seconds:.1f} s; last {terms}"
