@@ -18,6 +18,7 @@ their usual CDNs. Registered in _config.yml under ``sphinx: local_extensions:``.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -35,6 +36,9 @@ VENDOR = "npm"  # folder under _static/ for the copies (the theme already uses _
 MATHJAX = ("mathjax/es5", "mathjax", "tex-mml-chtml.js")
 REQUIREJS = ("requirejs", "requirejs", "require.js")
 HTML_MANAGER = ("@jupyter-widgets/html-manager/dist", "html-manager", "embed-amd.js")
+
+# a few lines of JavaScript that point RequireJS at the local widget manager
+WIDGETS_PATHS = Path(__file__).with_name("widgets_paths.js")
 
 # only what a browser loads; source maps, the non-AMD bundle and the build tools stay behind
 SKIP = shutil.ignore_patterns("*.map", "embed.js", "embed.js.LICENSE.txt", "libembed-amd.js",
@@ -72,11 +76,13 @@ def configure(app: Sphinx, config: Config) -> None:
                     "(run `npm ci` for offline math)")
 
     if _installed(app, REQUIREJS) and _installed(app, HTML_MANAGER):
-        # same two scripts, in the same order, as myst-nb's default nb_ipywidgets_js;
+        # the two scripts of myst-nb's default nb_ipywidgets_js, in the same order, with
+        # widgets_paths.js between them to tell RequireJS where the manager's fonts are;
         # embed-amd.js bundles @jupyter-widgets/base, controls and output, so the CDN
         # named in data-jupyter-widgets-cdn is only asked for third-party widget modules
         config.nb_ipywidgets_js = {
             f"{VENDOR}/{REQUIREJS[1]}/{REQUIREJS[2]}": {},
+            f"{VENDOR}/{WIDGETS_PATHS.name}": {},
             f"{VENDOR}/{HTML_MANAGER[1]}/{HTML_MANAGER[2]}": {
                 "data-jupyter-widgets-cdn": "https://cdn.jsdelivr.net/npm/",
             },
@@ -94,10 +100,14 @@ def copy_assets(app: Sphinx) -> None:
     """
     if app.builder.format != "html":
         return
+    if HTML_MANAGER in getattr(app, "local_assets", []):
+        target = Path(app.outdir) / "_static" / VENDOR / WIDGETS_PATHS.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(WIDGETS_PATHS, target)
     for source, target, _ in getattr(app, "local_assets", []):
         destination = Path(app.outdir) / "_static" / VENDOR / target
         origin = _node_modules(app) / source
-        stamp = destination / ".copied-from"
+        stamp = destination / ".edu-gen-copy"
         version = _version(origin)
         if stamp.is_file() and stamp.read_text() == version:
             continue  # already copied from this exact package version
@@ -110,12 +120,13 @@ def copy_assets(app: Sphinx) -> None:
 
 
 def _version(origin: Path) -> str:
-    """The installed package version (from its package.json), to skip unchanged copies."""
+    """Name and version of the installed package (from its package.json)."""
     for folder in (origin, origin.parent):
         manifest = folder / "package.json"
         if manifest.is_file():
-            return f"{origin}\n{manifest.read_text()}"
-    return str(origin)
+            package = json.loads(manifest.read_text(encoding="utf-8"))
+            return f"{package.get('name')}@{package.get('version')}\n"
+    return "unknown\n"
 
 
 def setup(app: Sphinx) -> dict:

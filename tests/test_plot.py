@@ -1,0 +1,65 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from edu_gen import plot, train  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_image_grid_lays_out_images_and_keeps_the_title():
+    fig = plot.image_grid(torch.rand(10, 1, 28, 28), nrow=5, title="10 digits")
+    ax = fig.axes[0]
+    shown = ax.images[0].get_array()
+    assert shown.shape[:2] == (2 * 28 + 3 * 2, 5 * 28 + 6 * 2)  # 2 rows, 5 columns, padding 2
+    assert ax.get_title() == "10 digits"
+    plot.image_grid(torch.rand(4, 28, 28))  # (N, H, W) works too
+    with pytest.raises(ValueError, match=r"\(N, 1, H, W\).*got \(28, 28\)"):
+        plot.image_grid(torch.rand(28, 28))
+
+
+def test_plots_draw_on_a_given_axes_and_do_not_touch_rcparams():
+    before = dict(matplotlib.rcParams)
+    fig, axes = plt.subplots(1, 4)
+    assert plot.curves([0, 1, 2], {"a": [1, 2, 3], "b": [3, 2, 1]}, ax=axes[0], title="t") is fig
+    assert plot.density_1d(np.linspace(-1, 1, 5), {"p": np.ones(5)}, samples=np.zeros(10), ax=axes[1]) is fig
+    assert plot.scatter_2d(torch.randn(20, 2), torch.arange(20) % 3, ax=axes[2]) is fig
+    history = train.History()
+    for step in range(40):
+        history.log(step, loss=1.0 / (step + 1))
+    assert plot.training_curves(history, ax=axes[3], smooth=5) is fig
+    assert len(axes[0].lines) == 2 and len(axes[3].lines) == 2  # raw + smoothed
+    assert dict(matplotlib.rcParams) == before
+
+
+def test_scatter_with_continuous_colours_adds_a_colour_bar():
+    fig = plot.scatter_2d(torch.randn(30, 2), torch.rand(30), title="t")
+    assert len(fig.axes) == 2
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: plot.scatter_2d(torch.randn(5, 3)), r"\(N, 2\)"),
+        (lambda: plot.scatter_2d(torch.randn(5, 2), torch.arange(4)), "4 labels for 5 points"),
+        (lambda: plot.curves([0, 1], {"a": [1, 2, 3]}), "has 3 values but x has 2"),
+        (lambda: plot.density_1d([0, 1], {"p": [1]}), "has 1 values but the grid has 2"),
+    ],
+)
+def test_mismatched_inputs_are_named(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_training_curves_name_a_missing_key():
+    with pytest.raises(KeyError, match="no curve named"):
+        plot.training_curves({"loss": [1, 2]}, keys=["kl"])

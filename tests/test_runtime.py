@@ -1,0 +1,102 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from edu_gen import runtime
+
+
+def test_device_is_cpu_without_accelerators(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert runtime.device() == torch.device("cpu")
+
+
+def test_device_prefers_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert runtime.device() == torch.device("cuda")
+
+
+def test_device_falls_back_to_mps(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert runtime.device() == torch.device("mps")
+
+
+def test_seed_everything_repeats_every_generator():
+    def draw():
+        g = runtime.seed_everything(123)
+        return random.random(), np.random.rand(), torch.rand(1).item(), torch.rand(1, generator=g).item()
+
+    first, second = draw(), draw()
+    assert first == second
+    assert len(set(first[:3])) == 3  # Python, NumPy and torch: three different generators
+    assert first[3] == first[2]  # the returned generator starts where torch's global one does
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "0", True, None])
+def test_seed_everything_rejects_bad_seeds(bad):
+    with pytest.raises(ValueError, match="non-negative integer"):
+        runtime.seed_everything(bad)
+
+
+def test_scale_defaults_to_book(monkeypatch):
+    monkeypatch.delenv("EDU_GEN_SCALE", raising=False)
+    assert runtime.scale() == "book"
+
+
+@pytest.mark.parametrize("value", ["ci", "book", "full", " CI "])
+def test_scale_reads_the_environment(monkeypatch, value):
+    monkeypatch.setenv("EDU_GEN_SCALE", value)
+    assert runtime.scale() == value.strip().lower()
+
+
+def test_unknown_scale_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("EDU_GEN_SCALE", "huge")
+    with pytest.raises(ValueError, match=r"'huge'.*ci, book, full"):
+        runtime.scale()
+
+
+def test_pick_follows_the_scale(monkeypatch):
+    for name, expected in [("ci", 1), ("book", 15), ("full", 100)]:
+        monkeypatch.setenv("EDU_GEN_SCALE", name)
+        assert runtime.pick(ci=1, book=15, full=100) == expected
+
+
+def test_pick_needs_all_three_scales():
+    with pytest.raises(TypeError):
+        runtime.pick(ci=1, book=2)  # full is missing
+
+
+def test_data_root_default_and_override(monkeypatch, tmp_path):
+    monkeypatch.delenv("EDU_GEN_DATA", raising=False)
+    assert runtime.data_root().parts[-2:] == (".cache", "edu_gen")
+    monkeypatch.setenv("EDU_GEN_DATA", str(tmp_path))
+    assert runtime.data_root() == tmp_path
+
+
+def test_setup_prints_one_status_line(monkeypatch, capsys):
+    monkeypatch.setenv("EDU_GEN_SCALE", "ci")
+    rt = runtime.setup(seed=7)
+    line = capsys.readouterr().out.strip()
+    assert "\n" not in line
+    for part in (f"torch {torch.__version__}", f"device {rt.device}", "scale ci", "seed 7"):
+        assert part in line
+    assert rt.seed == 7 and rt.scale == "ci"
+    assert torch.rand(1, generator=rt.generator).item() == torch.rand(1, generator=torch.Generator().manual_seed(7)).item()
+
+
+def test_setup_fails_early_on_a_bad_scale(monkeypatch):
+    monkeypatch.setenv("EDU_GEN_SCALE", "fast")
+    with pytest.raises(ValueError, match="EDU_GEN_SCALE"):
+        runtime.setup()
+
+
+def test_allocator_tuning_applies_on_glibc_linux():
+    import platform
+    import sys
+
+    applied = runtime.tune_glibc_allocator()
+    on_glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert applied == on_glibc

@@ -1,0 +1,186 @@
+import math
+import time
+
+import pytest
+import torch
+from torch import nn
+
+from edu_gen import data, likelihood, train
+
+
+def regression(n=256, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, generator=g)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5]]) + 0.1 * torch.randn(n, 1, generator=g)
+    return x, y
+
+
+def mse_loss(model, batch):
+    x, y = batch
+    return likelihood.gaussian_nll(y, model(x)).mean()
+
+
+def test_fit_learns_a_linear_map_and_records_history():
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    x, y = regression()
+    history = train.fit(model, mse_loss, data.loader(x, y, batch_size=32), epochs=30, lr=0.05, device="cpu", progress=False)
+    assert len(history["loss"]) == 30 * 8 and history.steps["loss"] == list(range(240))
+    assert torch.allclose(model.weight, torch.tensor([[1.0, -2.0, 0.5]]), atol=0.05)
+    # with unit variance the NLL floor is 0.5*log(2 pi) + 0.5*0.01: the fit must come close
+    assert history.last("loss") < 0.5 * math.log(2 * math.pi) + 0.05
+    assert history.seconds > 0
+
+
+def test_fit_records_named_terms_and_evaluations():
+    model = nn.Linear(3, 1)
+    x, y = regression()
+
+    def loss_with_terms(model, batch):
+        x, y = batch
+        recon = ((model(x) - y) ** 2).mean()
+        penalty = 1e-3 * model.weight.pow(2).sum()
+        return {"loss": recon + penalty, "recon": recon, "penalty": penalty}
+
+    evaluations = []
+
+    def evaluate(model):
+        evaluations.append(model.training)
+        return {"val_mse": ((model(x) - y) ** 2).mean().item()}
+
+    history = train.fit(model, loss_with_terms, data.loader(x, y, batch_size=64), epochs=3, eval_fn=evaluate, eval_every=5, progress=False)
+    assert set(history.keys()) == {"loss", "recon", "penalty", "val_mse"}
+    assert history.steps["val_mse"] == [4, 9, 11]  # every 5 steps, and once at the end (12 steps)
+    assert evaluations == [False, False, False]  # evaluation runs in eval mode
+    assert history["loss"][0] == pytest.approx(history["recon"][0] + history["penalty"][0], rel=1e-6)
+
+
+def test_max_steps_stops_inside_an_epoch_and_history_continues():
+    model = nn.Linear(3, 1)
+    x, y = regression()
+    history = train.fit(model, mse_loss, data.loader(x, y, batch_size=16), epochs=5, max_steps=7, progress=False)
+    assert len(history["loss"]) == 7
+    history = train.fit(model, mse_loss, data.loader(x, y, batch_size=16), max_steps=3, progress=False, history=history)
+    assert history.steps["loss"] == list(range(10))
+
+
+def test_a_nan_loss_stops_training_naming_the_step():
+    model = nn.Linear(3, 1)
+    x, y = regression(64)
+    calls = {"n": 0}
+
+    def loss_that_breaks(model, batch):
+        calls["n"] += 1
+        loss = mse_loss(model, batch)
+        return loss * float("nan") if calls["n"] == 4 else loss
+
+    with pytest.raises(train.NonFiniteLossError, match=r"the loss is nan at step 3 \(epoch 0\)"):
+        train.fit(model, loss_that_breaks, data.loader(x, y, batch_size=8), epochs=2, progress=False)
+
+
+def test_an_exploding_learning_rate_is_caught():
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    x, y = regression()
+    with pytest.raises(train.NonFiniteLossError, match="learning rate"):
+        train.fit(model, mse_loss, data.loader(x, y, batch_size=32), epochs=50, lr=1e6, optimizer=torch.optim.SGD(model.parameters(), lr=1e6), progress=False)
+
+
+@pytest.mark.parametrize(
+    "bad_output, message",
+    [
+        (lambda l: l.repeat(2), "scalar tensor"),
+        (lambda l: {"recon": l}, "must include the key 'loss'"),
+        (lambda l: {"loss": l, "kl": 3.0}, "'kl' must be a scalar tensor"),
+    ],
+)
+def test_loss_functions_with_the_wrong_output_are_named(bad_output, message):
+    model = nn.Linear(3, 1)
+    x, y = regression(16)
+    with pytest.raises(ValueError, match=message):
+        train.fit(model, lambda m, b: bad_output(mse_loss(m, b)), data.loader(x, y), progress=False)
+
+
+def test_clip_grad_bounds_the_update():
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1, bias=False)
+    before = model.weight.detach().clone()
+    x, y = regression(32)
+    sgd = torch.optim.SGD(model.parameters(), lr=1.0)
+    train.fit(model, lambda m, b: 1e4 * mse_loss(m, b), data.loader(x, y, batch_size=32), optimizer=sgd, clip_grad=0.1, progress=False)
+    assert (model.weight - before).norm().item() == pytest.approx(0.1, rel=1e-4)
+
+
+class Tiny(nn.Module):
+    def __init__(self, hidden=4):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(3, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class Other(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
+
+
+def test_save_and_load_round_trip(tmp_path):
+    model = Tiny()
+    history = train.History()
+    history.log(0, loss=1.5)
+    train.save(tmp_path / "tiny.pt", model, config={"hidden": 4}, history=history)
+    fresh = Tiny()
+    found = train.load(tmp_path / "tiny.pt", fresh)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values()))
+    assert found["config"] == {"hidden": 4} and found["history"]["loss"] == [1.5]
+
+
+def test_load_refuses_another_architecture(tmp_path):
+    train.save(tmp_path / "tiny.pt", Tiny(hidden=4))
+    with pytest.raises(train.CheckpointMismatchError, match=r"net.0.weight: saved \[4, 3\], model \[8, 3\]"):
+        train.load(tmp_path / "tiny.pt", Tiny(hidden=8))
+    with pytest.raises(train.CheckpointMismatchError, match="it holds a Tiny, not a Other"):
+        train.load(tmp_path / "tiny.pt", Other())
+    with pytest.raises(train.CheckpointMismatchError, match="missing parameters"):
+        train.load(tmp_path / "tiny.pt", nn.Linear(3, 1))
+
+
+def test_load_refuses_files_that_are_not_checkpoints(tmp_path):
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "plain.pt")
+    with pytest.raises(train.CheckpointMismatchError, match="not an edu_gen checkpoint"):
+        train.load(tmp_path / "plain.pt", Tiny())
+    (tmp_path / "text.pt").write_text("hello")
+    with pytest.raises(train.CheckpointMismatchError, match="not a readable checkpoint"):
+        train.load(tmp_path / "text.pt", Tiny())
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        train.load(tmp_path / "absent.pt", Tiny())
+
+
+def test_load_or_train_trains_once_then_loads(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("EDU_GEN_CACHE", str(tmp_path))
+    x, y = regression()
+    calls = []
+
+    def train_fn(model):
+        calls.append(1)
+        return train.fit(model, mse_loss, data.loader(x, y), epochs=2, progress=False)
+
+    first = Tiny()
+    train.load_or_train("tiny", first, train_fn, config={"hidden": 4})
+    second = Tiny()
+    history = train.load_or_train("tiny", second, train_fn, config={"hidden": 4})
+    assert calls == [1] and "loaded tiny" in capsys.readouterr().out
+    assert torch.equal(first.net[0].weight, second.net[0].weight) and len(history["loss"]) == 4
+    train.load_or_train("tiny", Tiny(), train_fn, config={"hidden": 4, "epochs": 3})  # new config: new key
+    assert calls == [1, 1]
+    with pytest.raises(TypeError, match="must return a History"):
+        train.load_or_train("broken", Tiny(), lambda m: None)
+
+
+def test_history_errors_name_what_exists():
+    history = train.History()
+    history.log(0, loss=1.0)
+    with pytest.raises(KeyError, match=r"no values named 'kl'; recorded: \['loss'\]"):
+        history["kl"]
