@@ -52,6 +52,9 @@ SKIP_PAGES = {"genindex.html", "search.html", "py-modindex.html"}
 # console errors that come from the theme or the widget manager, not from the book:
 # sphinx-thebe declares THEBE_JS_URL twice; the ipywidgets HTML manager calls the MathJax 2
 # API (MathJax.Hub.Queue) to typeset widget labels, which MathJax 3 does not have
+# text of these elements is code or machine output, not prose: TeX in it is not a problem
+HIDDEN_TAGS = {"script", "style", "pre", "code", "textarea", "kbd", "samp", "tt", "svg"}
+STRAY_TEX = re.compile(r"\$\$?[^$\n]{0,120}?\\[A-Za-z]{2,}")
 KNOWN_JS_ERRORS = ("'THEBE_JS_URL' has already been declared", "reading 'Queue'")
 
 
@@ -74,7 +77,12 @@ class _Collector(HTMLParser):
         self.widget_views = 0  # <script type="application/vnd.jupyter.widget-view+json">
         self.widgets_rendered = 0  # <div class="widget-subarea"> the manager inserts
         self.title = ""
+        self.redirect = ""  # target of a <meta http-equiv="refresh"> page
         self._in_title = False
+        self.stray_tex: list[str] = []  # TeX visible as text: math the parser did not see
+        self._hidden = 0  # depth inside code, scripts and MathJax output
+        self._text = ""  # visible text since the last math element
+        self._after_math = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: (v or "") for k, v in attrs}
@@ -94,8 +102,14 @@ class _Collector(HTMLParser):
                 self.widget_views += 1
         elif tag == "link" and "stylesheet" in a.get("rel", "") and a.get("href"):
             self.resources.append(a["href"])
+        elif tag == "meta" and a.get("http-equiv", "").lower() == "refresh":
+            # <meta http-equiv="refresh" content="0; url=book/00_introduction.html">
+            self.redirect = re.sub(r"^\s*\d+\s*;\s*url\s*=\s*", "", a.get("content", ""),
+                                   flags=re.I).strip("'\" ")
         elif tag == "mjx-container":
             self.mjx += 1
+            if not self._hidden and self._text.rstrip().endswith("$"):
+                self.stray_tex.append(" ".join(self._text.split())[-60:] + " <math>")
         elif tag == "mjx-merror":
             self.mjx_errors.append(a.get("data-mjx-error", "TeX error"))
         elif tag == "title":
@@ -104,14 +118,31 @@ class _Collector(HTMLParser):
             self.math += 1
         if tag == "div" and "widget-subarea" in classes:
             self.widgets_rendered += 1
+        if tag in HIDDEN_TAGS or tag.startswith("mjx-"):
+            self._hidden += 1
+            self._text = ""
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
             self._in_title = False
+        if (tag in HIDDEN_TAGS or tag.startswith("mjx-")) and self._hidden:
+            self._hidden -= 1
+            self._after_math = tag == "mjx-container"
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
             self.title += data
+        if self._hidden:
+            return
+        if self._after_math and data.strip():
+            # "$" right after typeset math: a $...$ or $$...$$ that was split wrongly
+            if data.lstrip().lstrip(".,;:").startswith("$"):
+                self.stray_tex.append("<math> " + " ".join(data.split())[:60])
+            self._after_math = False
+        self._text = (self._text + data)[-400:]
+        match = STRAY_TEX.search(data)
+        if match:  # $ followed by a TeX command: math left as plain text
+            self.stray_tex.append(" ".join(data[match.start():].split())[:60])
 
 
 def parse(text: str) -> _Collector:
@@ -282,6 +313,12 @@ def check_page(page: str, build: Path, base_url: str, chromium: str, log: list,
         return result
     static = parse(source.read_text(encoding="utf-8", errors="replace"))
     url = base_url + page
+    if static.redirect:  # e.g. the index.html that jupyter-book writes for the root page
+        target = local_target(build, base_url, url, static.redirect)
+        if target is not None and not target[0].is_file():
+            result.problems.append(f"redirects to a missing page: {static.redirect}")
+        result.summary = f"redirect to {static.redirect}"
+        return result
 
     with tempfile.TemporaryDirectory(prefix="check_book_") as tmp:
         profile, netlog = Path(tmp) / "profile", Path(tmp) / "net.json"
@@ -329,11 +366,17 @@ def check_page(page: str, build: Path, base_url: str, chromium: str, log: list,
                 f"elements{hint}")
         for error in dom.mjx_errors:
             result.problems.append(f"MathJax error: {error}")
+    for snippet in dom.stray_tex:
+        result.problems.append(f"TeX shown as text (check the $ delimiters): {snippet!r}")
 
     # widgets: each saved widget view rendered by the widget manager
     if static.widget_views and dom.widgets_rendered < static.widget_views:
+        remote = [r for r in static.resources if "embed-amd" in r and r.startswith(
+            ("http:", "https:", "//"))]
+        hint = (f"; the widget manager is loaded from {remote[0]} and this check is offline: "
+                "run `npm ci`, then rebuild the book" if remote else "")
         result.problems.append(f"widgets not rendered: {dom.widgets_rendered} of "
-                               f"{static.widget_views}")
+                               f"{static.widget_views}{hint}")
 
     # images
     for src in dom.images:

@@ -61,6 +61,7 @@ def _use_cdn() -> bool:
 def configure(app: Sphinx, config: Config) -> None:
     """At config-inited: point mathjax_path and nb_ipywidgets_js at _static/npm/."""
     app.local_assets = []  # type: ignore[attr-defined]  packages to copy at builder-inited
+    _cache_per_scale(app, config)
     if _use_cdn():
         logger.info("[local_assets] EDU_GEN_BOOK_CDN is set: MathJax and widgets from CDN")
         return
@@ -91,6 +92,24 @@ def configure(app: Sphinx, config: Config) -> None:
         logger.info("[local_assets] widget manager from node_modules (offline)")
     else:
         logger.info("[local_assets] widget manager from CDN (run `npm ci` for offline widgets)")
+
+
+def _cache_per_scale(app: Sphinx, config: Config) -> None:
+    """Keep one execution cache per EDU_GEN_SCALE.
+
+    jupyter-cache keys a notebook by its code only, so outputs executed at scale `ci` (tiny
+    data, one epoch) would otherwise be reused by a later default (`book`) build. The `book`
+    scale keeps jupyter-book's usual _build/.jupyter_cache; `ci` and `full` get
+    _build/.jupyter_cache-ci and _build/.jupyter_cache-full.
+    """
+    scale = os.environ.get("EDU_GEN_SCALE", "").strip().lower() or "book"
+    if scale == "book" or not scale.isalnum():
+        return
+    default = Path(app.outdir).parent / ".jupyter_cache"
+    current = str(getattr(config, "nb_execution_cache_path", "") or default).rstrip("/")
+    config.nb_execution_cache_path = f"{current}-{scale}"
+    logger.info(f"[local_assets] EDU_GEN_SCALE={scale}: notebook outputs cached in "
+                f"{config.nb_execution_cache_path}")
 
 
 def copy_assets(app: Sphinx) -> None:
