@@ -192,6 +192,16 @@ def binarize(x: torch.Tensor, mode: str = "stochastic", generator: torch.Generat
 _binarize = binarize  # `images` has an argument of the same name
 
 
+_announced: set[str] = set()
+
+
+def _announce_once(message: str) -> None:
+    """Print a notice the first time it occurs in this process (a chapter loads train and test)."""
+    if message not in _announced:
+        _announced.add(message)
+        print(message)
+
+
 def images(
     name: str = "mnist",
     split: str = "train",
@@ -202,7 +212,9 @@ def images(
     """The image set a chapter asks for, with the offline fallback to `digits`.
 
     Args:
-        name: ``"mnist"``, ``"fashion_mnist"`` or ``"digits"``.
+        name: ``"mnist"``, ``"fashion_mnist"`` or ``"digits"``. When MNIST or Fashion-MNIST
+            is unavailable, the first such call in a process prints one line and every call
+            returns `digits` instead.
         split: ``"train"`` or ``"test"``.
         n: keep a random subset of n images (seeded); None keeps all. If the set has fewer
             than n images, all are kept and a line says so.
@@ -227,7 +239,7 @@ def images(
         try:
             x, y = (mnist if name == "mnist" else fashion_mnist)(split)
         except DatasetUnavailable as reason:
-            print(
+            _announce_once(
                 f"edu_gen.data: {name} is unavailable under {data_root()} ({reason}); "
                 "falling back to scikit-learn digits resized to 28x28"
             )

@@ -135,17 +135,21 @@ def training_curves(history, keys: Sequence[str] | None = None, title: str | Non
     return fig
 
 
-def density_1d(x, curves: Mapping[str, Sequence[float]], samples=None, title: str | None = None, ax=None, bins: int = 60):
+def density_1d(
+    x, curves: Mapping[str, Sequence[float]], samples=None, title: str | None = None, ax=None, bins: int = 60,
+    samples_label: str = "samples",
+):
     """1D densities on a grid, optionally over a normalised histogram of samples.
 
     Args:
         x: grid points (N,).
         curves: name -> density values on the grid (N,) (densities, not log-densities).
         samples: data points (M,) drawn as a histogram with area 1.
+        samples_label: the histogram's legend entry ("training data", "generated", ...).
     """
     fig, ax = _axes(ax)
     if samples is not None:
-        ax.hist(_numpy(samples).reshape(-1), bins=bins, density=True, color="#999999", alpha=0.45, label="samples")
+        ax.hist(_numpy(samples).reshape(-1), bins=bins, density=True, color="#999999", alpha=0.45, label=samples_label)
     x = _numpy(x).reshape(-1)
     for i, (name, y) in enumerate(curves.items()):
         y = _numpy(y).reshape(-1)

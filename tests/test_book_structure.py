@@ -1,0 +1,87 @@
+"""The book's structure: chapters mirror their lecture notes, notebooks follow the conventions."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted(p for p in (ROOT / "book").glob("[0-9][0-9]_*.ipynb") if not p.name.startswith("00_"))
+NOTEBOOKS = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
+
+
+def cells(path: Path) -> list[dict]:
+    return json.loads(path.read_text())["cells"]
+
+
+def source(cell: dict) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def headings(lines: list[str], level: int) -> list[str]:
+    """Markdown headings of one level, outside fenced code blocks."""
+    found, fenced = [], False
+    for line in lines:
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        elif not fenced and re.match(rf"^#{{{level}}}\s", line):
+            found.append(line[level:].strip())
+    return found
+
+
+def notebook_headings(path: Path, level: int) -> list[str]:
+    lines = [line for c in cells(path) if c["cell_type"] == "markdown" for line in source(c).splitlines()]
+    return headings(lines, level)
+
+
+def test_there_is_at_least_one_chapter():
+    assert CHAPTERS, "no chapter notebooks found in book/"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_sections_mirror_the_lecture_note(chapter):
+    note = ROOT / "lectures" / f"{chapter.stem}.md"
+    assert note.is_file(), f"{chapter.name} has no lecture note {note.relative_to(ROOT)}"
+    note_lines = note.read_text().splitlines()
+    assert notebook_headings(chapter, 1) == headings(note_lines, 1), "the chapter and its note need the same title"
+    chapter_sections, note_sections = notebook_headings(chapter, 2), headings(note_lines, 2)
+    assert len(chapter_sections) >= 3
+    assert chapter_sections == note_sections
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_committed_clean_and_starts_with_the_conventions(notebook):
+    all_cells = cells(notebook)
+    assert not any(c.get("outputs") or c.get("execution_count") for c in all_cells if c["cell_type"] == "code"), (
+        "notebooks are committed without outputs"
+    )
+    first_markdown = next(c for c in all_cells if c["cell_type"] == "markdown")
+    assert source(first_markdown).lstrip().startswith("# "), "the page opens with its title"
+    code = [c for c in all_cells if c["cell_type"] == "code"]
+    bootstrap, setup = code[0], code[1]
+    assert "import edu_gen" in source(bootstrap) and "%pip install" in source(bootstrap)
+    assert "remove-input" in bootstrap.get("metadata", {}).get("tags", [])
+    assert "runtime.setup(" in source(setup)
+
+
+def test_the_table_of_contents_lists_every_page_and_only_existing_ones():
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]] + [ch["file"] for part in toc["parts"] for ch in part["chapters"]]
+    missing = [f for f in files if not any((ROOT / f).with_suffix(s).is_file() for s in (".ipynb", ".md"))]
+    assert missing == []
+    pages = {str(p.relative_to(ROOT).with_suffix("")) for p in NOTEBOOKS}
+    pages |= {str(p.relative_to(ROOT).with_suffix("")) for p in (ROOT / "lectures").glob("*.md")}
+    assert pages - set(files) == set(), "every chapter and lecture note belongs in _toc.yml"
+
+
+def test_citations_exist_in_the_bibliography():
+    keys = set(re.findall(r"@\w+\{([^,]+),", (ROOT / "references.bib").read_text()))
+    pages = list(NOTEBOOKS) + list((ROOT / "lectures").glob("*.md")) + list((ROOT / "book").glob("*.md"))
+    cited = set()
+    for page in pages:
+        for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", page.read_text()):
+            cited |= {k.strip() for k in group.split(",")}
+    assert cited - keys == set(), f"cited but not in references.bib: {sorted(cited - keys)}"
