@@ -56,8 +56,9 @@ def test_notebook_is_committed_clean_and_starts_with_the_conventions(notebook):
     assert not any(c.get("outputs") or c.get("execution_count") for c in all_cells if c["cell_type"] == "code"), (
         "notebooks are committed without outputs"
     )
-    first_markdown = next(c for c in all_cells if c["cell_type"] == "markdown")
-    assert source(first_markdown).lstrip().startswith("# "), "the page opens with its title"
+    assert all_cells[0]["cell_type"] == "markdown" and source(all_cells[0]).lstrip().startswith("# "), (
+        "the page opens with its title"
+    )
     code = [c for c in all_cells if c["cell_type"] == "code"]
     bootstrap, setup = code[0], code[1]
     assert "import edu_gen" in source(bootstrap) and "%pip install" in source(bootstrap)

@@ -63,3 +63,11 @@ def test_mismatched_inputs_are_named(call, message):
 def test_training_curves_name_a_missing_key():
     with pytest.raises(KeyError, match="no curve named"):
         plot.training_curves({"loss": [1, 2]}, keys=["kl"])
+
+
+def test_curves_take_colours_and_scatter_can_drop_the_equal_aspect():
+    fig = plot.curves([0, 1], {"mean": [0, 1], "upper": [1, 2], "lower": [-1, 0]}, colors={"upper": "k", "lower": "k"})
+    upper, lower = fig.axes[0].lines[1:]
+    assert upper.get_color() == lower.get_color() == "k"
+    assert plot.scatter_2d(torch.randn(10, 2), equal_aspect=False).axes[0].get_aspect() == "auto"
+    assert plot.scatter_2d(torch.randn(10, 2)).axes[0].get_aspect() == 1.0

@@ -100,3 +100,18 @@ def test_allocator_tuning_applies_on_glibc_linux():
     applied = runtime.tune_glibc_allocator()
     on_glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
     assert applied == on_glibc
+
+
+def test_threads_one_per_parallel_test_worker_and_overridable(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("EDU_GEN_THREADS", raising=False)
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+        assert runtime.set_threads() == 1
+        monkeypatch.setenv("EDU_GEN_THREADS", "2")
+        assert runtime.set_threads() == 2
+        monkeypatch.setenv("EDU_GEN_THREADS", "many")
+        with pytest.raises(ValueError, match="positive integer"):
+            runtime.set_threads()
+    finally:
+        torch.set_num_threads(before)

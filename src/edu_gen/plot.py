@@ -84,15 +84,23 @@ def curves(
     ax=None,
     logy: bool = False,
     styles: Mapping[str, str] | None = None,
+    colors: Mapping[str, str] | None = None,
 ):
-    """Line plot of several named curves over a shared x (x may be None: 0, 1, 2, ...)."""
+    """Line plot of several named curves over a shared x (x may be None: 0, 1, 2, ...).
+
+    Args:
+        styles: name -> matplotlib line style ("--", ":", "o-"), default a solid line.
+        colors: name -> colour, default the book's palette in order; give two curves one
+            colour to show that they belong together (a mean and its +-2 sigma band).
+    """
     fig, ax = _axes(ax)
     for i, (name, y) in enumerate(ys.items()):
         y = _numpy(y).reshape(-1)
         xs = np.arange(len(y)) if x is None else _numpy(x).reshape(-1)
         if len(xs) != len(y):
             raise ValueError(f"curve {name!r} has {len(y)} values but x has {len(xs)}")
-        ax.plot(xs, y, (styles or {}).get(name, "-"), color=PALETTE[i % len(PALETTE)], label=name, linewidth=1.6)
+        colour = (colors or {}).get(name, PALETTE[i % len(PALETTE)])
+        ax.plot(xs, y, (styles or {}).get(name, "-"), color=colour, label=name, linewidth=1.6)
     if logy:
         ax.set_yscale("log")
     if len(ys) > 1:
@@ -161,12 +169,17 @@ def density_1d(
     return fig
 
 
-def scatter_2d(points, labels=None, title: str | None = None, ax=None, size: float = 6.0, label_name: str = "label"):
+def scatter_2d(
+    points, labels=None, title: str | None = None, ax=None, size: float = 6.0, label_name: str = "label",
+    equal_aspect: bool = True,
+):
     """2D points, coloured by an integer label (classes) or a float (a continuous coordinate).
 
     Args:
         points: (N, 2).
         labels: (N,) integer classes (legend) or floats (colour bar), or None.
+        equal_aspect: one unit is as long on both axes (right for embeddings and 2D data sets;
+            pass False for x-y data such as a regression problem).
     """
     points = _numpy(points)
     if points.ndim != 2 or points.shape[1] != 2:
@@ -186,6 +199,7 @@ def scatter_2d(points, labels=None, title: str | None = None, ax=None, size: flo
         else:
             shown = ax.scatter(points[:, 0], points[:, 1], s=size, c=labels, cmap="viridis", alpha=0.85, linewidths=0)
             fig.colorbar(shown, ax=ax, label=label_name, shrink=0.8)
-    ax.set_aspect("equal", adjustable="datalim")
+    if equal_aspect:
+        ax.set_aspect("equal", adjustable="datalim")
     _style(ax, title)
     return fig

@@ -26,6 +26,7 @@ SCALES = ("ci", "book", "full")
 SCALE_VARIABLE = "EDU_GEN_SCALE"
 DATA_VARIABLE = "EDU_GEN_DATA"
 CACHE_VARIABLE = "EDU_GEN_CACHE"
+THREADS_VARIABLE = "EDU_GEN_THREADS"
 DEFAULT_SCALE = "book"
 
 
@@ -117,6 +118,24 @@ def tune_glibc_allocator() -> bool:
     return bool(libc.mallopt(M_MMAP_THRESHOLD, one_gib)) and bool(libc.mallopt(M_TRIM_THRESHOLD, one_gib))
 
 
+def set_threads() -> int:
+    """Choose torch's CPU thread count; returns the count in use.
+
+    By default torch uses one thread per core. When pytest-xdist runs tests in parallel
+    workers (PYTEST_XDIST_WORKER is set, and the notebooks nbval runs inherit it), each worker
+    doing that oversubscribes the cores, and the small models of this book then train several
+    times slower; so each worker gets one thread. EDU_GEN_THREADS=N overrides both.
+    """
+    requested = os.environ.get(THREADS_VARIABLE, "").strip()
+    if requested:
+        if not requested.isdigit() or int(requested) < 1:
+            raise ValueError(f"{THREADS_VARIABLE}={requested!r} must be a positive integer")
+        torch.set_num_threads(int(requested))
+    elif os.environ.get("PYTEST_XDIST_WORKER"):
+        torch.set_num_threads(1)
+    return torch.get_num_threads()
+
+
 @dataclass(frozen=True)
 class Runtime:
     """What `setup` chose: pass these on explicitly instead of reading globals."""
@@ -139,7 +158,7 @@ def _use_vector_figures() -> None:
 
 
 def setup(seed: int = 0, *, quiet: bool = False) -> Runtime:
-    """Prepare a notebook or script: seeds, allocator, figure format; print one status line.
+    """Prepare a notebook or script: seeds, threads, allocator, figure format; print one line.
 
     Args:
         seed: seed for every random number generator (see `seed_everything`).
@@ -152,6 +171,7 @@ def setup(seed: int = 0, *, quiet: bool = False) -> Runtime:
 
     current_scale = scale()  # fail early on a bad EDU_GEN_SCALE
     generator = seed_everything(seed)
+    set_threads()
     tune_glibc_allocator()
     _use_vector_figures()
     rt = Runtime(device=device(), scale=current_scale, seed=seed, generator=generator)
