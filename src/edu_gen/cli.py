@@ -2,14 +2,19 @@
 
     edu-gen info                 versions, device, scale, where data and checkpoints live
     edu-gen data [--name mnist]  check that a data set loads (and whether it falls back)
+    edu-gen assign [--check]     solutions/NN_name.ipynb -> exercises/NN_name.ipynb (or check they agree)
+    edu-gen grade SUBMISSIONS/ --out GRADES/ [--sandbox-user USER]
+                                 grade one folder per student; grades.csv, feedback/, logs/
 
-Exercise generation and grading (`assign`, `grade`) arrive with the exercises (DESIGN.md section 7).
+Exercises and grading are described in DESIGN.md section 7 and the README.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from pathlib import Path
 
 
 def _info(args) -> int:
@@ -40,6 +45,46 @@ def _data(args) -> int:
     return 0
 
 
+def _assign(args) -> int:
+    from edu_gen.grading import assign
+
+    try:
+        if args.check:
+            problems = assign.check(args.solutions, args.exercises)
+            for line in problems:
+                print(line, file=sys.stderr)
+            if problems:
+                print(f"{len(problems)} exercise notebook(s) out of date; run `edu-gen assign`", file=sys.stderr)
+                return 1
+            print(f"{args.exercises}/ is up to date with {args.solutions}/")
+            return 0
+        written = assign.assign(args.solutions, args.exercises)
+    except assign.AssignError as error:
+        print(f"edu-gen assign: {error}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    print(f"{len(written)} exercise notebook(s) written" if written else f"{args.exercises}/ was already up to date")
+    return 0
+
+
+def _grade(args) -> int:
+    from edu_gen.grading import grade, plugin, sandbox
+
+    options = grade.Options(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_mb=args.memory_mb,
+                            sandbox_user=args.sandbox_user, solutions=args.solutions)
+    started = time.monotonic()
+    try:
+        summary = grade.grade(args.submissions, args.out, args.tests, options)
+    except (grade.GradingInputError, sandbox.SandboxError, plugin.GradingTestsError) as error:
+        print(f"edu-gen grade: {error}", file=sys.stderr)
+        return 1
+    notebooks = sum(len(s["notebooks"]) for s in summary["students"].values())
+    print(f"graded {len(summary['students'])} students, {notebooks} notebooks in {time.monotonic() - started:.1f} s: "
+          f"{args.out / 'grades.csv'}, feedback in {args.out / 'feedback'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="edu-gen", description="Tools of the edu-gen book.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -47,6 +92,25 @@ def main(argv: list[str] | None = None) -> int:
     data_parser = commands.add_parser("data", help="load a data set and describe it")
     data_parser.add_argument("--name", default="mnist", choices=["mnist", "fashion_mnist", "digits"])
     data_parser.set_defaults(run=_data)
+
+    assign_parser = commands.add_parser("assign", help="make exercises/ from solutions/ (or --check that they agree)")
+    assign_parser.add_argument("--solutions", type=Path, default=Path("solutions"), help="default: ./solutions")
+    assign_parser.add_argument("--exercises", type=Path, default=Path("exercises"), help="default: ./exercises")
+    assign_parser.add_argument("--check", action="store_true", help="write nothing; exit 1 and name the stale files")
+    assign_parser.set_defaults(run=_assign)
+
+    grade_parser = commands.add_parser("grade", help="grade a folder of submissions (one folder per student)")
+    grade_parser.add_argument("submissions", type=Path, help="SUBMISSIONS/STUDENT/NN_name.ipynb")
+    grade_parser.add_argument("--out", type=Path, required=True, help="where grades.csv, feedback/ and logs/ go")
+    grade_parser.add_argument("--tests", type=Path, default=Path("grading/tests"), help="default: ./grading/tests")
+    grade_parser.add_argument("--solutions", type=Path, default=None,
+                              help="hidden from submissions too (default: the solutions/ next to grading/)")
+    grade_parser.add_argument("--timeout", type=float, default=300.0, help="seconds per notebook, all in (default 300)")
+    grade_parser.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per cell or call (default 60)")
+    grade_parser.add_argument("--memory-mb", type=int, default=4096, help="address-space limit per kernel (default 4096)")
+    grade_parser.add_argument("--sandbox-user", default=None,
+                              help="run kernels as this unprivileged user (the grader must run as root)")
+    grade_parser.set_defaults(run=_grade)
     args = parser.parse_args(argv)
     return args.run(args)
 

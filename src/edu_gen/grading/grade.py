@@ -1,0 +1,258 @@
+"""The batch: grade every student's notebooks, then write grades.csv, feedback and logs.
+
+    SUBMISSIONS/                      OUT/
+      alice/01_losses_as_likelihood.ipynb   grades.csv         one row per student
+      bob/01_losses_as_likelihood.ipynb     grades.json        the same, with every message and time
+                                          feedback/alice.md  what passed and failed, and why
+                                          logs/alice/01_losses_as_likelihood.log   for the instructor
+
+Exercises are the grading test files, ``grading/tests/test_NN_name.py`` for ``NN_name.ipynb``.
+Each notebook runs in its own kernel (`submission`), one after the other; whatever goes wrong
+in one (a crash, a hang, a file that is not a notebook) is recorded as that notebook's reason
+and the batch goes on. Every process a notebook left behind is killed before the next one
+starts, and again before any result is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import edu_gen
+from edu_gen.grading import plugin
+from edu_gen.grading import sandbox as sandboxing
+from edu_gen.grading.plugin import TestInfo, TestResult
+from edu_gen.grading.submission import RunReport, Submission
+
+NO_SANDBOX_WARNING = (
+    "WARNING: no --sandbox-user: submissions run with the grader's own rights ({who}). A hostile "
+    "notebook can read the tests and solutions, change files and signal the grader. Grade untrusted "
+    "submissions as root with --sandbox-user (see README, 'Exercises and grading').")
+
+
+class GradingInputError(ValueError):
+    """The folders given to the grader are not what it expects."""
+
+
+@dataclass(frozen=True)
+class Options:
+    timeout: float = 300.0  # seconds per notebook: start, every cell and every grading call
+    cell_timeout: float = 60.0  # seconds per cell and per grading call
+    memory_mb: int = 4096  # address-space limit of a kernel
+    sandbox_user: str | None = None
+    solutions: Path | None = None  # hidden from kernels; default: the solutions/ next to grading/
+
+
+@dataclass
+class NotebookGrade:
+    exercise: str
+    results: list[TestResult]
+    run: RunReport | None  # None: not submitted
+    seconds: float = 0.0
+
+
+def find_students(submissions: Path) -> list[Path]:
+    if not submissions.is_dir():
+        raise GradingInputError(f"no submissions folder at {submissions} (expected one folder per student)")
+    students = sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not students:
+        loose = sorted(p.name for p in submissions.glob("*.ipynb"))
+        hint = f"; it holds notebooks ({', '.join(loose[:3])}) but they must be in a folder named after each student" if loose else ""
+        raise GradingInputError(f"no student folders in {submissions}{hint}")
+    return students
+
+
+def find_exercises(tests: Path) -> dict[str, tuple[Path, list[TestInfo]]]:
+    if not tests.is_dir():
+        raise GradingInputError(f"no grading tests folder at {tests}")
+    files = sorted(tests.glob("test_*.py"))
+    if not files:
+        raise GradingInputError(f"no grading tests (test_NN_name.py) in {tests}")
+    return {f.stem.removeprefix("test_"): (f, plugin.collect(f)) for f in files}
+
+
+def _repository_secrets(tests: Path, solutions: Path | None) -> list[Path]:
+    """The solutions and the repository's history: both hold the answers."""
+    found = [solutions if solutions is not None else tests.parent.parent / "solutions"]
+    for folder in [tests, *tests.parents]:
+        if (folder / ".git").exists():
+            found.append(folder / ".git")
+            break
+    return found
+
+
+def _needed_by_kernels() -> list[Path]:
+    needed = [Path(sys.base_prefix), Path(sys.prefix), Path(edu_gen.__file__).resolve().parents[1]]
+    if "EDU_GEN_DATA" in os.environ:
+        needed.append(Path(os.environ["EDU_GEN_DATA"]))
+    return needed
+
+
+def grade(submissions: Path, out: Path, tests: Path, options: Options = Options(), *, echo=print) -> dict:
+    """Grade every student folder in `submissions` against the tests in `tests`; write `out`.
+
+    Returns:
+        The content of grades.json: ``{"exercises": {...}, "students": {...}}``.
+
+    Raises:
+        GradingInputError: a folder is missing or empty.
+        sandboxing.SandboxError: the sandbox cannot be set up safely.
+        plugin.GradingTestsError: the grading tests themselves are broken.
+    """
+    submissions, out, tests = submissions.resolve(), out.resolve(), tests.resolve()
+    students, exercises = find_students(submissions), find_exercises(tests)
+    if out == submissions or submissions in out.parents:
+        raise GradingInputError("the output folder must not be inside the submissions folder")
+    out.mkdir(parents=True, exist_ok=True)
+    limits = sandboxing.Limits(memory_mb=options.memory_mb,
+                               cpu_seconds=int(options.timeout * (os.cpu_count() or 1)) + 60)
+    work = Path(tempfile.mkdtemp(prefix="edu-gen-grade-"))
+    grades: dict[str, dict[str, NotebookGrade]] = {}
+    ignored: dict[str, list[str]] = {}
+    try:
+        if options.sandbox_user is None:
+            echo(NO_SANDBOX_WARNING.format(who="root!" if os.geteuid() == 0 else f"uid {os.geteuid()}"), file=sys.stderr)
+            sandboxing.become_subreaper()
+            sandbox, keep = None, sandboxing.descendants(os.getpid())
+        else:
+            out.chmod(0o700)
+            work.chmod(0o711)  # the sandbox user may enter (not list) it, to reach its work folder
+            hide = [tests, out, submissions, *_repository_secrets(tests, options.solutions)]
+            sandbox = sandboxing.Sandbox(options.sandbox_user, hide=hide, needed=_needed_by_kernels(), limits=limits)
+        with sandbox if sandbox is not None else _nothing():
+            if sandbox is not None:
+                report = sandbox.probe(sys.executable, work / "probe")
+                echo(f"sandbox: user {sandbox.user}, namespaces {report['namespace']}, {len(sandbox.hide)} folders hidden")
+                shutil.rmtree(work / "probe")
+            for index, student in enumerate(students):
+                grades[student.name], ignored[student.name] = {}, sorted(
+                    p.name for p in student.glob("*.ipynb") if p.stem not in exercises)
+                for exercise, (test_file, tests_info) in exercises.items():
+                    log_path = out / "logs" / student.name / f"{exercise}.log"
+                    log_path.parent.mkdir(parents=True, exist_ok=True)
+                    with open(log_path, "w") as log:
+                        notebook = _grade_notebook(student / f"{exercise}.ipynb", exercise, test_file, tests_info,
+                                                   work / f"work-{index:04d}-{exercise}", log, sandbox, limits, options)
+                    grades[student.name][exercise] = notebook
+                    earned = sum(r.earned for r in notebook.results)
+                    echo(f"{student.name}/{exercise}.ipynb: {_number(earned)}/{_number(sum(t.points for t in tests_info))} points ({notebook.seconds:.1f} s)")
+        if sandbox is None:
+            sandboxing.kill_leftovers(keep=keep)  # once more, before any result is written
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    summary = _summary(exercises, grades, ignored)
+    _write_csv(out / "grades.csv", exercises, grades)
+    (out / "grades.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
+    _write_feedback(out / "feedback", exercises, grades, ignored)
+    return summary
+
+
+class _nothing:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _grade_notebook(path: Path, exercise: str, test_file: Path, tests_info: list[TestInfo], workdir: Path, log,
+                    sandbox, limits, options: Options) -> NotebookGrade:
+    began = time.monotonic()
+    if not path.is_file():
+        results = [TestResult(t, 0.0, "not submitted", "see above") for t in tests_info]
+        return NotebookGrade(exercise, results, None)
+    submission = Submission(path, workdir, log=log, sandbox=sandbox, limits=limits,
+                            timeout=options.timeout, cell_timeout=options.cell_timeout)
+    try:
+        run = submission.run()
+        results = plugin.run_tests(test_file, submission, log)
+    finally:
+        submission.close()
+    return NotebookGrade(exercise, results, run, time.monotonic() - began)
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def _write_csv(path: Path, exercises, grades) -> None:
+    header = ["student"]
+    for exercise, (_, tests_info) in exercises.items():
+        header += [f"{exercise}/{t.name}" for t in tests_info] + [exercise]
+    header += ["total", "max"]
+    maximum = sum(t.points for _, tests_info in exercises.values() for t in tests_info)
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        for student, notebooks in grades.items():
+            row, total = [student], 0.0
+            for exercise in exercises:
+                earned = [r.earned for r in notebooks[exercise].results]
+                row += [_number(e) for e in earned] + [_number(sum(earned))]
+                total += sum(earned)
+            writer.writerow(row + [_number(total), _number(maximum)])
+
+
+def _summary(exercises, grades, ignored) -> dict:
+    return {
+        "exercises": {name: [{"test": t.name, "description": t.description, "points": t.points} for t in tests_info]
+                      for name, (_, tests_info) in exercises.items()},
+        "students": {
+            student: {
+                "total": sum(r.earned for g in notebooks.values() for r in g.results),
+                "ignored_notebooks": ignored[student],
+                "notebooks": {exercise: {
+                    "seconds": round(g.seconds, 2),
+                    "earned": sum(r.earned for r in g.results),
+                    "not_run": None if g.run is None else g.run.not_run,
+                    "cell_problems": [] if g.run is None else [vars(p) for p in g.run.problems],
+                    "tests": [{"test": r.test.name, "earned": r.earned, "kind": r.kind, "message": r.message} for r in g.results],
+                } for exercise, g in notebooks.items()},
+            } for student, notebooks in grades.items()
+        },
+    }
+
+
+def _write_feedback(folder: Path, exercises, grades, ignored) -> None:
+    folder.mkdir(exist_ok=True)
+    for student, notebooks in grades.items():
+        total = sum(r.earned for g in notebooks.values() for r in g.results)
+        maximum = sum(t.points for _, tests_info in exercises.values() for t in tests_info)
+        lines = [f"# Feedback for {student}", "", f"**Total: {_number(total)} / {_number(maximum)} points**", ""]
+        for name in ignored[student]:
+            lines.append(f"- Not graded: `{name}` is not an exercise name (expected: "
+                         + ", ".join(f"`{e}.ipynb`" for e in exercises) + ").")
+        for exercise, grade_ in notebooks.items():
+            earned, possible = sum(r.earned for r in grade_.results), sum(r.test.points for r in grade_.results)
+            lines += ["", f"## {exercise}: {_number(earned)} / {_number(possible)}", ""]
+            lines += _run_lines(grade_.run, exercise)
+            lines += ["| points | check | result |", "|---|---|---|"]
+            for r in grade_.results:
+                verdict = "passed" if not r.kind else f"**{r.kind}**" + (f": {r.message}" if r.message else "")
+                lines.append(f"| {_number(r.earned)} / {_number(r.test.points)} | {_cell(r.test.description)} | {_cell(verdict)} |")
+        (folder / f"{student}.md").write_text("\n".join(lines) + "\n")
+
+
+def _run_lines(run: RunReport | None, exercise: str) -> list[str]:
+    if run is None:
+        return [f"Not submitted: no `{exercise}.ipynb` in your folder.", ""]
+    if run.not_run is not None:
+        return [f"The notebook could not be run: {run.not_run}.", ""]
+    lines = [f"Your notebook ran {run.cells_run} of its {run.cells_total} code cells."]
+    for problem in run.problems[:10]:
+        lines.append(f"- Cell {problem.cell} {problem.kind}: {problem.detail}")
+    if len(run.problems) > 10:
+        lines.append(f"- ... and {len(run.problems) - 10} more cells with problems")
+    return lines + [""]
+
+
+def _cell(text: str) -> str:
+    """Text that cannot break a Markdown table row."""
+    return text.replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,233 @@
+"""One kernel process for one submission: start it, run code with a deadline, stop it.
+
+The grader does not use jupyter_client's KernelManager: it starts the kernel process itself,
+because it must choose *how* (as the sandbox user, in its own session, with resource limits)
+and must notice at once when the process dies (a notebook that calls ``os._exit`` should cost
+a fraction of a second, not a whole cell timeout). It then talks to the kernel with a
+`BlockingKernelClient` over Unix sockets in the submission's work folder.
+
+`Kernel.execute` is the only way code reaches the kernel. It waits for the kernel's "idle"
+message for that request, and gives up at the deadline: it interrupts (SIGINT, which ipykernel
+turns into KeyboardInterrupt), and if the kernel does not come back within a few seconds it
+kills it. Everything the kernel sends is treated as untrusted data and capped in size.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jupyter_client import BlockingKernelClient
+from jupyter_client.connect import write_connection_file
+
+from edu_gen.grading import sandbox as sandboxing
+from edu_gen.grading.wire import MIME
+
+MAX_TEXT = 20_000  # characters of stdout/stderr kept per execution (for the instructor's log)
+MAX_RESULT = 64 << 20  # characters of one JSON answer
+INTERRUPT_GRACE = 3.0  # seconds a kernel gets to come back after SIGINT
+
+
+@dataclass
+class Execution:
+    """What one execute request produced.
+
+    status: ``ok``, ``error`` (the code raised), ``timeout`` or ``died`` (the process ended).
+    """
+
+    status: str
+    error_name: str = ""
+    error_value: str = ""
+    traceback: str = ""
+    text: str = ""
+    results: list[str] = field(default_factory=list)  # payloads of MIME display messages
+    seconds: float = 0.0
+
+
+def describe_exit(returncode: int | None) -> str:
+    """Why a kernel process ended, in words a student can act on."""
+    if returncode is None:
+        return "it stopped responding"
+    if returncode >= 0:
+        return f"it exited with code {returncode} (sys.exit, os._exit or a crash)"
+    reasons = {
+        signal.SIGKILL: "it was killed (out of memory, or a limit was hit)",
+        signal.SIGXCPU: "it used up its CPU-time limit",
+        signal.SIGXFSZ: "it wrote a file larger than the limit",
+        signal.SIGSEGV: "it crashed (segmentation fault)",
+        signal.SIGABRT: "it aborted",
+    }
+    number = -returncode
+    return reasons.get(number, f"it was ended by signal {signal.Signals(number).name if number in signal.Signals._value2member_map_ else number}")
+
+
+def kernel_environment(workdir: Path, token: str) -> dict[str, str]:
+    """A small, explicit environment: nothing of the grader's (tokens, paths) leaks in."""
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(workdir),
+        "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": str(workdir / ".matplotlib"),
+        "IPYTHONDIR": str(workdir / ".ipython"),
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OMP_NUM_THREADS": str(min(4, os.cpu_count() or 1)),
+        "EDU_GEN_SCALE": os.environ.get("EDU_GEN_SCALE", "ci"),
+        "EDU_GEN_KERNEL_TOKEN": token,
+    }
+    if "EDU_GEN_DATA" in os.environ:
+        env["EDU_GEN_DATA"] = os.environ["EDU_GEN_DATA"]
+    return env
+
+
+class Kernel:
+    """A Python kernel in its own process, started in `workdir`.
+
+    Args:
+        workdir: an empty folder for the kernel (its cwd, HOME and sockets); prepared by the
+            caller (owned by the sandbox user when there is one).
+        log_path: where the kernel process's own stdout and stderr go.
+        sandbox: run as this sandbox's user; None runs with the grader's rights.
+        limits: resource limits (without a sandbox they are applied right after the start).
+    """
+
+    def __init__(self, workdir: Path, *, log_path: Path, sandbox: sandboxing.Sandbox | None, limits: sandboxing.Limits):
+        self.workdir, self.log_path, self.sandbox, self.limits = workdir, log_path, sandbox, limits
+        self.token = secrets.token_hex(8)
+        self.process: subprocess.Popen | None = None
+        self.client: BlockingKernelClient | None = None
+        self._keep: set[int] = set()
+        self.killed_by_grader = False  # it ignored an interrupt at a timeout
+
+    def exit_reason(self) -> str:
+        """Why the kernel process is gone, for the feedback."""
+        if self.killed_by_grader:
+            return "it did not stop when interrupted after a timeout, so the grader ended it"
+        return describe_exit(self.returncode)
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def start(self, timeout: float) -> None:
+        """Start the kernel and wait until it answers. Raises RuntimeError when it does not."""
+        connection = self.workdir / "kernel.json"
+        write_connection_file(str(connection), transport="ipc", ip=str(self.workdir / "socket"),
+                              key=secrets.token_hex(16).encode())
+        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection), "--HistoryManager.enabled=False"]
+        env = kernel_environment(self.workdir, self.token)
+        if self.sandbox is not None:
+            os.chown(connection, self.sandbox.uid, self.sandbox.gid)
+            argv = self.sandbox.command(argv, env=env, workdir=self.workdir)
+        else:
+            self._keep = sandboxing.descendants(os.getpid())
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(argv, cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        if self.sandbox is None:
+            sandboxing.apply_limits(self.process.pid, self.limits)
+        self.client = BlockingKernelClient()
+        self.client.load_connection_file(str(connection))
+        self.client.start_channels()
+        deadline = time.monotonic() + timeout
+        while True:  # wait_for_ready, but also watching the process
+            if not self.alive:
+                raise RuntimeError(f"the kernel did not start: {describe_exit(self.returncode)}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the kernel did not start within {timeout:.0f} s")
+            self.client.kernel_info()
+            try:
+                reply = self.client.get_shell_msg(timeout=0.5)
+            except queue.Empty:
+                continue
+            if reply["msg_type"] == "kernel_info_reply":
+                break
+        while True:  # drain the start-up status messages
+            try:
+                self.client.get_iopub_msg(timeout=0.2)
+            except queue.Empty:
+                break
+
+    def execute(self, code: str, timeout: float, *, hard_deadline: float | None = None,
+                store_history: bool = True) -> Execution:
+        """Run `code`; wait at most `timeout` seconds. The kernel may be dead afterwards.
+
+        After the timeout the kernel is interrupted and gets a few seconds to come back, but
+        never past `hard_deadline` (a `time.monotonic()` value): then it is killed.
+        """
+        began = time.monotonic()
+        if not self.alive:
+            return Execution("died", seconds=0.0)
+        message_id = self.client.execute(code, store_history=store_history, allow_stdin=False, stop_on_error=False)
+        outcome = self._collect(message_id, began + timeout)
+        if outcome.status == "timeout" and self.alive:
+            grace = INTERRUPT_GRACE if hard_deadline is None else min(INTERRUPT_GRACE, hard_deadline - time.monotonic())
+            late = Execution("timeout")
+            if grace > 0:
+                os.kill(self.process.pid, signal.SIGINT)
+                late = self._collect(message_id, time.monotonic() + grace)
+            if late.status not in ("ok", "error"):
+                self.process.kill()
+                self.process.wait()
+                self.killed_by_grader = True
+        outcome.seconds = time.monotonic() - began
+        return outcome
+
+    def _collect(self, message_id: str, deadline: float) -> Execution:
+        outcome, text = Execution("ok"), []
+        size = 0
+        while True:
+            if not self.alive:
+                outcome.status = "died"
+                break
+            if time.monotonic() > deadline:
+                outcome.status = "timeout"
+                break
+            try:
+                message = self.client.get_iopub_msg(timeout=0.05)
+            except queue.Empty:
+                continue
+            if message.get("parent_header", {}).get("msg_id") != message_id:
+                continue
+            kind, content = message["msg_type"], message["content"]
+            if kind == "status" and content.get("execution_state") == "idle":
+                break
+            if kind == "stream" and size < MAX_TEXT:
+                text.append(str(content.get("text", ""))[: MAX_TEXT - size])
+                size += len(text[-1])
+            elif kind == "error":
+                outcome.status = "error"
+                outcome.error_name = str(content.get("ename", ""))[:100]
+                outcome.error_value = str(content.get("evalue", ""))[:2000]
+                outcome.traceback = "\n".join(str(line) for line in content.get("traceback", []))[:MAX_TEXT]
+            elif kind in ("display_data", "execute_result"):
+                payload = content.get("data", {}).get(MIME)
+                if isinstance(payload, str) and len(payload) <= MAX_RESULT:
+                    outcome.results.append(payload)
+        outcome.text = "".join(text)
+        return outcome
+
+    def stop(self) -> None:
+        """Stop the kernel and kill every process it left behind."""
+        if self.client is not None:
+            self.client.stop_channels()
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.wait()
+            if self.sandbox is not None:
+                self.sandbox.kill_all()
+            else:
+                sandboxing.kill_leftovers(keep=self._keep, session=self.process.pid, token=self.token)

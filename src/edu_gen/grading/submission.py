@@ -1,0 +1,214 @@
+"""One student's notebook, executed in its own kernel: the ``student`` handle grading tests call.
+
+`Submission.run` reads the notebook (a broken file is a reason, not a crash), copies it into a
+fresh work folder, starts a kernel there and runs every code cell in order, each with the cell
+timeout, all within the notebook's total timeout. A cell that raises does not stop the run: a
+student who could not finish part 2 still gets the points for part 3. A kernel that dies ends
+the run; what it could not answer scores zero, with the reason.
+
+A grading test then calls ``student.call("gaussian_nll", x, mean)``: the arguments go to the
+kernel as JSON, the kernel calls the function, and the answer comes back as JSON that the
+grader decodes into fresh tensors (`wire`). Every way this can fail raises a `checks.Problem`
+whose message is safe to show to the student.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from edu_gen.grading import checks, wire
+from edu_gen.grading.kernel import Kernel, describe_exit
+from edu_gen.grading.sandbox import Limits, Sandbox
+
+START_TIMEOUT = 60.0  # seconds for a kernel to come up (within the notebook's own timeout)
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # colours in IPython's tracebacks
+
+
+@dataclass
+class CellProblem:
+    """A code cell that raised, timed out or ended the kernel, for the feedback."""
+
+    cell: int  # 1-based, counting all cells as Jupyter shows them
+    kind: str  # "raised", "timed out", "kernel stopped"
+    detail: str  # safe to show (scrubbed)
+
+
+@dataclass
+class RunReport:
+    cells_run: int = 0
+    cells_total: int = 0
+    problems: list[CellProblem] = field(default_factory=list)
+    not_run: str | None = None  # why the notebook could not be run at all
+    seconds: float = 0.0
+
+
+class Submission:
+    """A notebook and the kernel that ran it.
+
+    Args:
+        notebook: the student's .ipynb file (never modified; a copy is run).
+        workdir: a folder that does not exist yet; the kernel runs there.
+        log: an open text file for the instructor's log of this notebook.
+        sandbox: run the kernel as this sandbox's user (None: with the grader's rights).
+        limits: resource limits of the kernel.
+        timeout: seconds for everything: start, cells and all the grading calls.
+        cell_timeout: seconds for one cell or one call.
+    """
+
+    def __init__(self, notebook: Path, workdir: Path, *, log, sandbox: Sandbox | None, limits: Limits,
+                 timeout: float, cell_timeout: float):
+        self.notebook, self.workdir, self.log, self.sandbox, self.limits = notebook, workdir, log, sandbox, limits
+        self.timeout, self.cell_timeout = timeout, cell_timeout
+        self.report = RunReport()
+        self.kernel: Kernel | None = None
+        self.cells: list = []
+        self._deadline = 0.0
+
+    # ------------------------------------------------------------------ running the notebook
+
+    def run(self) -> RunReport:
+        began = time.monotonic()
+        self._deadline = began + self.timeout
+        try:
+            self.cells = nbformat.read(self.notebook, as_version=4).cells
+        except Exception as error:  # noqa: BLE001 - JSON errors, schema errors, unreadable files
+            self.report.not_run = f"the file is not a valid notebook ({type(error).__name__})"
+            self._write_log(f"could not read {self.notebook}: {error!r}")
+            return self.report
+        if self.sandbox is not None:
+            self.sandbox.prepare_workdir(self.workdir)
+        else:
+            self.workdir.mkdir(mode=0o700)
+        shutil.copyfile(self.notebook, self.workdir / "submission.ipynb")
+        self.kernel = Kernel(self.workdir, log_path=self.workdir.parent / f"{self.workdir.name}.kernel.log",
+                             sandbox=self.sandbox, limits=self.limits)
+        try:
+            self.kernel.start(timeout=min(START_TIMEOUT, self._remaining()))
+        except RuntimeError as error:
+            self.report.not_run = str(error)
+            self._write_log(f"kernel start failed: {error}")
+            return self.report
+        self._run_cells()
+        self.report.seconds = time.monotonic() - began
+        return self.report
+
+    def _run_cells(self) -> None:
+        code_cells = [(number, cell) for number, cell in enumerate(self.cells, start=1) if cell.cell_type == "code"]
+        self.report.cells_total = len(code_cells)
+        for number, cell in code_cells:
+            if self._remaining() <= 0:
+                self.report.problems.append(CellProblem(number, "timed out", f"the notebook's time limit ({self.timeout:.0f} s) was used up"))
+                return
+            result = self.kernel.execute(cell.source, timeout=min(self.cell_timeout, self._remaining()),
+                                         hard_deadline=self._deadline)
+            self.report.cells_run += 1
+            self._write_log(f"--- cell {number}: {result.status} in {result.seconds:.2f} s\n{result.text}{result.traceback}")
+            if result.status == "error":
+                detail = result.error_name + (f": {checks.scrub(result.error_value)}" if result.error_value else "")
+                self.report.problems.append(CellProblem(number, "raised", detail))
+            elif result.status == "timeout":
+                self.report.problems.append(CellProblem(number, "timed out", f"it ran longer than {min(self.cell_timeout, self.timeout):.0f} s and was interrupted"))
+            if not self.kernel.alive:
+                self.report.problems.append(CellProblem(number, "kernel stopped", self.kernel.exit_reason()))
+                return
+
+    def _remaining(self) -> float:
+        return self._deadline - time.monotonic()
+
+    def _write_log(self, text: str) -> None:
+        self.log.write(_ANSI.sub("", text).rstrip() + "\n")
+        self.log.flush()
+
+    def close(self) -> None:
+        """Stop the kernel, kill its leftovers, delete the work folder."""
+        if self.kernel is not None:
+            self.kernel.stop()
+            kernel_log = self.workdir.parent / f"{self.workdir.name}.kernel.log"
+            if kernel_log.is_file():
+                self._write_log("--- the kernel process's own output\n" + kernel_log.read_text(errors="replace")[-20_000:])
+                kernel_log.unlink()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # ------------------------------------------------------------------ what the tests use
+
+    def call(self, name: str, *args, **kwargs):
+        """Call the student's function `name` in the kernel; return its decoded answer.
+
+        Arguments must be encodable by `wire` (tensors, arrays, numbers, strings, lists, ...).
+
+        Raises:
+            checks.Problem: one of NotRun, KernelDied, TimedOut, NotDefined, RaisedError,
+                NoAnswer, each with a message that is safe to show.
+        """
+        if self.report.not_run is not None:
+            raise checks.NotRun("see above")
+        if self.kernel is None or not self.kernel.alive:
+            raise checks.KernelDied(f"the kernel had stopped, so {name} could not be called: "
+                                    + (self.kernel.exit_reason() if self.kernel else describe_exit(None)))
+        if self._remaining() <= 0:
+            raise checks.TimedOut(f"the notebook's time limit ({self.timeout:.0f} s) was used up before {name} could be called")
+        payload = wire.dumps({"args": list(args), "kwargs": kwargs})
+        code = (f"from edu_gen.grading.wire import kernel_call as __edu_gen_kernel_call\n"
+                f"__edu_gen_kernel_call({name!r}, {payload!r})\ndel __edu_gen_kernel_call")
+        result = self.kernel.execute(code, timeout=min(self.cell_timeout, self._remaining()),
+                                     hard_deadline=self._deadline, store_history=False)
+        self._write_log(f"--- call {name}: {result.status} in {result.seconds:.2f} s\n{result.text}{result.traceback}")
+        if result.status == "timeout":
+            raise checks.TimedOut(f"{name} did not return within {min(self.cell_timeout, self.timeout):.0f} s")
+        if result.status == "died":
+            raise checks.KernelDied(f"the kernel stopped while running {name}: {self.kernel.exit_reason()}")
+        if not result.results:
+            raise checks.NoAnswer(f"calling {name} gave no answer (did the notebook change how cells run or display?)")
+        return _answer(name, result.results[-1])
+
+    def source_of(self, name: str) -> str | None:
+        """The source of the last top-level ``def name`` in the notebook's code cells, or None.
+
+        Read from the notebook file by the grader: the kernel has no say in it. Cells that are
+        not plain Python (magics) are skipped.
+        """
+        found = None
+        for cell in self.cells:
+            if cell.cell_type != "code":
+                continue
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                continue
+            for node in tree.body:
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+                    found = ast.get_source_segment(cell.source, node)
+        return found
+
+
+def _answer(name: str, text: str):
+    """Decode the kernel's answer envelope; every malformed case is the student's problem."""
+    try:
+        envelope = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise checks.NoAnswer(f"the answer from {name} could not be read") from None
+    if not isinstance(envelope, dict) or len(envelope) != 1:
+        raise checks.NoAnswer(f"the answer from {name} could not be read")
+    (kind, body), = envelope.items()
+    if kind == "missing":
+        raise checks.NotDefined(f"no function named {name} is defined after running the notebook (was it renamed?)")
+    if kind == "raised" and isinstance(body, dict):
+        error_type = str(body.get("type", "Exception"))[:60]
+        message = checks.scrub(str(body.get("message", "")))
+        if error_type == "NotImplementedError":
+            raise checks.RaisedError(f"{name} raised NotImplementedError: it has not been written yet")
+        raise checks.RaisedError(f"{name} raised {error_type}" + (f": {message}" if message else ""))
+    if kind == "ok":
+        try:
+            return wire.decode(body)
+        except (wire.WireError, RecursionError, TypeError, ValueError, RuntimeError):
+            raise checks.NoAnswer(f"the answer from {name} could not be read") from None
+    raise checks.NoAnswer(f"the answer from {name} could not be read")

@@ -1,0 +1,282 @@
+"""Hostile submissions: notebooks that try to win points without answering, or to harm the grader.
+
+Each builder returns a notebook (an `nbformat` node) made from the exercise or the solution of
+chapter 1 plus a few cells of attack. None of them answers the hidden inputs correctly, so each
+must score zero; several (patched comparisons, blanked cells, rigged ``__eq__``) score full
+marks on a grader that runs its tests inside the student's kernel. `write_batch` lays out a
+SUBMISSIONS folder with one student per notebook.
+
+The attacks:
+
+| name                | what it does                                                                     |
+|---------------------|----------------------------------------------------------------------------------|
+| patch_builtins      | wrong answers; builtins and math comparisons patched to always agree              |
+| patch_comparisons   | wrong answers; torch/numpy allclose, isclose, equal, testing and Tensor.__eq__ patched |
+| always_equal        | every function returns an object whose ``__eq__`` is always True                  |
+| blank_later_cells   | an IPython input transformer that empties every later cell (a grader's tests too) |
+| forge_answers       | replaces the grader's in-kernel helper so that it "answers" with zeros            |
+| exit_in_cell        | ``os._exit(0)`` while the notebook runs                                           |
+| exit_in_call        | correct-looking functions that ``os._exit`` when called                          |
+| hang_in_cell        | a cell that loops forever                                                         |
+| hang_in_call        | a function that ignores SIGINT and loops forever when called                      |
+| exhaust_memory      | allocates until the allocator refuses                                             |
+| detached_daemon     | a double-forked daemon that waits for grades.csv and rewrites it and the feedback |
+| read_secrets        | reads the tests, the solutions, the output and other students; uses the solution  |
+| fork_bomb           | forks until refused (sandbox only: as root there is no process limit)             |
+| signal_grader       | SIGKILLs its parent, the grader (sandbox only)                                    |
+| write_outside       | writes into a root-owned folder (sandbox only)                                    |
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[2]
+EXERCISE = "01_losses_as_likelihood"
+FUNCTIONS = ("gaussian_nll", "bernoulli_nll", "categorical_nll", "delta_mse", "delta_cross_entropy",
+             "gaussian_nll_learned_variance")
+
+# Wrong answers of the right shape: enough to pass a shape check, never the values.
+WRONG_ANSWERS = """
+import torch
+
+def gaussian_nll(x, mean):
+    return torch.zeros(len(x), dtype=x.dtype)
+
+def bernoulli_nll(x, logits):
+    return torch.zeros(len(x), dtype=x.dtype)
+
+def categorical_nll(y, logits):
+    return torch.zeros(len(y), dtype=logits.dtype)
+
+def delta_mse(a, y):
+    return torch.zeros_like(a)
+
+def delta_cross_entropy(a, y):
+    return torch.zeros_like(a)
+
+def gaussian_nll_learned_variance(y, mean, log_var):
+    return torch.zeros(len(y), dtype=y.dtype)
+"""
+
+
+def exercise() -> nbformat.NotebookNode:
+    return nbformat.read(ROOT / "exercises" / f"{EXERCISE}.ipynb", as_version=4)
+
+
+def solution() -> nbformat.NotebookNode:
+    return nbformat.read(ROOT / "solutions" / f"{EXERCISE}.ipynb", as_version=4)
+
+
+def with_cells(base: nbformat.NotebookNode, *sources: str) -> nbformat.NotebookNode:
+    notebook = copy.deepcopy(base)
+    notebook.cells += [nbformat.v4.new_code_cell(source.strip("\n")) for source in sources]
+    return notebook
+
+
+def partly_wrong() -> nbformat.NotebookNode:
+    """The solution with two mistakes: no constant in gaussian_nll, F.cross_entropy in categorical_nll.
+
+    Earns 9 of 14: the Gaussian tests fail (3), the categorical hidden-input test fails the
+    "from the formula" rule (2), everything else passes.
+    """
+    return with_cells(solution(), """
+def gaussian_nll(x, mean):
+    return 0.5 * ((x - mean) ** 2).reshape(len(x), -1).sum(dim=1)      # forgot (D/2) log 2π
+
+def categorical_nll(y, logits):
+    return F.cross_entropy(logits, y, reduction="none")                  # a library loss
+""")
+
+
+def patch_builtins() -> nbformat.NotebookNode:
+    return with_cells(exercise(), WRONG_ANSWERS, """
+import builtins, math, operator
+builtins.all = builtins.any = lambda *args, **kwargs: True
+builtins.abs = lambda x: 0.0
+builtins.isinstance = lambda *args: True
+math.isclose = lambda *args, **kwargs: True
+operator.eq = lambda a, b: True
+""")
+
+
+def patch_comparisons() -> nbformat.NotebookNode:
+    return with_cells(exercise(), WRONG_ANSWERS, """
+import numpy, numpy.testing, torch, torch.testing
+torch.allclose = lambda *args, **kwargs: True
+torch.equal = lambda *args, **kwargs: True
+torch.isclose = lambda a, b, *args, **kwargs: torch.ones_like(torch.as_tensor(a), dtype=torch.bool)
+torch.testing.assert_close = lambda *args, **kwargs: None
+torch.Tensor.__eq__ = lambda self, other: torch.ones_like(self, dtype=torch.bool)
+numpy.allclose = numpy.array_equal = lambda *args, **kwargs: True
+numpy.testing.assert_allclose = numpy.testing.assert_array_equal = lambda *args, **kwargs: None
+""")
+
+
+def always_equal() -> nbformat.NotebookNode:
+    return with_cells(exercise(), """
+class AlwaysEqual:
+    shape = property(lambda self: (7,))
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    def __bool__(self): return True
+    def __float__(self): return 0.0
+
+def _always(*args, **kwargs):
+    return AlwaysEqual()
+""" + "\n".join(f"{name} = _always" for name in FUNCTIONS))
+
+
+def blank_later_cells() -> nbformat.NotebookNode:
+    return with_cells(exercise(), WRONG_ANSWERS, """
+get_ipython().input_transformers_cleanup.append(lambda lines: [])
+""")
+
+
+def forge_answers() -> nbformat.NotebookNode:
+    return with_cells(exercise(), WRONG_ANSWERS, """
+import json, edu_gen.grading.wire as wire
+from IPython.display import display
+
+def forged(name, payload):
+    # Claim success with a tensor of zeros of a plausible shape, and a Python object the grader might trust.
+    answer = {"ok": {"__tensor__": {"dtype": "float64", "shape": [7], "data": [0.0] * 7}}}
+    display({wire.MIME: json.dumps(answer)}, raw=True)
+    display({wire.MIME: "__import__('os').system('touch /tmp/pwned')"}, raw=True)
+
+wire.kernel_call = forged
+""")
+
+
+def exit_in_cell() -> nbformat.NotebookNode:
+    return with_cells(exercise(), WRONG_ANSWERS, "import os\nos._exit(0)")
+
+
+def exit_in_call() -> nbformat.NotebookNode:
+    return with_cells(exercise(), "import os\n" + "\n".join(
+        f"def {name}(*args):\n    os._exit(3)\n" for name in FUNCTIONS))
+
+
+def hang_in_cell() -> nbformat.NotebookNode:
+    return with_cells(exercise(), WRONG_ANSWERS, "while True:\n    pass")
+
+
+def hang_in_call() -> nbformat.NotebookNode:
+    return with_cells(exercise(), "import signal\n" + "\n".join(
+        f"def {name}(*args):\n    signal.signal(signal.SIGINT, signal.SIG_IGN)\n    while True:\n        pass\n"
+        for name in FUNCTIONS))
+
+
+def exhaust_memory() -> nbformat.NotebookNode:
+    return with_cells(exercise(), WRONG_ANSWERS, """
+import torch
+blocks = []
+try:
+    while len(blocks) < 1000:                     # 1000 GiB: more than any machine here has
+        blocks.append(torch.empty(2**28))         # 1 GiB each
+        blocks[-1][:: 2**20] = 1.0                # touch a page of every 4 MiB
+except (RuntimeError, MemoryError) as error:
+    print(f"allocation refused after {len(blocks)} GiB: {type(error).__name__}")
+blocks.clear()
+""")
+
+
+def detached_daemon(out: Path) -> nbformat.NotebookNode:
+    """A daemon that outlives its kernel (if allowed) and rewrites the grades after grading."""
+    return with_cells(exercise(), WRONG_ANSWERS, f"""
+import os, time
+from pathlib import Path
+OUT = Path({str(out)!r})
+
+if os.fork() == 0:                     # child
+    os.setsid()                        # its own session: not in the kernel's process group
+    if os.fork() == 0:                 # grandchild, re-parented away from the kernel
+        os.write(1, f"hostile daemon started, pid {{os.getpid()}}\\n".encode())
+        for _ in range(1200):
+            time.sleep(0.1)
+            if (OUT / "grades.csv").exists():
+                time.sleep(0.5)
+                try:
+                    (OUT / "grades.csv").write_text("student,total\\ndetached_daemon,100\\n")
+                    for feedback in (OUT / "feedback").glob("*.md"):
+                        feedback.write_text("# rewritten by a daemon\\n")
+                    os.write(1, b"hostile daemon REWROTE the grades\\n")
+                except OSError as error:
+                    os.write(1, f"hostile daemon could not write: {{error}}\\n".encode())
+                break
+    os._exit(0)
+time.sleep(0.5)
+""")
+
+
+def read_secrets(targets: list[Path], solution_path: Path) -> nbformat.NotebookNode:
+    """Reads every path in `targets`; if it can read the solution, defines its functions."""
+    return with_cells(exercise(), WRONG_ANSWERS, f"""
+import json, os
+from pathlib import Path
+for target in {[str(t) for t in targets]!r}:
+    try:
+        found = os.listdir(target) if os.path.isdir(target) else Path(target).read_bytes()[:80]
+        print("READ", target, str(found)[:80])
+    except OSError as error:
+        print("DENIED", target, type(error).__name__)
+try:
+    cells = json.loads(Path({str(solution_path)!r}).read_text())["cells"]
+    for cell in cells:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and source.lstrip().startswith("def "):
+            exec(source, globals())
+    print("USED THE SOLUTION")
+except OSError as error:
+    print("no solution:", type(error).__name__)
+""")
+
+
+def fork_bomb() -> nbformat.NotebookNode:
+    return with_cells(exercise(), WRONG_ANSWERS, """
+import os, time
+children = 0
+try:
+    while children < 5000:
+        if os.fork() == 0:
+            time.sleep(600)
+            os._exit(0)
+        children += 1
+except OSError as error:
+    print(f"fork refused after {children} children: {error}")
+""")
+
+
+def signal_grader() -> nbformat.NotebookNode:
+    return with_cells(exercise(), WRONG_ANSWERS, """
+import os, signal
+for pid in (os.getppid(), 1):
+    try:
+        os.kill(pid, signal.SIGKILL)
+        print("KILLED", pid)
+    except OSError as error:
+        print("could not signal", pid, type(error).__name__)
+""")
+
+
+def write_outside(canary: Path) -> nbformat.NotebookNode:
+    return with_cells(exercise(), WRONG_ANSWERS, f"""
+from pathlib import Path
+for target in ({str(canary)!r},):
+    try:
+        with open(target, "a") as file:
+            file.write("# tampered\\n")
+        print("WROTE", target)
+    except OSError as error:
+        print("could not write", target, type(error).__name__)
+""")
+
+
+def write_batch(folder: Path, notebooks: dict[str, nbformat.NotebookNode]) -> None:
+    """SUBMISSIONS/<student>/01_losses_as_likelihood.ipynb for every (student, notebook)."""
+    for student, notebook in notebooks.items():
+        (folder / student).mkdir(parents=True)
+        nbformat.write(notebook, folder / student / f"{EXERCISE}.ipynb")

@@ -1,0 +1,125 @@
+"""The grader's parts that need no kernel: the wire format, the checks, reading answers, markers."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from edu_gen.grading import checks, plugin, wire
+from edu_gen.grading.submission import _answer
+
+
+def test_values_round_trip_as_json():
+    value = (torch.arange(6.0).reshape(2, 3), torch.tensor([1, 2]), np.ones(2), {"k": [1, 2.5, None, "s"]},
+             torch.tensor([True, False]), torch.tensor(3.0, dtype=torch.float64))
+    text = wire.dumps(value)
+    json.loads(text)  # plain JSON
+    back = wire.loads(text)
+    assert isinstance(back, tuple) and len(back) == len(value)
+    for got, sent in zip(back, value):
+        if isinstance(sent, torch.Tensor):
+            assert got.dtype == sent.dtype and torch.equal(got, sent)
+        elif isinstance(sent, np.ndarray):
+            assert isinstance(got, np.ndarray) and np.array_equal(got, sent)
+        else:
+            assert got == sent
+
+
+def test_float32_values_cross_exactly_and_nan_survives():
+    x = torch.randn(100, generator=torch.Generator().manual_seed(0))
+    x[3] = math.nan
+    x[4] = math.inf
+    back = wire.loads(wire.dumps(x))
+    assert back.dtype == torch.float32 and torch.equal(back.isnan(), x.isnan())
+    finite = ~x.isnan()
+    assert torch.equal(back[finite], x[finite])
+
+
+def test_objects_of_other_types_arrive_as_unsupported_never_as_the_object():
+    class Rigged:
+        def __eq__(self, other):
+            return True
+
+    back = wire.loads(wire.dumps(Rigged()))
+    assert isinstance(back, wire.Unsupported) and back.type_name == "Rigged"
+    assert isinstance(wire.loads(wire.dumps(torch.zeros(2, dtype=torch.complex64))), wire.Unsupported)
+
+
+@pytest.mark.parametrize("text", [
+    '{"__tensor__": {"dtype": "float32", "shape": [3], "data": [1, 2]}}',                  # too short
+    '{"__tensor__": {"dtype": "float32", "shape": [2], "data": [[1], 2]}}',                # ragged
+    '{"__tensor__": {"dtype": "float32", "shape": [1], "data": ["x"]}}',                   # not a number
+    '{"__tensor__": {"dtype": "float32", "shape": [-1], "data": []}}',                     # bad shape
+    '{"__tensor__": {"dtype": "float32", "shape": [1], "data": [1], "extra": 0}}',         # extra field
+    '{"__pickle__": "gASV"}',                                                              # unknown tag
+    '{"a": 1, "b": 2}',                                                                    # not an envelope
+    "[" * 100_000 + "]" * 100_000,                                                         # too deep
+    "not json",
+])
+def test_malformed_answers_are_refused(text):
+    with pytest.raises(wire.WireError):
+        wire.loads(text)
+
+
+def test_assert_close_says_what_is_wrong_without_showing_values():
+    expected = torch.tensor([1.25, 2.5, 3.75])
+    checks.assert_close(expected.clone(), expected, what="f(x)")
+    with pytest.raises(checks.WrongShape, match=r"returned shape \(3, 1\); expected \(3,\)"):
+        checks.assert_close(expected[:, None], expected, what="f(x)")
+    with pytest.raises(checks.WrongType, match="returned a list"):
+        checks.assert_close([1.25, 2.5, 3.75], expected, what="f(x)")
+    with pytest.raises(checks.WrongType, match="NumPy"):
+        checks.assert_close(expected.numpy(), expected, what="f(x)")
+    with pytest.raises(checks.WrongType, match="Rigged"):
+        checks.assert_close(wire.Unsupported("Rigged"), expected, what="f(x)")
+    with pytest.raises(checks.Mismatch, match="inf or nan") as inf_error:
+        checks.assert_close(torch.tensor([1.25, math.inf, 3.75]), expected, what="f(x)")
+    with pytest.raises(checks.Mismatch, match="1 of 3 values differ") as value_error:
+        checks.assert_close(torch.tensor([1.25, 2.6, 3.75]), expected, what="f(x)")
+    for error in (inf_error, value_error):
+        assert not any(v in str(error.value) for v in ("1.25", "2.5", "3.75", "2.6"))
+
+
+def test_assert_close_tolerance_is_not_loose():
+    expected = torch.tensor([100.0], dtype=torch.float64)
+    checks.assert_close(expected * (1 + 5e-6), expected, what="f")
+    with pytest.raises(checks.Mismatch):
+        checks.assert_close(expected * (1 + 5e-5), expected, what="f")
+
+
+def test_not_calling_finds_library_losses_by_name_and_attribute():
+    source = "def f(x, y):\n    return torch.nn.functional.mse_loss(x, y)\n"
+    with pytest.raises(checks.ForbiddenCall, match="mse_loss"):
+        checks.assert_not_calling(source, "f", {"mse_loss"})
+    checks.assert_not_calling("def f(x, y):\n    return ((x - y) ** 2).sum()\n", "f", {"mse_loss"})
+    with pytest.raises(checks.NotDefined):
+        checks.assert_not_calling(None, "f", {"mse_loss"})
+
+
+def test_scrub_hides_decimal_numbers_but_keeps_shapes():
+    message = "value 0.12345 at index 3 of shape (4, 5); 1e-05 and -2.5e+03 too\nsecond line 7.5"
+    assert checks.scrub(message) == "value <number> at index 3 of shape (4, 5); <number> and <number> too"
+
+
+def test_answers_from_the_kernel_are_decoded_defensively():
+    ok = json.dumps({"ok": wire.encode(torch.tensor([1.0]))})
+    assert torch.equal(_answer("f", ok), torch.tensor([1.0]))
+    with pytest.raises(checks.NotDefined, match="no function named f"):
+        _answer("f", '{"missing": true}')
+    with pytest.raises(checks.RaisedError, match="has not been written yet"):
+        _answer("f", '{"raised": {"type": "NotImplementedError", "message": "write it"}}')
+    with pytest.raises(checks.RaisedError, match=r"ValueError: bad input <number>") as error:
+        _answer("f", '{"raised": {"type": "ValueError", "message": "bad input 0.8125"}}')
+    assert "0.8125" not in str(error.value)
+    for garbage in ("__import__('os').system('true')", '{"ok": {"__pickle__": 1}}', '{"ok": 1, "x": 2}', "[1]"):
+        with pytest.raises(checks.NoAnswer):
+            _answer("f", garbage)
+
+
+def test_failures_are_classified_for_the_feedback():
+    assert plugin.classify(checks.Mismatch("f: 2 of 3 values differ")) == ("wrong values", "f: 2 of 3 values differ")
+    assert plugin.classify(AssertionError("the shape is wrong")) == ("check failed", "the shape is wrong")
+    kind, message = plugin.classify(TypeError("unsupported operand 0.5 + 'x'"))
+    assert kind == "error in the check" and "0.5" not in message and "TypeError" in message
