@@ -23,6 +23,7 @@ CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "goog
 def built_book(tmp_path_factory):
     out = tmp_path_factory.mktemp("book")
     env = {**os.environ, "EDU_GEN_SCALE": "ci"}
+    env.pop("MPLBACKEND", None)  # conftest.py sets Agg for the tests; the book needs inline figures
     build = subprocess.run(
         [str(JUPYTER_BOOK), "build", str(ROOT), "--path-output", str(out)],
         capture_output=True, text=True, env=env, timeout=900,
