@@ -29,3 +29,13 @@ def reconstruction_loss(model, batch):
     """A fixed loss for timing: reconstruct the (flattened) input."""
     x = batch[0] if isinstance(batch, (tuple, list)) else batch
     return nn.functional.mse_loss(model(x), x.flatten(1))
+
+
+def record(name: str, lines: list[str]) -> None:
+    """Write a benchmark's table to benchmarks/results/NAME.txt and print it."""
+    from pathlib import Path
+
+    results = Path(__file__).parent / "results"
+    results.mkdir(exist_ok=True)
+    (results / f"{name}.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))

@@ -17,6 +17,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+
+from _models import record  # noqa: E402
 
 WORKER = r"""
 import json, sys, time, torch
@@ -66,9 +69,7 @@ def main(rounds: int = 5) -> None:
         wd, wt = (statistics.median(r[1] for r in runs) for runs in (default, tuned))
         lines.append(f"{name:8s}  {1e3 * d:10.2f}  {1e3 * t:8.2f}  {d / t:6.2f}      wall: {1e3 * wd:8.2f} {1e3 * wt:8.2f} {wd / wt:5.2f}")
         print(lines[-1], flush=True)
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "allocator.txt").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    record("allocator", lines)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import torch
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-from _models import WORKLOADS, reconstruction_loss  # noqa: E402
+from _models import WORKLOADS, reconstruction_loss, record  # noqa: E402
 
 from edu_gen import data, runtime, train  # noqa: E402
 
@@ -77,9 +77,7 @@ def main(rounds: int = 9, epochs: int = 2) -> None:
             f"      wall: {wall_bare:6.3f} {wall_fit:6.3f} {100 * (wall_fit / wall_bare - 1):+6.1f}%"
         )
         print(lines[-1], flush=True)
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "train_overhead.txt").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    record("train_overhead", lines)
 
 
 if __name__ == "__main__":
