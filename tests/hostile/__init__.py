@@ -30,6 +30,7 @@ The attacks:
 from __future__ import annotations
 
 import copy
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -213,11 +214,11 @@ time.sleep(0.5)
 
 
 def read_secrets(targets: list[Path], solution_path: Path) -> nbformat.NotebookNode:
-    """Reads every path in `targets`; if it can read the solution, defines its functions."""
+    """Reads every path in `targets` and the grader's environment; if it can read the solution, uses it."""
     return with_cells(exercise(), WRONG_ANSWERS, f"""
 import json, os
 from pathlib import Path
-for target in {[str(t) for t in targets]!r}:
+for target in {[str(t) for t in targets]!r} + [f"/proc/{{os.getppid()}}/environ"]:   # the grader's environment too
     try:
         found = os.listdir(target) if os.path.isdir(target) else Path(target).read_bytes()[:80]
         print("READ", target, str(found)[:80])
@@ -280,3 +281,15 @@ def write_batch(folder: Path, notebooks: dict[str, nbformat.NotebookNode]) -> No
     for student, notebook in notebooks.items():
         (folder / student).mkdir(parents=True)
         nbformat.write(notebook, folder / student / f"{EXERCISE}.ipynb")
+
+
+def add_every_exercise(solution_folder: Path, exercise_folder: Path) -> None:
+    """Copy every solution into one student's folder and every exercise into another's.
+
+    The self-check that all solutions earn full marks and all untouched exercises zero then
+    covers each exercise the repository has, not only chapter 1's.
+    """
+    for source, folder in ((ROOT / "solutions", solution_folder), (ROOT / "exercises", exercise_folder)):
+        folder.mkdir(parents=True, exist_ok=True)
+        for notebook in sorted(source.glob("[0-9][0-9]_*.ipynb")):
+            shutil.copy(notebook, folder / notebook.name)

@@ -14,7 +14,8 @@ and compared in the grader (`checks`), so they never enter the student's kernel.
 | `assign`     | solution notebook -> exercise notebook; the staleness check                 |
 | `wire`       | how values cross the kernel boundary (JSON, tensors as nested lists + dtype) |
 | `checks`     | what grading tests assert with, and the kinds of problem a student is told  |
-| `sandbox`    | the unprivileged user, resource limits, hidden folders, killing leftovers   |
+| `sandbox`    | the unprivileged user, resource limits, hidden folders, killing its processes |
+| `processes`  | finding and killing what a kernel left behind (without a sandbox user)       |
 | `kernel`     | one kernel process: start, run code with a deadline, stop                   |
 | `submission` | one notebook run in a kernel: the `student` handle the tests call           |
 | `plugin`     | the pytest side: the ``points`` marker, the ``student`` fixture, results    |

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import edu_gen
 from edu_gen.grading import plugin
+from edu_gen.grading import processes
 from edu_gen.grading import sandbox as sandboxing
 from edu_gen.grading.plugin import TestInfo, TestResult
 from edu_gen.grading.submission import RunReport, Submission
@@ -114,37 +115,23 @@ def grade(submissions: Path, out: Path, tests: Path, options: Options = Options(
     limits = sandboxing.Limits(memory_mb=options.memory_mb,
                                cpu_seconds=int(options.timeout * (os.cpu_count() or 1)) + 60)
     work = Path(tempfile.mkdtemp(prefix="edu-gen-grade-"))
-    grades: dict[str, dict[str, NotebookGrade]] = {}
-    ignored: dict[str, list[str]] = {}
     try:
+        processes.become_subreaper()  # orphans of a kernel come back to us, to be killed and reaped
         if options.sandbox_user is None:
             echo(NO_SANDBOX_WARNING.format(who="root!" if os.geteuid() == 0 else f"uid {os.geteuid()}"), file=sys.stderr)
-            sandboxing.become_subreaper()
-            sandbox, keep = None, sandboxing.descendants(os.getpid())
+            keep = processes.descendants(os.getpid())
+            grades, ignored = _grade_all(students, exercises, out, work, None, limits, options, echo)
+            processes.kill_leftovers(keep=keep)  # once more, before any result is written
         else:
             out.chmod(0o700)
             work.chmod(0o711)  # the sandbox user may enter (not list) it, to reach its work folder
             hide = [tests, out, submissions, *_repository_secrets(tests, options.solutions)]
             sandbox = sandboxing.Sandbox(options.sandbox_user, hide=hide, needed=_needed_by_kernels(), limits=limits)
-        with sandbox if sandbox is not None else _nothing():
-            if sandbox is not None:
+            with sandbox:  # holds the user for this run; on leaving, kills every process it has
                 report = sandbox.probe(sys.executable, work / "probe")
-                echo(f"sandbox: user {sandbox.user}, namespaces {report['namespace']}, {len(sandbox.hide)} folders hidden")
                 shutil.rmtree(work / "probe")
-            for index, student in enumerate(students):
-                grades[student.name], ignored[student.name] = {}, sorted(
-                    p.name for p in student.glob("*.ipynb") if p.stem not in exercises)
-                for exercise, (test_file, tests_info) in exercises.items():
-                    log_path = out / "logs" / student.name / f"{exercise}.log"
-                    log_path.parent.mkdir(parents=True, exist_ok=True)
-                    with open(log_path, "w") as log:
-                        notebook = _grade_notebook(student / f"{exercise}.ipynb", exercise, test_file, tests_info,
-                                                   work / f"work-{index:04d}-{exercise}", log, sandbox, limits, options)
-                    grades[student.name][exercise] = notebook
-                    earned = sum(r.earned for r in notebook.results)
-                    echo(f"{student.name}/{exercise}.ipynb: {_number(earned)}/{_number(sum(t.points for t in tests_info))} points ({notebook.seconds:.1f} s)")
-        if sandbox is None:
-            sandboxing.kill_leftovers(keep=keep)  # once more, before any result is written
+                echo(f"sandbox: user {sandbox.user}, namespaces {report['namespace']}, {len(sandbox.hide)} folders hidden")
+                grades, ignored = _grade_all(students, exercises, out, work, sandbox, limits, options, echo)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     summary = _summary(exercises, grades, ignored)
@@ -154,12 +141,23 @@ def grade(submissions: Path, out: Path, tests: Path, options: Options = Options(
     return summary
 
 
-class _nothing:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
+def _grade_all(students: list[Path], exercises, out: Path, work: Path, sandbox, limits, options: Options, echo):
+    """Every student's every exercise, one notebook at a time; returns (grades, ignored notebooks)."""
+    grades: dict[str, dict[str, NotebookGrade]] = {}
+    ignored: dict[str, list[str]] = {}
+    for index, student in enumerate(students):
+        grades[student.name] = {}
+        ignored[student.name] = sorted(p.name for p in student.glob("*.ipynb") if p.stem not in exercises)
+        for exercise, (test_file, tests_info) in exercises.items():
+            log_path = out / "logs" / student.name / f"{exercise}.log"
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(log_path, "w") as log:
+                notebook = _grade_notebook(student / f"{exercise}.ipynb", exercise, test_file, tests_info,
+                                           work / f"work-{index:04d}-{exercise}", log, sandbox, limits, options)
+            grades[student.name][exercise] = notebook
+            earned, possible = sum(r.earned for r in notebook.results), sum(t.points for t in tests_info)
+            echo(f"{student.name}/{exercise}.ipynb: {_number(earned)}/{_number(possible)} points ({notebook.seconds:.1f} s)")
+    return grades, ignored
 
 
 def _grade_notebook(path: Path, exercise: str, test_file: Path, tests_info: list[TestInfo], workdir: Path, log,

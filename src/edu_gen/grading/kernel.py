@@ -27,6 +27,7 @@ from pathlib import Path
 from jupyter_client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
 
+from edu_gen.grading import processes
 from edu_gen.grading import sandbox as sandboxing
 from edu_gen.grading.wire import MIME
 
@@ -65,11 +66,20 @@ def describe_exit(returncode: int | None) -> str:
         signal.SIGABRT: "it aborted",
     }
     number = -returncode
-    return reasons.get(number, f"it was ended by signal {signal.Signals(number).name if number in signal.Signals._value2member_map_ else number}")
+    if number in reasons:
+        return reasons[number]
+    try:
+        return f"it was ended by signal {signal.Signals(number).name}"
+    except ValueError:
+        return f"it was ended by signal {number}"
 
 
 def kernel_environment(workdir: Path, token: str) -> dict[str, str]:
-    """A small, explicit environment: nothing of the grader's (tokens, paths) leaks in."""
+    """A small, explicit environment: nothing of the grader's (tokens, paths) leaks in.
+
+    Notebooks are graded at the ``ci`` scale unless the grader's EDU_GEN_SCALE says otherwise:
+    the grading tests call functions directly, so a notebook's own training loops only cost time.
+    """
     env = {
         "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
         "HOME": str(workdir),
@@ -105,13 +115,11 @@ class Kernel:
         self.process: subprocess.Popen | None = None
         self.client: BlockingKernelClient | None = None
         self._keep: set[int] = set()
-        self.killed_by_grader = False  # it ignored an interrupt at a timeout
+        self.killed_because: str | None = None  # set when the grader kills it at a timeout
 
     def exit_reason(self) -> str:
         """Why the kernel process is gone, for the feedback."""
-        if self.killed_by_grader:
-            return "it did not stop when interrupted after a timeout, so the grader ended it"
-        return describe_exit(self.returncode)
+        return self.killed_because or describe_exit(self.returncode)
 
     @property
     def alive(self) -> bool:
@@ -132,7 +140,7 @@ class Kernel:
             os.chown(connection, self.sandbox.uid, self.sandbox.gid)
             argv = self.sandbox.command(argv, env=env, workdir=self.workdir)
         else:
-            self._keep = sandboxing.descendants(os.getpid())
+            self._keep = processes.descendants(os.getpid())
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(argv, cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -181,7 +189,8 @@ class Kernel:
             if late.status not in ("ok", "error"):
                 self.process.kill()
                 self.process.wait()
-                self.killed_by_grader = True
+                self.killed_because = ("it did not stop when interrupted after a timeout, so the grader ended it" if grace > 0
+                                       else "the notebook's time limit was used up, so the grader ended it")
         outcome.seconds = time.monotonic() - began
         return outcome
 
@@ -230,4 +239,4 @@ class Kernel:
             if self.sandbox is not None:
                 self.sandbox.kill_all()
             else:
-                sandboxing.kill_leftovers(keep=self._keep, session=self.process.pid, token=self.token)
+                processes.kill_leftovers(keep=self._keep, session=self.process.pid, token=self.token)

@@ -108,11 +108,8 @@ class _Session:
 
 
 def _pytest_args(test_file: Path, *extra: str) -> list[str]:
-    """Run one test file in isolation from any project configuration around it."""
-    ini = Path(tempfile.gettempdir()) / f"edu-gen-grading-pytest-{os.getpid()}.ini"
-    if not ini.is_file():
-        ini.write_text("[pytest]\n")
-    return [str(test_file), "-c", str(ini), "--rootdir", str(test_file.parent), "--confcutdir", str(test_file.parent),
+    """Run one test file in isolation from any project configuration around it (``-c`` an empty file)."""
+    return [str(test_file), "-c", os.devnull, "--rootdir", str(test_file.parent), "--confcutdir", str(test_file.parent),
             "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:nbval", "-p", "no:randomly",
             "--assert=plain", "--import-mode=importlib", "-q", "--tb=long", "-W", "ignore::DeprecationWarning", *extra]
 

@@ -23,9 +23,7 @@ After each notebook, `Sandbox.kill_all` kills every process of USER (``kill(-1, 
 as that user: the kernel walks the process table atomically, so a process that forks cannot
 slip through), daemons included; a lock keeps two grading runs from sharing the user.
 
-Without a sandbox user, `kill_leftovers` kills the kernel's session, everything descended from
-the grader (it registers as a "child subreaper", so even a double-forked daemon is re-parented
-to it) and anything carrying the kernel's token in its environment.
+Without a sandbox user, `processes.kill_leftovers` does the cleaning instead.
 
 This module imports only the standard library: the launcher must start fast.
 """
@@ -47,10 +45,12 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from edu_gen.grading.processes import is_zombie, owner, processes, reap
+
 CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
-PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 36, 38
+PR_SET_NO_NEW_PRIVS = 38
 SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")  # world-writable places, private to each kernel
 
 
@@ -110,7 +110,8 @@ def _private_filesystem_view(spec: dict) -> str:
         try:
             _syscall(_libc.unshare(CLONE_NEWNS), "unshare")
             entered = "mount"
-        except OSError:
+        except OSError as error:
+            print(f"edu-gen sandbox: no mount namespace ({error.strerror}); only file permissions protect", file=sys.stderr)
             return "none"
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing below propagates to the real system
     # Hold the folders to bind back before covering their parents: a /proc/self/fd/N path
@@ -277,10 +278,15 @@ class Sandbox:
         try:
             report = json.loads(result.stdout.strip().splitlines()[-1])
         except (IndexError, json.JSONDecodeError):
+            lines = result.stderr.strip().splitlines()
+            notes = [line for line in lines if line.startswith("edu-gen sandbox:")] + lines[-1:]
+            blocked = [c for c in self.cover if c not in SCRATCH]
             raise SandboxError(
-                f"the sandbox user {self.user} cannot run {python} (exit code {result.returncode}): "
-                f"{result.stderr.strip()[-400:]}\nThe interpreter, its installation and the virtual environment "
-                f"must be readable and executable by {self.user}.") from None
+                f"the sandbox user {self.user} cannot run {python}:\n  " + "\n  ".join(notes)
+                + (f"\n{self.user} may not enter {', '.join(blocked)}, which holds the Python installation." if blocked else "")
+                + f"\nThe interpreter, its installation and the environment must be readable by {self.user}: install "
+                "them where it can read them (e.g. a virtual environment made from /usr/bin/python3), or allow mount "
+                "namespaces (CAP_SYS_ADMIN) so that the grader can show it that installation alone.") from None
         if report["uid"] != self.uid:
             raise SandboxError(f"the probe ran as uid {report['uid']}, not {self.uid}")
         if report["readable"]:
@@ -293,112 +299,24 @@ class Sandbox:
         return report
 
     def kill_all(self) -> None:
-        """Kill every process of the sandbox user; return when none is left."""
+        """Kill every process of the sandbox user; return when none is left, zombies included.
+
+        Zombies count against the user's process limit until reaped. The grader is a child
+        subreaper (`become_subreaper`), so the orphans of a killed kernel become its children
+        and are reaped here rather than waiting for init.
+        """
         deadline = time.monotonic() + 10
         while True:
             subprocess.run([sys.executable, "-m", "edu_gen.grading.sandbox", "kill", str(self.uid), str(self.gid)], check=True)
-            if not [pid for pid, _ in _processes() if _owner(pid) == self.uid and not _is_zombie(pid)]:
+            left = [pid for pid, _ in processes() if owner(pid) == self.uid]
+            for pid in left:
+                if is_zombie(pid):
+                    reap(pid)
+            if not [pid for pid in left if owner(pid) == self.uid]:
                 return
             if time.monotonic() > deadline:
                 raise SandboxError(f"processes of {self.user} survive SIGKILL")
             time.sleep(0.05)
-
-
-# ----------------------------------------------------------------------------- without a sandbox user
-
-def become_subreaper() -> None:
-    """Orphaned descendants of this process are re-parented to it (not to init): none can hide."""
-    _syscall(_libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(CHILD_SUBREAPER)")
-
-
-def _processes() -> list[tuple[int, list[str]]]:
-    """(pid, fields of /proc/pid/stat after the command name) for every process."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                text = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            found.append((int(entry), text[text.rindex(")") + 2:].split()))
-    return found
-
-
-def _owner(pid: int) -> int | None:
-    try:
-        return os.stat(f"/proc/{pid}").st_uid
-    except OSError:
-        return None
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # gone
-    return text[text.rindex(")") + 2] in "ZX"
-
-
-def descendants(root: int) -> set[int]:
-    """Every live process below `root` in the process tree."""
-    children: dict[int, list[int]] = {}
-    for pid, fields in _processes():
-        children.setdefault(int(fields[1]), []).append(pid)
-    found, stack = set(), [root]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
-    return found
-
-
-def _with_token(token: str) -> set[int]:
-    marker = f"EDU_GEN_KERNEL_TOKEN={token}".encode()
-    found = set()
-    for pid, _ in _processes():
-        try:
-            if marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
-                found.add(pid)
-        except OSError:
-            continue
-    return found
-
-
-def kill_leftovers(*, keep: set[int], session: int | None = None, token: str | None = None) -> int:
-    """Kill descendants of this process not in `keep`, the kernel's `session`, and `token` holders.
-
-    Returns the number of processes killed. Zombies among our children are reaped.
-    """
-    killed, me = 0, os.getpid()
-    for _ in range(200):
-        found = descendants(me) - keep
-        if session is not None:
-            found |= {pid for pid, fields in _processes() if int(fields[3]) == session}
-        if token is not None:
-            found |= _with_token(token)
-        found.discard(me)
-        for pid in sorted(found):
-            if _is_zombie(pid):
-                _reap(pid)
-                continue
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
-            except ProcessLookupError:
-                pass
-            _reap(pid)
-        if not [pid for pid in found if not _is_zombie(pid)]:
-            return killed
-        time.sleep(0.02)
-    raise RuntimeError("leftover processes survive SIGKILL")
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass  # not our child: its own parent (or init) reaps it
 
 
 if __name__ == "__main__":

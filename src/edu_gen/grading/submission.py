@@ -107,6 +107,7 @@ class Submission:
             if self._remaining() <= 0:
                 self.report.problems.append(CellProblem(number, "timed out", f"the notebook's time limit ({self.timeout:.0f} s) was used up"))
                 return
+            cut_by_deadline = self._remaining() < self.cell_timeout
             result = self.kernel.execute(cell.source, timeout=min(self.cell_timeout, self._remaining()),
                                          hard_deadline=self._deadline)
             self.report.cells_run += 1
@@ -115,7 +116,9 @@ class Submission:
                 detail = result.error_name + (f": {checks.scrub(result.error_value)}" if result.error_value else "")
                 self.report.problems.append(CellProblem(number, "raised", detail))
             elif result.status == "timeout":
-                self.report.problems.append(CellProblem(number, "timed out", f"it ran longer than {min(self.cell_timeout, self.timeout):.0f} s and was interrupted"))
+                self.report.problems.append(CellProblem(number, "timed out", (
+                    f"the notebook's time limit ({self.timeout:.0f} s) was used up during this cell" if cut_by_deadline
+                    else f"it ran longer than {self.cell_timeout:.0f} s and was interrupted")))
             if not self.kernel.alive:
                 self.report.problems.append(CellProblem(number, "kernel stopped", self.kernel.exit_reason()))
                 return
