@@ -108,6 +108,9 @@ def test_threads_one_per_parallel_test_worker_and_overridable(monkeypatch):
         monkeypatch.delenv("EDU_GEN_THREADS", raising=False)
         monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
         assert runtime.set_threads() == 1
+        from threadpoolctl import threadpool_info
+
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info())
         monkeypatch.setenv("EDU_GEN_THREADS", "2")
         assert runtime.set_threads() == 2
         monkeypatch.setenv("EDU_GEN_THREADS", "many")

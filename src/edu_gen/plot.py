@@ -85,6 +85,7 @@ def curves(
     logy: bool = False,
     styles: Mapping[str, str] | None = None,
     colors: Mapping[str, str] | None = None,
+    logx: bool = False,
 ):
     """Line plot of several named curves over a shared x (x may be None: 0, 1, 2, ...).
 
@@ -92,6 +93,7 @@ def curves(
         styles: name -> matplotlib line style ("--", ":", "o-"), default a solid line.
         colors: name -> colour, default the book's palette in order; give two curves one
             colour to show that they belong together (a mean and its +-2 sigma band).
+        logx, logy: logarithmic axes.
     """
     fig, ax = _axes(ax)
     for i, (name, y) in enumerate(ys.items()):
@@ -103,6 +105,8 @@ def curves(
         ax.plot(xs, y, (styles or {}).get(name, "-"), color=colour, label=name, linewidth=1.6)
     if logy:
         ax.set_yscale("log")
+    if logx:
+        ax.set_xscale("log")
     if len(ys) > 1:
         ax.legend(frameon=False, fontsize=8)
     _style(ax, title, xlabel, ylabel)

@@ -121,19 +121,27 @@ def tune_glibc_allocator() -> bool:
 def set_threads() -> int:
     """Choose torch's CPU thread count; returns the count in use.
 
-    By default torch uses one thread per core. When pytest-xdist runs tests in parallel
-    workers (PYTEST_XDIST_WORKER is set, and the notebooks nbval runs inherit it), each worker
-    doing that oversubscribes the cores, and the small models of this book then train several
-    times slower; so each worker gets one thread. EDU_GEN_THREADS=N overrides both.
+    By default torch, and NumPy's BLAS, use one thread per core. When pytest-xdist runs tests
+    in parallel workers (PYTEST_XDIST_WORKER is set, and the notebooks nbval runs inherit it),
+    each worker doing that oversubscribes the cores: threads that wait for a descheduled
+    sibling spin, and small models train several times slower (measured 6-15x here). So each
+    worker gets one thread, for torch and for the BLAS/OpenMP pools behind NumPy and SciPy
+    (through threadpoolctl). EDU_GEN_THREADS=N overrides both.
     """
     requested = os.environ.get(THREADS_VARIABLE, "").strip()
     if requested:
         if not requested.isdigit() or int(requested) < 1:
             raise ValueError(f"{THREADS_VARIABLE}={requested!r} must be a positive integer")
-        torch.set_num_threads(int(requested))
+        count = int(requested)
     elif os.environ.get("PYTEST_XDIST_WORKER"):
-        torch.set_num_threads(1)
-    return torch.get_num_threads()
+        count = 1
+    else:
+        return torch.get_num_threads()
+    torch.set_num_threads(count)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=count)  # NumPy/SciPy's BLAS and OpenMP pools, for this process
+    return count
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,97 @@
+"""edu_gen.parzen against torch.distributions (the oracle), and its refusals."""
+
+import dataclasses
+import math
+
+import pytest
+import torch
+from torch import distributions as D
+
+from edu_gen import data, parzen
+
+g = torch.Generator().manual_seed(0)
+
+
+def randn(*shape):
+    return torch.randn(*shape, generator=g, dtype=torch.float64)
+
+
+def test_parzen_log_density_is_the_mixture_of_gaussians():
+    centers, x = randn(40, 3), randn(9, 3)
+    mixture = D.MixtureSameFamily(D.Categorical(torch.ones(40, dtype=torch.float64)),
+                                  D.Independent(D.Normal(centers, 0.7), 1))
+    assert torch.allclose(parzen.parzen_log_density(x, centers, 0.7), mixture.log_prob(x))
+
+
+def test_parzen_log_density_is_batched_consistently_and_stays_finite_in_784_dimensions():
+    centers, x = torch.rand(50, 784, generator=g), torch.rand(30, 784, generator=g)
+    whole = parzen.parzen_log_density(x, centers, 0.05)
+    assert torch.isfinite(whole).all()                          # every kernel value underflows, the log does not
+    assert torch.allclose(parzen.parzen_log_density(x, centers, 0.05, batch_size=7), whole)
+
+
+def test_parzen_density_integrates_to_one_in_1d():
+    centers = randn(20, 1)
+    grid = torch.linspace(-8, 8, 4001, dtype=torch.float64)[:, None]
+    density = parzen.parzen_log_density(grid, centers, 0.3).exp()
+    assert torch.trapezoid(density, grid[:, 0]).item() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_select_bandwidth_prefers_an_interior_bandwidth_on_held_out_data():
+    train = data.gaussian_mixture_1d(200, seed=0)[0].double()[:, None]
+    valid = data.gaussian_mixture_1d(200, seed=1)[0].double()[:, None]
+    bandwidths = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
+    best, scores = parzen.select_bandwidth(train, valid, bandwidths)
+    assert scores.shape == (6,) and best not in (0.01, 3.0)
+
+
+def test_manifold_parzen_matches_full_covariance_gaussians():
+    x, q = randn(60, 5), randn(11, 5)
+    model = parzen.manifold_parzen(x, num_neighbors=8, dim=2, noise_variance=0.2)
+    cov = model.covariances()
+    expected = torch.logsumexp(D.MultivariateNormal(x, covariance_matrix=cov).log_prob(q[:, None, :]), 1) - math.log(60)
+    assert torch.allclose(parzen.manifold_parzen_log_density(q, model), expected)
+    assert torch.allclose(parzen.manifold_parzen_log_density(q, model, batch_size=3), expected)
+
+
+def test_manifold_parzen_directions_are_the_local_covariance_eigenvectors():
+    x = randn(50, 4)
+    model = parzen.manifold_parzen(x, num_neighbors=6, dim=2, noise_variance=0.1)
+    neighbors = parzen.neighbor_indices(x, 6)
+    for i in (0, 17, 49):
+        values, vectors = torch.linalg.eigh(parzen.local_covariance(x, i, neighbors[i]))
+        assert torch.allclose(model.variances[i], values.flip(0)[:2])
+        assert torch.allclose((model.directions[i] @ vectors[:, [-1, -2]]).abs(), torch.eye(2, dtype=torch.float64), atol=1e-8)
+
+
+def test_manifold_parzen_without_directions_is_a_parzen_window():
+    x, q = randn(30, 3), randn(5, 3)
+    model = parzen.manifold_parzen(x, num_neighbors=5, dim=1, noise_variance=0.25)
+    flat = dataclasses.replace(model, variances=torch.zeros_like(model.variances))
+    assert torch.allclose(parzen.manifold_parzen_log_density(q, flat), parzen.parzen_log_density(q, x, 0.5))
+
+
+def test_neighbour_indices_exclude_the_point_itself_even_with_duplicates():
+    x = torch.tensor([[0.0], [0.0], [1.0], [3.0]])
+    neighbors = parzen.neighbor_indices(x, 2)
+    assert all(i not in row.tolist() for i, row in enumerate(neighbors))
+
+
+def test_bad_input_is_refused():
+    x = randn(10, 2)
+    with pytest.raises(ValueError, match="bandwidth must be a positive number"):
+        parzen.parzen_log_density(x, x, 0.0)
+    with pytest.raises(ValueError, match=r"pass x\[:, None\]"):
+        parzen.parzen_log_density(torch.zeros(5, dtype=torch.float64), x, 1.0)
+    with pytest.raises(ValueError, match="dimension"):
+        parzen.parzen_log_density(randn(3, 3), x, 1.0)
+    bad = x.clone()
+    bad[2, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        parzen.parzen_log_density(x, bad, 1.0)
+    with pytest.raises(ValueError, match="needs at least 11 points"):
+        parzen.manifold_parzen(x, num_neighbors=10)
+    with pytest.raises(ValueError, match="dim must be"):
+        parzen.manifold_parzen(x, num_neighbors=5, dim=3)
+    with pytest.raises(ValueError, match="at least one bandwidth"):
+        parzen.select_bandwidth(x, x, [])
