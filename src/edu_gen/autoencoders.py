@@ -1,0 +1,270 @@
+r"""Autoencoders: a network trained to copy its input, and the noise that makes its code useful.
+
+An autoencoder is an encoder :math:`h` and a decoder :math:`g`; the code is :math:`z = h(x)`,
+the output :math:`y = g(h(x))`, and training minimises the reconstruction error summed over
+the data, :math:`L_{AE} = \sum_i L(x_i, g(h(x_i)))`. With :math:`L` a negative log-likelihood
+(chapter 1), the decoder's output is the parameter of a distribution over :math:`x`: logits of
+a Bernoulli for images in [0, 1], the mean of a unit-variance Gaussian for real-valued points.
+
+| piece                     | what it is                                             |
+|---------------------------|--------------------------------------------------------|
+| `AEConfig`, `Autoencoder` | MLP encoder and mirrored decoder                       |
+| `ConvAutoencoder`         | two strided convolutions down, two transposed up       |
+| `TiedAutoencoder`         | one layer, decoder weight = encoder weight transposed  |
+| `corrupt`                 | the denoising corruptions q(x~ given x)                |
+| `dae_loss`                | the denoising loss with L corrupted samples            |
+| `principal_angles`        | angles between two subspaces (linear AE = PCA check)   |
+
+The contractive penalty lives in `edu_gen.contractive`.
+
+Introduced in Chapter 3 (Autoencoders).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from edu_gen import likelihood
+
+ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "linear": nn.Identity}
+LIKELIHOODS = ("bernoulli", "gaussian")
+CORRUPTIONS = ("mask", "gaussian", "salt_and_pepper")
+
+
+# --------------------------------------------------------------------------------------------
+# Parts
+# --------------------------------------------------------------------------------------------
+
+
+def check_input(x: torch.Tensor, shape: tuple[int, ...], who: str) -> None:
+    """Refuse anything but a floating-point batch of shape (B, *shape)."""
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError(f"{who} expects a floating-point tensor of shape (B, {', '.join(map(str, shape))}), got {type(x).__name__}")
+    if tuple(x.shape[1:]) != tuple(shape) or x.dim() != len(shape) + 1:
+        expected = "(B, " + ", ".join(map(str, shape)) + ")"
+        raise ValueError(f"{who} expects inputs of shape {expected}, got {tuple(x.shape)}")
+
+
+def reconstruction_nll(x: torch.Tensor, output: torch.Tensor, kind: str = "bernoulli") -> torch.Tensor:
+    r"""The reconstruction error L(x, y) as a negative log-likelihood, one value per example (B,).
+
+    ``bernoulli``: :math:`-\sum_d [x_d \log \sigma(y_d) + (1 - x_d)\log(1 - \sigma(y_d))]` (output = logits);
+    ``gaussian``:  :math:`\sum_d \tfrac12[(x_d - y_d)^2 + \log 2\pi]` (output = mean, unit variance).
+    """
+    if kind == "bernoulli":
+        return likelihood.bernoulli_nll(x, output)
+    if kind == "gaussian":
+        return likelihood.gaussian_nll(x, output)
+    raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {kind!r}")
+
+
+def corrupt(x: torch.Tensor, kind: str, level: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""Draw a corrupted copy :math:`\tilde x \sim q(\tilde x \mid x)`, same shape as x.
+
+    ``mask``            each entry is set to 0 with probability `level` (zero-masking noise);
+    ``gaussian``        :math:`\tilde x = x + \text{level}\cdot\varepsilon`, :math:`\varepsilon \sim N(0, I)`;
+    ``salt_and_pepper`` each entry, with probability `level`, is replaced by 0 or 1 (a fair coin).
+
+    Args:
+        x: a batch (B, ...), values in [0, 1] for the mask and salt-and-pepper noise.
+        kind: one of ``"mask"``, ``"gaussian"``, ``"salt_and_pepper"``.
+        level: the probability of corrupting an entry, or the Gaussian noise's standard deviation; in [0, 1].
+        generator: for reproducible noise.
+    """
+    if kind not in CORRUPTIONS:
+        raise ValueError(f"corruption kind must be one of {CORRUPTIONS}, got {kind!r}")
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError(f"corrupt expects a floating-point tensor, got {type(x).__name__}")
+    level = float(level)
+    if not 0.0 <= level <= 1.0:
+        raise ValueError(f"corruption level must be in [0, 1] (a probability, or a noise std), got {level}")
+
+    def uniform():
+        return torch.rand(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+
+    if kind == "mask":
+        return x * (uniform() >= level).to(x.dtype)
+    if kind == "gaussian":
+        return x + level * torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+    hit = uniform() < level
+    salt = (uniform() < 0.5).to(x.dtype)  # 1 (salt) or 0 (pepper)
+    return torch.where(hit, salt, x)
+
+
+def mlp(sizes: list[int], activation: str, last_activation: str) -> nn.Sequential:
+    """Linear layers between consecutive `sizes`, `activation` between them, `last_activation` after the last."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        last = i == len(sizes) - 2
+        layers.append(ACTIVATIONS[last_activation if last else activation]())
+    return nn.Sequential(*layers)
+
+
+# --------------------------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AEConfig:
+    input_shape: tuple[int, ...] = (1, 28, 28)  # one example's shape; (2,) for 2D points
+    hidden_dims: tuple[int, ...] = ()  # encoder hidden widths; the decoder mirrors them. () = one layer
+    code_dim: int = 32  # the bottleneck: smaller codes reconstruct worse but must find structure
+    activation: str = "sigmoid"  # 'sigmoid' (the classic, and what the contractive penalty needs), 'relu', 'linear'
+    likelihood: str = "bernoulli"  # 'bernoulli' (decoder gives logits) or 'gaussian' (decoder gives means)
+
+    def __post_init__(self):
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+        if self.likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
+        if self.code_dim < 1 or any(d < 1 for d in self.hidden_dims):
+            raise ValueError(f"code_dim and hidden_dims must be positive, got {self.code_dim}, {self.hidden_dims}")
+
+
+class Autoencoder(nn.Module):
+    r"""MLP autoencoder: code :math:`z = h(x)`, output :math:`y = g(z)` (logits or means).
+
+    The encoder is ``Linear, activation`` per layer down to `code_dim` (the code has the same
+    activation); the decoder mirrors it and ends in a plain Linear. With ``hidden_dims=()`` and a
+    sigmoid, the encoder is the single layer :math:`h(x) = \sigma(Wx + b)` of the denoising and
+    contractive autoencoder papers.
+
+    Inputs: x of shape (B, *input_shape). ``forward`` returns y of the same shape.
+    """
+
+    def __init__(self, config: AEConfig = AEConfig()):
+        super().__init__()
+        self.config = config
+        d = math.prod(config.input_shape)
+        sizes = [d, *config.hidden_dims, config.code_dim]
+        self.encoder = nn.Sequential(nn.Flatten(), *mlp(sizes, config.activation, config.activation))
+        self.decoder = mlp(sizes[::-1], config.activation, "linear")
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, *input_shape) -> code (B, code_dim)."""
+        check_input(x, self.config.input_shape, "Autoencoder")
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """code (B, code_dim) -> output (B, *input_shape): logits (bernoulli) or means (gaussian)."""
+        return self.decoder(z).reshape(len(z), *self.config.input_shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """The reconstruction in data space: sigmoid(logits) or the Gaussian mean."""
+        y = self(x)
+        return torch.sigmoid(y) if self.config.likelihood == "bernoulli" else y
+
+    def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """L_AE per example, averaged over the batch: ``{"loss": ..., "recon": ...}``."""
+        recon = reconstruction_nll(x, self(x), self.config.likelihood).mean()
+        return {"loss": recon, "recon": recon}
+
+
+class ConvAutoencoder(nn.Module):
+    """Convolutional autoencoder for (B, 1, 28, 28) images; decoder outputs Bernoulli logits."""
+
+    def __init__(self, code_dim: int = 32, channels: int = 16):
+        super().__init__()
+        c = channels
+        self.code_dim = code_dim
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, c, 3, stride=2, padding=1), nn.ReLU(),  # (B, c, 14, 14)
+            nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), nn.ReLU(),  # (B, 2c, 7, 7)
+            nn.Flatten(), nn.Linear(2 * c * 49, code_dim),  # (B, code_dim)
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(code_dim, 2 * c * 49), nn.ReLU(), nn.Unflatten(1, (2 * c, 7, 7)),
+            nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1), nn.ReLU(),  # (B, c, 14, 14)
+            nn.ConvTranspose2d(c, 1, 4, stride=2, padding=1),  # (B, 1, 28, 28) logits
+        )
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, (1, 28, 28), "ConvAutoencoder")
+        return self.encoder(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encode(x))
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self(x))
+
+    def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        recon = likelihood.bernoulli_nll(x, self(x)).mean()
+        return {"loss": recon, "recon": recon}
+
+
+class TiedAutoencoder(nn.Module):
+    r"""One-layer autoencoder with tied weights, :math:`W_d = W_e^\top`.
+
+    .. math:: h = \sigma(W x + b), \qquad y = W^\top h + c
+
+    W is (code_dim, input_dim); y are Bernoulli logits (or Gaussian means). Inputs (B, input_dim).
+    """
+
+    def __init__(self, input_dim: int, code_dim: int, activation: str = "sigmoid", seed: int = 0):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        g = torch.Generator().manual_seed(seed)
+        bound = 1 / math.sqrt(input_dim)
+        self.weight = nn.Parameter((torch.rand(code_dim, input_dim, generator=g) * 2 - 1) * bound)
+        self.bias = nn.Parameter(torch.zeros(code_dim))  # b
+        self.output_bias = nn.Parameter(torch.zeros(input_dim))  # c
+        self.activation = ACTIVATIONS[activation]()
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, (self.weight.shape[1],), "TiedAutoencoder")
+        return self.activation(x @ self.weight.T + self.bias)  # (B, code_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encode(x) @ self.weight + self.output_bias  # (B, input_dim)
+
+
+# --------------------------------------------------------------------------------------------
+# Losses and checks
+# --------------------------------------------------------------------------------------------
+
+
+def dae_loss(model: nn.Module, x: torch.Tensor, kind: str, level: float, num_samples: int = 1,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""The denoising loss, with the expectation over the corruption estimated by L samples.
+
+    .. math::
+        L_{DAE} = \frac1B\sum_{i} \mathbb E_{q(\tilde x \mid x_i)} L\big(x_i, g(h(\tilde x))\big)
+        \approx \frac1B\sum_i \frac1L \sum_{l=1}^{L} L\big(x_i, g(h(\tilde x_{il}))\big)
+
+    The model reconstructs the CLEAN x from the corrupted :math:`\tilde x`. Returns a scalar.
+    `model` needs a ``config.likelihood`` (an `Autoencoder`); other models use Bernoulli.
+    """
+    if num_samples < 1:
+        raise ValueError(f"num_samples (L) must be at least 1, got {num_samples}")
+    kind_nll = getattr(getattr(model, "config", None), "likelihood", "bernoulli")
+    x_rep = x.repeat(num_samples, *([1] * (x.dim() - 1)))  # (L*B, ...): L corrupted copies of each x
+    output = model(corrupt(x_rep, kind, level, generator))
+    return reconstruction_nll(x_rep, output, kind_nll).mean()
+
+
+def principal_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    r"""Principal angles (radians, ascending) between the column spaces of a (m, k) and b (m, l).
+
+    With orthonormal bases :math:`Q_a, Q_b`, the cosines of the angles are the singular values of
+    :math:`Q_a^\top Q_b` (Björck and Golub, 1973). Returns min(k, l) angles in [0, pi/2].
+    """
+    for name, t in (("a", a), ("b", b)):
+        if not isinstance(t, torch.Tensor) or t.dim() != 2:
+            raise ValueError(f"principal_angles expects matrices (m, k) whose columns span a subspace; {name} is not")
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"the subspaces must live in one space: a has {a.shape[0]} rows, b has {b.shape[0]}")
+    qa, _ = torch.linalg.qr(a.to(torch.float64))
+    qb, _ = torch.linalg.qr(b.to(torch.float64))
+    cosines = torch.linalg.svdvals(qa.T @ qb).clamp(max=1.0)
+    return torch.arccos(cosines)  # svdvals are descending, so the angles ascend
