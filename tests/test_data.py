@@ -166,3 +166,38 @@ def test_toy_sets_have_their_shapes_and_geometry():
     s, ts = data.s_curve(300)
     assert s.shape == (300, 3) and torch.allclose(s[:, 0], torch.sin(ts), atol=1e-6)
     assert torch.equal(data.moons(50, seed=5)[0], data.moons(50, seed=5)[0])
+
+
+# ---------------------------------------------------------------- Chapter 5: shapes
+
+
+def test_shapes_covers_every_factor_combination_once():
+    x, f = data.shapes()
+    assert x.shape == (1200, 1, 28, 28) and x.dtype == torch.float32 and f.shape == (1200, 4) and f.dtype == torch.int64
+    assert set(x.unique().tolist()) == {0.0, 1.0}
+    assert len({tuple(r) for r in f.tolist()}) == 1200
+    assert len({bytes(img.numpy()) for img in x}) == 1200              # every combination looks different
+
+
+def test_shapes_factors_mean_what_they_say():
+    x, f = data.shapes()
+    area = x.sum((1, 2, 3))
+    for s in range(3):                                                  # bigger scale, bigger area
+        per_scale = [area[(f[:, 0] == s) & (f[:, 1] == r)].mean() for r in range(4)]
+        assert all(a < b for a, b in zip(per_scale, per_scale[1:]))
+    cols = torch.arange(28.0)
+    centre_x = (x.sum((1, 2)) * cols).sum(1) / area                    # (N,) centre of mass
+    per_x = [centre_x[f[:, 2] == i].mean() for i in range(10)]
+    assert all(a < b for a, b in zip(per_x, per_x[1:]))
+    # at one size, the circle covers less than the square and more than the triangle
+    big = f[:, 1] == 3
+    assert area[big & (f[:, 0] == 1)].mean() < area[big & (f[:, 0] == 0)].mean()
+    assert area[big & (f[:, 0] == 2)].mean() < area[big & (f[:, 0] == 1)].mean()
+
+
+def test_shapes_random_draws_are_seeded_and_checked():
+    a, fa = data.shapes(50, seed=1)
+    b, fb = data.shapes(50, seed=1)
+    assert torch.equal(a, b) and torch.equal(fa, fb) and not torch.equal(fa, data.shapes(50, seed=2)[1])
+    with pytest.raises(ValueError, match="n must be a positive int or None"):
+        data.shapes(0)

@@ -380,3 +380,62 @@ def s_curve(n: int, noise: float = 0.0, seed: int = 0):
     height = 2 * torch.rand(n, generator=g)
     x = torch.stack([torch.sin(t), height, torch.sign(t) * (torch.cos(t) - 1)], dim=1)
     return x + noise * torch.randn(n, 3, generator=g), t
+
+
+# --------------------------------------------------------------------------------------------
+# Synthetic shapes with known factors (Chapter 5, beta-VAE)
+# --------------------------------------------------------------------------------------------
+
+SHAPE_FACTORS = ("shape", "scale", "x", "y")
+SHAPE_NAMES = ("square", "circle", "triangle")
+_SHAPE_SCALES = (3.0, 4.0, 5.0, 6.0)                       # half-width in pixels
+_SHAPE_POSITIONS = tuple(7.0 + 13.0 * i / 9 for i in range(10))  # centres from 7 to 20 pixels
+
+
+def _draw_shape(kind: int, r: float, cx: float, cy: float) -> np.ndarray:
+    """One binary 28x28 image; y grows downwards."""
+    yy, xx = np.mgrid[0:28, 0:28].astype(np.float64)
+    dx, dy = xx - cx, yy - cy
+    if kind == 0:
+        inside = (np.abs(dx) <= r) & (np.abs(dy) <= r)
+    elif kind == 1:
+        inside = dx**2 + dy**2 <= r**2
+    else:  # an upward triangle: apex at (cx, cy - r), base at y = cy + r
+        inside = (np.abs(dy) <= r) & (np.abs(dx) <= (dy + r) / 2)
+    return inside.astype(np.float32)
+
+
+def shapes(n: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A dSprites-like set of white shapes on black, generated offline, with known factors.
+
+    Four independent factors (`SHAPE_FACTORS`): shape (square, circle, triangle), scale
+    (4 sizes), x and y position (10 values each): 3 * 4 * 10 * 10 = 1200 distinct images.
+    A beta-VAE should find one latent per factor (Higgins et al., 2017).
+
+    Args:
+        n: None for every combination once, in order (shape slowest, y fastest); otherwise
+            n images with factors drawn uniformly at random (seeded).
+        seed: seed of the random draws.
+
+    Returns:
+        images (N, 1, 28, 28) float32 in {0, 1}, factors (N, 4) int64 (indices into each factor's values).
+
+    Introduced in Chapter 5 (The variational autoencoder).
+    """
+    sizes = (len(SHAPE_NAMES), len(_SHAPE_SCALES), len(_SHAPE_POSITIONS), len(_SHAPE_POSITIONS))
+    if n is None:
+        grids = torch.meshgrid(*(torch.arange(s) for s in sizes), indexing="ij")
+        factors = torch.stack([g.reshape(-1) for g in grids], dim=1)
+    elif isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int or None (every combination), got {n!r}")
+    else:
+        g = torch.Generator().manual_seed(seed)
+        factors = torch.stack([torch.randint(s, (n,), generator=g) for s in sizes], dim=1)
+    cache = {}
+    out = np.empty((len(factors), 1, 28, 28), dtype=np.float32)
+    for i, (s, r, x, y) in enumerate(factors.tolist()):
+        key = (s, r, x, y)
+        if key not in cache:
+            cache[key] = _draw_shape(s, _SHAPE_SCALES[r], _SHAPE_POSITIONS[x], _SHAPE_POSITIONS[y])
+        out[i, 0] = cache[key]
+    return torch.from_numpy(out), factors.long()

@@ -1,0 +1,75 @@
+"""edu_gen.metrics (Chapter 5): units, the sample classifier's scores, the mutual information gap."""
+
+import math
+
+import pytest
+import torch
+
+from edu_gen import metrics
+
+
+def test_nats_and_bits():
+    assert metrics.nats_to_bits(math.log(2.0)) == pytest.approx(1.0)
+    assert metrics.bits_per_dim(784 * math.log(2.0), 784) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="num_dims must be a positive int"):
+        metrics.bits_per_dim(1.0, 0)
+
+
+def test_classifier_confidence_on_known_logits():
+    class Fixed(torch.nn.Module):
+        def forward(self, x):
+            logits = torch.zeros(len(x), 10)
+            logits[0, 3] = 100.0                                        # certain of a 3
+            return logits                                               # the second image: uniform
+
+    out = metrics.classifier_confidence(Fixed(), torch.zeros(2, 1, 28, 28))
+    assert out["label"][0] == 3 and out["max_prob"][0] == pytest.approx(1.0)
+    assert out["entropy"][0] == pytest.approx(0.0, abs=1e-6)
+    assert out["max_prob"][1] == pytest.approx(0.1) and out["entropy"][1] == pytest.approx(math.log(10))
+    with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\)"):
+        metrics.classifier_confidence(Fixed(), torch.zeros(2, 784))
+
+
+def test_classifier_score_is_the_number_of_equally_used_confident_classes():
+    class OneHot(torch.nn.Module):
+        def forward(self, x):                                           # image i -> class i mod m, certain
+            return 100.0 * torch.nn.functional.one_hot(x[:, 0, 0, 0].long(), 10).float()
+
+    class Uniform(torch.nn.Module):
+        def forward(self, x):
+            return torch.zeros(len(x), 10)
+
+    x = torch.zeros(40, 1, 28, 28)
+    x[:, 0, 0, 0] = torch.arange(40) % 4
+    assert metrics.classifier_score(OneHot(), x) == pytest.approx(4.0, rel=1e-4)   # 4 classes, equally often
+    assert metrics.classifier_score(OneHot(), torch.zeros(10, 1, 28, 28)) == pytest.approx(1.0, rel=1e-4)
+    assert metrics.classifier_score(Uniform(), x) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_digit_classifier_learns_separable_classes(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDU_GEN_CACHE", str(tmp_path))
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(10).repeat(50)
+    images = 0.1 * torch.rand(500, 1, 28, 28, generator=g)
+    images.view(500, -1)[torch.arange(500), labels * 70] = 1.0            # class c lights pixel 70 c
+    clf = metrics.digit_classifier(images, labels, steps=150)
+    out = metrics.classifier_confidence(clf, images)
+    assert (out["label"] == labels).float().mean() > 0.95
+
+
+def test_mig_is_high_for_aligned_latents_and_low_for_mixed_ones():
+    g = torch.Generator().manual_seed(0)
+    factors = torch.randint(8, (4000, 2), generator=g)
+    noise = 0.1 * torch.randn(4000, 2, generator=g)
+    aligned = factors.float() + noise
+    mixed = torch.stack([aligned[:, 0] + aligned[:, 1], aligned[:, 0] - aligned[:, 1]], 1) / 2
+    assert metrics.mutual_information_gap(aligned, factors, bins=8) > 0.8
+    assert metrics.mutual_information_gap(mixed, factors, bins=8) < 0.3
+    assert metrics.mutual_information_gap(torch.randn(4000, 2, generator=g), factors) < 0.05
+
+
+def test_mig_rejects_bad_input():
+    with pytest.raises(ValueError, match="D >= 2"):
+        metrics.mutual_information_gap(torch.zeros(5, 1), torch.zeros(5, 1, dtype=torch.long))
+    with pytest.raises(ValueError, match="int64"):
+        metrics.mutual_information_gap(torch.zeros(5, 2), torch.zeros(5, 1))
