@@ -11,17 +11,13 @@ import pytest
 import torch
 
 from edu_gen import likelihood
-from edu_gen.grading.checks import assert_close, assert_not_calling
+from edu_gen.grading.checks import assert_close, assert_not_calling, hidden
 
 # Library losses a function must not call: it is to be written from the formula.
 LIBRARY = {"likelihood", "distributions"}
 GAUSSIAN_LOSSES = LIBRARY | {"mse_loss", "MSELoss", "gaussian_nll_loss", "GaussianNLLLoss", "Normal", "MultivariateNormal"}
 BERNOULLI_LOSSES = LIBRARY | {"binary_cross_entropy", "binary_cross_entropy_with_logits", "BCELoss", "BCEWithLogitsLoss", "Bernoulli"}
 CATEGORICAL_LOSSES = LIBRARY | {"cross_entropy", "nll_loss", "CrossEntropyLoss", "NLLLoss", "Categorical"}
-
-
-def hidden(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 # --------------------------------------------------------------------------- 1. Gaussian

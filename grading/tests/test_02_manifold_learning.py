@@ -13,7 +13,7 @@ import torch
 from scipy.sparse import csgraph
 
 from edu_gen import manifold, parzen
-from edu_gen.grading.checks import WrongShape, WrongType, as_tensor, assert_close, assert_not_calling
+from edu_gen.grading.checks import WrongShape, WrongType, as_tensor, assert_close, assert_not_calling, hidden
 
 # What the functions must not call: the book's library, scikit-learn, SciPy's graph algorithms,
 # torch.distributions; they are to be written from the formulas.
@@ -24,10 +24,6 @@ PATH_SHORTCUTS = LIBRARY | {"csgraph", "shortest_path", "dijkstra", "floyd_warsh
 LLE_SHORTCUTS = LIBRARY | {"lle_weights", "barycenter_weights", "LocallyLinearEmbedding"}
 DENSITY_SHORTCUTS = LIBRARY | {"Normal", "MultivariateNormal", "MixtureSameFamily", "gaussian_kde", "KernelDensity"}
 COVARIANCE_SHORTCUTS = LIBRARY | {"manifold_parzen", "covariances"}
-
-
-def hidden(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def tensors(result, count: int, what: str) -> list[torch.Tensor]:

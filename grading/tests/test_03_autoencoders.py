@@ -12,13 +12,9 @@ import torch
 from torch import nn
 
 from edu_gen import autoencoders, contractive, likelihood
-from edu_gen.grading.checks import WrongShape, as_tensor, assert_close, assert_not_calling
+from edu_gen.grading.checks import WrongShape, as_tensor, assert_close, assert_not_calling, hidden
 
 LIBRARY = {"autoencoders", "contractive", "edu_gen", "func", "jacrev", "jacobian", "vmap"}
-
-
-def hidden(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def tied_module(weight, bias, output_bias) -> autoencoders.TiedAutoencoder:

@@ -74,6 +74,15 @@ class NoAnswer(Problem):
 _FLOAT = re.compile(r"[-+]?(\d+\.\d*|\.\d+|\d+[eE][-+]?\d+)([eE][-+]?\d+)?")
 
 
+def hidden(seed: int) -> torch.Generator:
+    """The generator of a grading test's hidden inputs.
+
+    Seeded, so a grade can be reproduced; the seed lives only in the grading test, which the
+    student's kernel never sees.
+    """
+    return torch.Generator().manual_seed(seed)
+
+
 def scrub(message: str, limit: int = 160) -> str:
     """One line of an error message with its decimal numbers replaced by ``<number>``.
 
