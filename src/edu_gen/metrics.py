@@ -18,6 +18,8 @@ import math
 import torch
 from torch import nn
 
+from edu_gen.likelihood import log_mean_exp
+
 
 def nats_to_bits(nats: float | torch.Tensor) -> float | torch.Tensor:
     r"""Convert a log-likelihood from nats (natural log) to bits (log base 2): :math:`b = n / \ln 2`."""
@@ -101,7 +103,7 @@ def classifier_score(classifier: nn.Module, images: torch.Tensor) -> float:
     if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1:] != (1, 28, 28):
         raise ValueError(f"expected images of shape (N, 1, 28, 28), got {getattr(images, 'shape', type(images).__name__)}")
     log_p = torch.log_softmax(classifier(images.float().cpu()), dim=1)     # (N, 10)
-    log_mean = torch.logsumexp(log_p, dim=0) - math.log(len(log_p))         # (10,) log p-bar(c)
+    log_mean = log_mean_exp(log_p, dim=0)                                   # (10,) log p-bar(c)
     return float(torch.exp((log_p.exp() * (log_p - log_mean)).sum(1).mean()))
 
 

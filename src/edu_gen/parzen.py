@@ -24,6 +24,8 @@ from typing import Sequence
 
 import torch
 
+from edu_gen.likelihood import log_mean_exp
+
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -237,5 +239,5 @@ def manifold_parzen_log_density(x, model: ManifoldParzen, batch_size: int = 256)
         v_dot_r = torch.einsum("ndj,bj->bnd", v, chunk) - v_dot_center       # v_j . (x - x_i), (B, N, d)
         mahalanobis = (r2 - (shrink * v_dot_r**2).sum(2)) / sigma2           # (B, N)
         log_kernel = -0.5 * (mahalanobis + log_det + dim * LOG_2PI)          # log N(x; x_i, Sigma_i)
-        out.append(torch.logsumexp(log_kernel, dim=1) - math.log(n))
+        out.append(log_mean_exp(log_kernel, dim=1))                          # log (1/N) sum_i N(x; x_i, Sigma_i)
     return torch.cat(out)

@@ -27,7 +27,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from edu_gen.likelihood import bernoulli_nll, kl_normal_std
+from edu_gen.likelihood import bernoulli_nll, kl_normal_std, log_mean_exp
 
 
 def _check_gaussian_params(mu: torch.Tensor, log_var: torch.Tensor) -> None:
@@ -315,7 +315,7 @@ def iwae_log_likelihood(
         log_qz = log_normal(z, mu, log_var)                               # (m, B)
         log_w.append(log_px_z + log_pz - log_qz)
     log_w = torch.cat(log_w, dim=0)                                       # (k, B)
-    return torch.logsumexp(log_w, dim=0) - math.log(k)
+    return log_mean_exp(log_w, dim=0)                                   # log (1/k) sum_j w_j
 
 
 def binarized_loss(model: VAE, batch) -> dict[str, torch.Tensor]:
