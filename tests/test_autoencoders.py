@@ -105,3 +105,29 @@ def test_linear_autoencoder_finds_the_pca_subspace():
     train.fit(model, lambda m, b: m.loss(b[0]), [(x,)], epochs=400, lr=3e-2, progress=False)
     angles = ae.principal_angles(model.decoder[0].weight.detach(), torch.eye(6)[:, :2])
     assert angles.max() < 0.05
+
+
+def test_stack_composes_the_layers_it_was_built_from():
+    torch.manual_seed(0)
+    first = ae.Autoencoder(ae.AEConfig(hidden_dims=(), code_dim=20))
+    second = ae.Autoencoder(ae.AEConfig(input_shape=(20,), hidden_dims=(), code_dim=5))
+    deep = ae.stack([first, second])
+    x = torch.rand(6, 1, 28, 28)
+    assert torch.allclose(deep.encode(x), second.encode(first.encode(x)), atol=1e-6)
+    inner = torch.sigmoid(second(first.encode(x)))  # layer 2's mean reconstruction of layer 1's code
+    assert torch.allclose(deep(x), first.decode(inner), atol=1e-5)
+    with torch.no_grad():
+        deep.encoder[1].weight.add_(1.0)
+    assert not torch.allclose(deep.encoder[1].weight, first.encoder[1].weight)  # a copy, not shared
+
+
+def test_stack_refuses_layers_that_do_not_fit():
+    first = ae.Autoencoder(ae.AEConfig(hidden_dims=(), code_dim=20))
+    with pytest.raises(ValueError, match="takes 30 inputs but layer 0 makes codes of size 20"):
+        ae.stack([first, ae.Autoencoder(ae.AEConfig(input_shape=(30,), hidden_dims=(), code_dim=5))])
+    with pytest.raises(ValueError, match="one-layer"):
+        ae.stack([ae.Autoencoder(ae.AEConfig(hidden_dims=(64,), code_dim=20))])
+    with pytest.raises(ValueError, match="one activation"):
+        ae.stack([first, ae.Autoencoder(ae.AEConfig(input_shape=(20,), hidden_dims=(), code_dim=5, activation="relu"))])
+    with pytest.raises(ValueError, match="at least one"):
+        ae.stack([])

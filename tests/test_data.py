@@ -201,3 +201,24 @@ def test_shapes_random_draws_are_seeded_and_checked():
     assert torch.equal(a, b) and torch.equal(fa, fb) and not torch.equal(fa, data.shapes(50, seed=2)[1])
     with pytest.raises(ValueError, match="n must be a positive int or None"):
         data.shapes(0)
+
+
+def test_natural_patches_are_real_image_windows_with_their_mean_removed():
+    from sklearn.datasets import load_sample_images
+
+    patches = data.natural_patches(n=500, size=12, seed=0)
+    assert patches.shape == (500, 144) and patches.dtype == torch.float32
+    assert patches.mean(1).abs().max() < 1e-5 and abs(patches.std().item() - 1) < 1e-4
+    # natural images are smooth: neighbouring pixels of a patch are strongly correlated (noise would give ~0)
+    grid = patches.reshape(-1, 12, 12)
+    a, b = grid[:, :, 1:].flatten(), grid[:, :, :-1].flatten()
+    assert torch.corrcoef(torch.stack([a, b]))[0, 1] > 0.5
+    # the first patch is (up to the common scale) a mean-removed window of one photograph: brute force over all windows
+    photos = [torch.tensor(img, dtype=torch.float32).mean(-1) / 255.0 for img in load_sample_images().images]
+    windows = torch.cat([p.unfold(0, 12, 1).unfold(1, 12, 1).reshape(-1, 144) for p in photos])
+    windows = windows - windows.mean(1, keepdim=True)
+    cosine = (windows @ patches[0]) / (windows.norm(dim=1) * patches[0].norm() + 1e-12)
+    assert cosine.max() > 1 - 1e-5
+    assert torch.equal(data.natural_patches(n=50, seed=3), data.natural_patches(n=50, seed=3))
+    with pytest.raises(ValueError, match="size >= 2"):
+        data.natural_patches(n=10, size=1)

@@ -71,3 +71,15 @@ def test_curves_take_colours_and_scatter_can_drop_the_equal_aspect():
     assert upper.get_color() == lower.get_color() == "k"
     assert plot.scatter_2d(torch.randn(10, 2), equal_aspect=False).axes[0].get_aspect() == "auto"
     assert plot.scatter_2d(torch.randn(10, 2)).axes[0].get_aspect() == 1.0
+
+
+def test_arrows_end_exactly_at_the_given_points():
+    start = torch.tensor([[0.0, 0.0], [1.0, 1.0]])
+    end = torch.tensor([[1.0, 0.0], [1.0, 3.0]])
+    fig = plot.arrows(start, end, background=torch.randn(50, 2), title="field")
+    quiver = fig.axes[0].collections[-1]
+    np.testing.assert_allclose(quiver.U, [1.0, 0.0])  # the arrow is end - start, in data units
+    np.testing.assert_allclose(quiver.V, [0.0, 2.0])
+    assert quiver.scale == 1 and fig.axes[0].get_title() == "field"
+    with pytest.raises(ValueError, match=r"same shape \(N, 2\)"):
+        plot.arrows(start, end[:1])

@@ -184,3 +184,13 @@ def test_history_errors_name_what_exists():
     history.log(0, loss=1.0)
     with pytest.raises(KeyError, match=r"no values named 'kl'; recorded: \['loss'\]"):
         history["kl"]
+
+
+def test_no_progress_bars_while_the_book_is_built(monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("EDU_GEN_SCALE", "book")
+    monkeypatch.delenv(train.BOOK_BUILD_VARIABLE, raising=False)
+    assert train._show_progress(None)
+    monkeypatch.setenv(train.BOOK_BUILD_VARIABLE, "1")
+    assert not train._show_progress(None)
+    assert train._show_progress(True)  # an explicit request still wins

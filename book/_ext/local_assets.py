@@ -149,6 +149,9 @@ def _version(origin: Path) -> str:
 
 
 def setup(app: Sphinx) -> dict:
+    # Kernels started by the build inherit this: edu_gen.train.fit then draws no progress bars, whose
+    # closed widgets would leave empty bands on the pages (see edu_gen.train.BOOK_BUILD_VARIABLE).
+    os.environ["EDU_GEN_BOOK_BUILD"] = "1"
     # priority < 500: run before extensions that read these values later on
     app.connect("config-inited", configure, priority=400)
     app.connect("builder-inited", copy_assets)

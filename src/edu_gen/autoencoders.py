@@ -11,6 +11,7 @@ a Bernoulli for images in [0, 1], the mean of a unit-variance Gaussian for real-
 | `AEConfig`, `Autoencoder` | MLP encoder and mirrored decoder                       |
 | `ConvAutoencoder`         | two strided convolutions down, two transposed up       |
 | `TiedAutoencoder`         | one layer, decoder weight = encoder weight transposed  |
+| `stack`                   | one deep AE from greedily pre-trained one-layer AEs    |
 | `corrupt`                 | the denoising corruptions q(x~ given x)                |
 | `dae_loss`                | the denoising loss with L corrupted samples            |
 | `principal_angles`        | angles between two subspaces (linear AE = PCA check)   |
@@ -227,6 +228,44 @@ class TiedAutoencoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.encode(x) @ self.weight + self.output_bias  # (B, input_dim)
+
+
+def stack(layers: list[Autoencoder]) -> Autoencoder:
+    r"""Build one deep autoencoder from one-layer autoencoders trained greedily, layer by layer.
+
+    Layer l was trained to reconstruct the code of layer l - 1, so the deep model encodes with
+    :math:`h_L \circ \dots \circ h_1` and decodes with :math:`g_1 \circ \dots \circ g_L`, putting the
+    activation back after each inner decoder (a Bernoulli layer's mean is the sigmoid of its logits).
+    The weights are copied: fine-tuning the result leaves `layers` unchanged.
+
+    Args:
+        layers: one-layer `Autoencoder`s (``hidden_dims=()``), one activation throughout, where
+            layer l's input size is layer l - 1's code size.
+
+    Returns:
+        An `Autoencoder` with ``hidden_dims`` = the inner code sizes, ``code_dim`` = the last one.
+    """
+    if not layers:
+        raise ValueError("stack needs at least one one-layer autoencoder")
+    first = layers[0].config
+    for i, layer in enumerate(layers):
+        c = layer.config
+        if c.hidden_dims != ():
+            raise ValueError(f"layer {i} has hidden_dims={c.hidden_dims}; stack takes one-layer autoencoders (hidden_dims=())")
+        if c.activation != first.activation:
+            raise ValueError(f"layer {i} uses {c.activation!r} but layer 0 uses {first.activation!r}; stack needs one activation")
+        if i > 0 and math.prod(c.input_shape) != layers[i - 1].config.code_dim:
+            raise ValueError(f"layer {i} takes {math.prod(c.input_shape)} inputs but layer {i - 1} makes codes of size "
+                             f"{layers[i - 1].config.code_dim}")
+    sizes = [layer.config.code_dim for layer in layers]
+    deep = Autoencoder(AEConfig(first.input_shape, tuple(sizes[:-1]), sizes[-1], first.activation, first.likelihood))
+    encoder_linears = [m for m in deep.encoder if isinstance(m, nn.Linear)]
+    decoder_linears = [m for m in deep.decoder if isinstance(m, nn.Linear)]
+    with torch.no_grad():
+        for layer, enc, dec in zip(layers, encoder_linears, reversed(decoder_linears)):
+            enc.load_state_dict(layer.encoder[1].state_dict())
+            dec.load_state_dict(layer.decoder[0].state_dict())
+    return deep
 
 
 # --------------------------------------------------------------------------------------------

@@ -287,6 +287,35 @@ def loader(
 # --------------------------------------------------------------------------------------------
 
 
+def natural_patches(n: int = 20_000, size: int = 12, seed: int = 0) -> torch.Tensor:
+    """Square grey-level patches of natural images, cut at random from scikit-learn's two bundled photographs.
+
+    The photographs (a temple in China and a flower, 427 x 640 each) ship with scikit-learn, so this
+    works offline. Each patch has its own mean removed (brightness carries no shape), and all patches
+    are divided by one common standard deviation, so the pixels have unit variance overall and
+    contrast differences between patches are kept.
+
+    Returns:
+        (n, size * size) float32.
+    """
+    if n < 1 or size < 2:
+        raise ValueError(f"expected n >= 1 patches of size >= 2, got n={n}, size={size}")
+    from sklearn.datasets import load_sample_images  # scikit-learn is a dependency of the book
+
+    g = torch.Generator().manual_seed(seed)
+    photos = [torch.tensor(img, dtype=torch.float32).mean(-1) / 255.0 for img in load_sample_images().images]  # grey (H, W)
+    which = torch.randint(len(photos), (n,), generator=g)
+    patches = torch.empty(n, size * size)
+    for i, photo in enumerate(photos):
+        chosen = (which == i).nonzero().squeeze(1)
+        rows = torch.randint(photo.shape[0] - size + 1, (len(chosen),), generator=g)
+        cols = torch.randint(photo.shape[1] - size + 1, (len(chosen),), generator=g)
+        windows = photo.unfold(0, size, 1).unfold(1, size, 1)  # (H - size + 1, W - size + 1, size, size), a view
+        patches[chosen] = windows[rows, cols].reshape(len(chosen), -1)
+    patches = patches - patches.mean(1, keepdim=True)
+    return patches / patches.std()
+
+
 def _mixture_parameters(means, stds, weights) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     means = torch.as_tensor(means, dtype=torch.float32).reshape(-1)
     stds = torch.as_tensor(stds, dtype=torch.float32).reshape(-1)

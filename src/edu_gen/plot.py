@@ -207,3 +207,31 @@ def scatter_2d(
         ax.set_aspect("equal", adjustable="datalim")
     _style(ax, title)
     return fig
+
+
+def arrows(start, end, title: str | None = None, ax=None, background=None, size: float = 8.0):
+    """Arrows from each point of `start` to the matching point of `end` (both (N, 2)).
+
+    Used to draw a vector field sampled at points, e.g. g(h(x~)) - x~ for a denoising
+    autoencoder: the arrow starts at the corrupted point x~ and ends where the model sends it.
+
+    Args:
+        start, end: (N, 2) arrow tails and heads.
+        background: optional (M, 2) points drawn in grey underneath (e.g. the clean data).
+    """
+    start, end = _numpy(start), _numpy(end)
+    if start.ndim != 2 or start.shape[1] != 2 or start.shape != end.shape:
+        raise ValueError(f"expected start and end of the same shape (N, 2), got {start.shape} and {end.shape}")
+    fig, ax = _axes(ax, figsize=(4.2, 4.0))
+    if background is not None:
+        background = _numpy(background)
+        ax.scatter(background[:, 0], background[:, 1], s=2, color="0.75", linewidths=0, label="data")
+    ax.scatter(start[:, 0], start[:, 1], s=size, color=PALETTE[1], linewidths=0, label="start")
+    delta = end - start
+    # angles/scale "xy": an arrow is drawn in data units, so it ends exactly at `end`.
+    ax.quiver(start[:, 0], start[:, 1], delta[:, 0], delta[:, 1], angles="xy", scale_units="xy", scale=1,
+              color=PALETTE[0], width=0.004, headwidth=4, alpha=0.8)
+    ax.legend(frameon=False, fontsize=7, loc="upper right")
+    ax.set_aspect("equal", adjustable="datalim")
+    _style(ax, title)
+    return fig

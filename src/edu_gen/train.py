@@ -108,11 +108,15 @@ def _as_terms(output) -> dict[str, torch.Tensor]:
     return terms
 
 
+BOOK_BUILD_VARIABLE = "EDU_GEN_BOOK_BUILD"  # set by the book's Sphinx extension for the kernels it starts
+
+
 def _show_progress(progress: bool | None) -> bool:
-    """Progress bars by default, except in CI and at the `ci` scale, where logs stay short."""
+    """Progress bars by default, except in CI, at the `ci` scale (logs stay short) and while the book
+    is built (a finished, closed bar would leave an empty widget band on the static page)."""
     if progress is not None:
         return progress
-    return not os.environ.get("CI") and runtime.scale() != "ci"
+    return not os.environ.get("CI") and not os.environ.get(BOOK_BUILD_VARIABLE) and runtime.scale() != "ci"
 
 
 def fit(
