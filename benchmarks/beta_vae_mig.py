@@ -6,7 +6,7 @@ information gap (MIG, Chen et al. 2018), the number of active latents (mean KL a
 and the reconstruction and KL terms. The chapter trains one seed per beta; this script shows the
 spread that one run hides.
 
-    python benchmarks/beta_vae_mig.py                 # book settings, 5 seeds, ~2-3 min on 2 CPU cores
+    python benchmarks/beta_vae_mig.py                 # book settings, 5 seeds, ~4 min on 2 CPU cores
     python benchmarks/beta_vae_mig.py --seeds 2 --steps 300   # a quick look
 
 Writes benchmarks/results/beta_vae_mig.txt; the last printed line is one JSON object.
