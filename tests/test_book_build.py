@@ -45,6 +45,7 @@ def test_chapter_pages_have_figures_and_colab_buttons(built_book):
     chapter = (html / "book" / "01_losses_as_likelihood.html").read_text()
     assert chapter.count("<img") >= 5
     assert "colab.research.google.com/github/edu-gen/edu-gen/blob/main/book/01_losses_as_likelihood.ipynb" in chapter
+    assert "_static/edu_gen.css" in chapter and (html / "_static" / "edu_gen.css").is_file()  # code lines wrap
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
