@@ -83,3 +83,14 @@ def test_arrows_end_exactly_at_the_given_points():
     assert quiver.scale == 1 and fig.axes[0].get_title() == "field"
     with pytest.raises(ValueError, match=r"same shape \(N, 2\)"):
         plot.arrows(start, end[:1])
+
+
+def test_filters_scale_each_unit_to_its_own_range():
+    weights = torch.stack([torch.linspace(0, 1, 16), torch.linspace(-0.01, 0.01, 16)])  # one large, one tiny unit
+    fig = plot.filters(weights, (4, 4), nrow=2, title="units")
+    shown = fig.axes[0].images[0].get_array()
+    first, second = shown[1:5, 1:5], shown[1:5, 6:10]  # padding 1 around each 4x4 filter
+    np.testing.assert_allclose(np.asarray(first), np.asarray(second), atol=1e-6)  # both span black to white
+    assert fig.axes[0].get_title() == "units"
+    with pytest.raises(ValueError, match=r"\(num_units, 4 \* 4 = 16\)"):
+        plot.filters(torch.rand(3, 15), (4, 4))

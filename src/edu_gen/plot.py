@@ -75,6 +75,25 @@ def image_grid(images, nrow: int = 8, title: str | None = None, ax=None, padding
     return fig
 
 
+def filters(weights, image_shape, nrow: int = 10, title: str | None = None, ax=None):
+    """Each row of a weight matrix drawn as an image: what a hidden unit responds to.
+
+    Args:
+        weights: (num_units, H * W), e.g. ``linear.weight`` of a first layer on H x W images.
+        image_shape: (H, W).
+
+    Each filter is scaled to [0, 1] on its own (its smallest weight black, its largest white), so
+    units with small weights are as visible as units with large ones.
+    """
+    w = torch.as_tensor(_numpy(weights), dtype=torch.float32)
+    h, wd = image_shape
+    if w.dim() != 2 or w.shape[1] != h * wd:
+        raise ValueError(f"expected weights of shape (num_units, {h} * {wd} = {h * wd}), got {tuple(w.shape)}")
+    low, high = w.amin(1, keepdim=True), w.amax(1, keepdim=True)
+    scaled = (w - low) / (high - low).clamp_min(1e-12)
+    return image_grid(scaled.reshape(-1, 1, h, wd), nrow=nrow, title=title, ax=ax, padding=1)
+
+
 def curves(
     x,
     ys: Mapping[str, Sequence[float]],
