@@ -215,3 +215,12 @@ def test_deterministic_ae_decodes_the_mean_and_has_no_kl():
     mu, _ = ae.encode(x)
     assert torch.allclose(terms["recon"], likelihood.bernoulli_nll(x, ae.decode(mu)))
     assert torch.equal(terms["kl"], torch.zeros(4)) and torch.equal(terms["loss"], terms["recon"])
+
+
+def test_log_normal_matches_torch_distributions_with_broadcasting():
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(7, 4, 3, generator=g)  # (k, B, D)
+    mu, log_var = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)  # (B, D), broadcast over k
+    expected = torch.distributions.Normal(mu, (0.5 * log_var).exp()).log_prob(z).sum(-1)
+    assert vae.log_normal(z, mu, log_var).shape == (7, 4)
+    assert torch.allclose(vae.log_normal(z, mu, log_var), expected, atol=1e-5)

@@ -27,7 +27,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from edu_gen.likelihood import bernoulli_nll, kl_normal_std, log_mean_exp
+from edu_gen.likelihood import bernoulli_nll, gaussian_nll, kl_normal_std, log_mean_exp
 
 
 def _check_gaussian_params(mu: torch.Tensor, log_var: torch.Tensor) -> None:
@@ -270,8 +270,14 @@ class VAE(nn.Module):
 
 
 def log_normal(z: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
-    """log N(z; mu, diag exp(log_var)) summed over the last dimension."""
-    return -0.5 * (math.log(2 * math.pi) + log_var + (z - mu) ** 2 / log_var.exp()).sum(-1)
+    """log N(z; mu, diag exp(log_var)) summed over the last dimension; any leading shape, e.g. (k, B, D) -> (k, B).
+
+    mu and log_var broadcast to z's shape. The density itself is `likelihood.gaussian_nll`'s.
+    """
+    def rows(t: torch.Tensor) -> torch.Tensor:
+        return t.expand_as(z).reshape(-1, z.shape[-1])  # (everything before the last dim, D)
+
+    return -gaussian_nll(rows(z), rows(mu), rows(log_var)).reshape(z.shape[:-1])
 
 
 @torch.no_grad()
