@@ -30,7 +30,7 @@ from _models import record  # noqa: E402
 from edu_gen import data, metrics, runtime, vae  # noqa: E402
 
 BETAS = (1.0, 4.0, 10.0)
-STEPS_BOOK = 2_500  # SMALL_STEPS at book scale in book/05_vae.ipynb
+STEPS_BOOK = 2_500  # BETA_STEPS at book scale in book/05_vae.ipynb
 
 
 def run(beta: float, seed: int, steps: int, images: torch.Tensor, factors: torch.Tensor) -> dict:
