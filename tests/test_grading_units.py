@@ -68,6 +68,8 @@ def test_assert_close_says_what_is_wrong_without_showing_values():
     checks.assert_close(expected.clone(), expected, what="f(x)")
     with pytest.raises(checks.WrongShape, match=r"returned shape \(3, 1\); expected \(3,\)"):
         checks.assert_close(expected[:, None], expected, what="f(x)")
+    with pytest.raises(checks.WrongShape, match=r"returned shape \(\); expected \(B,\) = \(3,\)"):
+        checks.assert_close(expected.sum(), expected, what="f(x)", shape_name="(B,)")
     with pytest.raises(checks.WrongType, match="returned a list"):
         checks.assert_close([1.25, 2.5, 3.75], expected, what="f(x)")
     with pytest.raises(checks.WrongType, match="NumPy"):

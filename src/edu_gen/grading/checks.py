@@ -110,7 +110,8 @@ def as_tensor(value, what: str) -> torch.Tensor:
     return value
 
 
-def assert_close(got, expected: torch.Tensor, *, what: str, rtol: float = 1e-5, atol: float = 1e-6) -> None:
+def assert_close(got, expected: torch.Tensor, *, what: str, rtol: float = 1e-5, atol: float = 1e-6,
+                 shape_name: str | None = None) -> None:
     """Compare the student's answer with the expected tensor (computed by the test, in the grader).
 
     Checks the type, the shape, that the values are finite where the expected ones are, then
@@ -121,10 +122,12 @@ def assert_close(got, expected: torch.Tensor, *, what: str, rtol: float = 1e-5, 
         got: what ``student.call`` returned.
         expected: the right answer, any shape.
         what: how to name the call in the message, e.g. ``"gaussian_nll(x, mean)"``.
+        shape_name: the expected shape in symbols, for the message, e.g. ``"(B,)"`` or ``"a scalar"``.
     """
     got = as_tensor(got, what)
     if tuple(got.shape) != tuple(expected.shape):
-        raise WrongShape(f"{what} returned shape {tuple(got.shape)}; expected {tuple(expected.shape)}")
+        expected_shape = f"{shape_name} = {tuple(expected.shape)}" if shape_name else str(tuple(expected.shape))
+        raise WrongShape(f"{what} returned shape {tuple(got.shape)}; expected {expected_shape}")
     if got.is_complex() or got.dtype == torch.bool:
         raise WrongType(f"{what} returned a tensor of dtype {got.dtype}; expected real numbers")
     got64, expected64 = got.to(torch.float64), expected.detach().to(torch.float64)
