@@ -71,6 +71,17 @@ def test_dae_loss_averages_over_samples():
     assert torch.allclose(ae.dae_loss(model, x, "mask", 0.0), model.loss(x)["loss"])
 
 
+def test_dae_loss_takes_the_likelihood_of_a_model_without_a_config():
+    tied = ae.TiedAutoencoder(5, 3)
+    x = torch.randn(4, 5)
+    g1, g2 = torch.Generator().manual_seed(2), torch.Generator().manual_seed(2)
+    loss = ae.dae_loss(tied, x, "gaussian", 0.5, generator=g1, likelihood_name="gaussian")
+    expected = ae.reconstruction_nll(x, tied(ae.corrupt(x, "gaussian", 0.5, generator=g2)), "gaussian").mean()
+    assert torch.allclose(loss, expected)
+    with pytest.raises(ValueError, match="likelihood must be one of"):
+        ae.dae_loss(tied, x, "gaussian", 0.5, likelihood_name="poisson")
+
+
 def test_analytic_penalty_equals_autograd():
     torch.manual_seed(0)
     model = ae.Autoencoder(ae.AEConfig(hidden_dims=(), code_dim=30))

@@ -274,7 +274,7 @@ def stack(layers: list[Autoencoder]) -> Autoencoder:
 
 
 def dae_loss(model: nn.Module, x: torch.Tensor, kind: str, level: float, num_samples: int = 1,
-             generator: torch.Generator | None = None) -> torch.Tensor:
+             generator: torch.Generator | None = None, likelihood_name: str | None = None) -> torch.Tensor:
     r"""The denoising loss, with the expectation over the corruption estimated by L samples.
 
     .. math::
@@ -282,11 +282,12 @@ def dae_loss(model: nn.Module, x: torch.Tensor, kind: str, level: float, num_sam
         \approx \frac1B\sum_i \frac1L \sum_{l=1}^{L} L\big(x_i, g(h(\tilde x_{il}))\big)
 
     The model reconstructs the CLEAN x from the corrupted :math:`\tilde x`. Returns a scalar.
-    `model` needs a ``config.likelihood`` (an `Autoencoder`); other models use Bernoulli.
+    L is the negative log-likelihood named by `likelihood_name` (``"bernoulli"`` or ``"gaussian"``); by
+    default the model's own ``config.likelihood`` (an `Autoencoder`), else Bernoulli.
     """
     if num_samples < 1:
         raise ValueError(f"num_samples (L) must be at least 1, got {num_samples}")
-    kind_nll = getattr(getattr(model, "config", None), "likelihood", "bernoulli")
+    kind_nll = likelihood_name or getattr(getattr(model, "config", None), "likelihood", "bernoulli")
     x_rep = x.repeat(num_samples, *([1] * (x.dim() - 1)))  # (L*B, ...): L corrupted copies of each x
     output = model(corrupt(x_rep, kind, level, generator))
     return reconstruction_nll(x_rep, output, kind_nll).mean()
