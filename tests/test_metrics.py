@@ -73,3 +73,17 @@ def test_mig_rejects_bad_input():
         metrics.mutual_information_gap(torch.zeros(5, 1), torch.zeros(5, 1, dtype=torch.long))
     with pytest.raises(ValueError, match="int64"):
         metrics.mutual_information_gap(torch.zeros(5, 2), torch.zeros(5, 1))
+
+
+def test_kl_per_latent_splits_the_kl_term_by_coordinate():
+    g = torch.Generator().manual_seed(0)
+    mu, log_var = torch.randn(50, 4, generator=g), torch.randn(50, 4, generator=g)
+    mu[:, 2], log_var[:, 2] = 0.0, 0.0  # coordinate 2 equals the prior: no information
+    per_latent = metrics.kl_per_latent(mu, log_var)
+    assert per_latent.shape == (4,) and per_latent[2] == 0
+    from edu_gen import likelihood
+    assert torch.allclose(per_latent.sum(), likelihood.kl_normal_std(mu, log_var).mean())
+    expected_0 = (0.5 * (mu[:, 0] ** 2 + log_var[:, 0].exp() - 1 - log_var[:, 0])).mean()
+    assert torch.allclose(per_latent[0], expected_0)
+    with pytest.raises(ValueError, match=r"same shape \(N, D\)"):
+        metrics.kl_per_latent(mu, log_var[:, :3])

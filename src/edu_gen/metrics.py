@@ -18,7 +18,7 @@ import math
 import torch
 from torch import nn
 
-from edu_gen.likelihood import log_mean_exp
+from edu_gen.likelihood import kl_normal_std, log_mean_exp
 
 
 def nats_to_bits(nats: float | torch.Tensor) -> float | torch.Tensor:
@@ -110,6 +110,18 @@ def classifier_score(classifier: nn.Module, images: torch.Tensor) -> float:
 # --------------------------------------------------------------------------------------------
 # Disentanglement: the mutual information gap (Chen et al., 2018)
 # --------------------------------------------------------------------------------------------
+
+
+def kl_per_latent(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """The KL term split by latent coordinate, averaged over examples: (N, D) -> (D,) nats.
+
+    A coordinate whose KL is near 0 carries no information about x (its q equals the prior): it is
+    inactive. The D values sum to the mean of `likelihood.kl_normal_std`.
+    """
+    if mu.dim() != 2 or mu.shape != log_var.shape:
+        raise ValueError(f"expected mu and log_var of the same shape (N, D), got {tuple(mu.shape)} and {tuple(log_var.shape)}")
+    # Treat each coordinate j as its own one-dimensional Gaussian: kl_normal_std then sums over the N examples.
+    return kl_normal_std(mu.T.unsqueeze(-1), log_var.T.unsqueeze(-1)) / len(mu)
 
 
 def _discrete_mutual_information(a: torch.Tensor, b: torch.Tensor) -> float:
