@@ -4,6 +4,10 @@ Builds a copy of the book at the `ci` scale into a temporary folder (fresh execu
 every chapter really runs), then runs scripts/check_book.py on it in headless Chromium: math
 typeset, images and links resolved, nothing fetched from outside. Without Chromium the browser
 half is skipped with a reason; .ci/run installs it.
+
+The build runs on the OFFLINE path: EDU_GEN_DATA is an empty folder, so every chapter falls back
+to scikit-learn's digits, while nbval (the rest of `pytest`) runs the same chapters on MNIST.
+Together the two cover both data paths in one CI run, at the cost of one book build.
 """
 
 import os
@@ -22,7 +26,9 @@ CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "goog
 @pytest.fixture(scope="module")
 def built_book(tmp_path_factory):
     out = tmp_path_factory.mktemp("book")
-    env = {**os.environ, "EDU_GEN_SCALE": "ci"}
+    empty = tmp_path_factory.mktemp("no-data")  # no MNIST here: the digits fallback (see above)
+    env = {**os.environ, "EDU_GEN_SCALE": "ci", "EDU_GEN_DATA": str(empty),
+           "EDU_GEN_CACHE": str(tmp_path_factory.mktemp("model-cache"))}
     env.pop("MPLBACKEND", None)  # conftest.py sets Agg for the tests; the book needs inline figures
     build = subprocess.run(
         [str(JUPYTER_BOOK), "build", str(ROOT), "--path-output", str(out)],
@@ -38,6 +44,12 @@ def test_the_book_builds_without_warnings(built_book):
         assert (html / f"{page}.html").is_file(), page
     warnings = [line for line in log.splitlines() if "WARNING" in line and "Kernel is running over TCP" not in line]
     assert warnings == []
+
+
+def test_the_book_was_built_on_the_digits_fallback(built_book):
+    html, _ = built_book
+    for chapter in sorted((html / "book").glob("0[0-9]_*.html")):  # every chapter that loads images
+        assert "falling back to scikit-learn digits" in chapter.read_text(), chapter.name
 
 
 def test_chapter_pages_have_figures_and_colab_buttons(built_book):

@@ -19,13 +19,17 @@ their usual CDNs. Registered in _config.yml under ``sphinx: local_extensions:``.
 from __future__ import annotations
 
 import json
+import logging as logging_module
 import os
 import shutil
 from pathlib import Path
 
+from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.config import Config
+from sphinx.errors import ExtensionError
 from sphinx.util import logging
+from sphinx.util.logging import get_node_location
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +65,7 @@ def _use_cdn() -> bool:
 def configure(app: Sphinx, config: Config) -> None:
     """At config-inited: point mathjax_path and nb_ipywidgets_js at _static/npm/."""
     app.local_assets = []  # type: ignore[attr-defined]  packages to copy at builder-inited
-    _cache_per_scale(app, config)
+    _execution_cache(app, config)
     if _use_cdn():
         logger.info("[local_assets] EDU_GEN_BOOK_CDN is set: MathJax and widgets from CDN")
         return
@@ -94,22 +98,40 @@ def configure(app: Sphinx, config: Config) -> None:
         logger.info("[local_assets] widget manager from CDN (run `npm ci` for offline widgets)")
 
 
-def _cache_per_scale(app: Sphinx, config: Config) -> None:
-    """Keep one execution cache per EDU_GEN_SCALE.
+def execution_cache_key() -> str:
+    """What a chapter's outputs depend on besides its own code, as a short folder-name suffix.
 
-    jupyter-cache keys a notebook by its code only, so outputs executed at scale `ci` (tiny
-    data, one epoch) would otherwise be reused by a later default (`book`) build. The `book`
-    scale keeps jupyter-book's usual _build/.jupyter_cache; `ci` and `full` get
-    _build/.jupyter_cache-ci and _build/.jupyter_cache-full.
+    jupyter-cache keys a notebook by its code cells only. The outputs also depend on the scale
+    (EDU_GEN_SCALE), on the data the chapter finds (MNIST on disk, or the digits fallback) and on
+    the helper library's source; without them in the key, a book built once offline would keep
+    publishing fallback numbers after MNIST appears, and a change in src/edu_gen would not re-run
+    the chapters that use it (their assertions would be skipped). Returns for example
+    ``book-mnist-3f2a9c1b0d4e``.
     """
-    scale = os.environ.get("EDU_GEN_SCALE", "").strip().lower() or "book"
-    if scale == "book" or not scale.isalnum():
-        return
+    from edu_gen import data, runtime
+
+    scale = runtime.scale()  # raises on a bad EDU_GEN_SCALE, before anything runs
+    sources = "+".join(sorted({data.source(name) for name in ("mnist", "fashion_mnist")}))
+    return f"{scale}-{sources}-{runtime.library_digest()[:12]}"
+
+
+def _execution_cache(app: Sphinx, config: Config) -> None:
+    """Keep one execution cache per `execution_cache_key`, and drop those of older libraries.
+
+    The cache lives in ``_build/.jupyter_cache-KEY``. Caches for another scale or data source
+    are kept (switching back reuses them); caches of the same scale and data made with an
+    older library are deleted, since nothing can use them again.
+    """
     default = Path(app.outdir).parent / ".jupyter_cache"
-    current = str(getattr(config, "nb_execution_cache_path", "") or default).rstrip("/")
-    config.nb_execution_cache_path = f"{current}-{scale}"
-    logger.info(f"[local_assets] EDU_GEN_SCALE={scale}: notebook outputs cached in "
-                f"{config.nb_execution_cache_path}")
+    base = Path(str(getattr(config, "nb_execution_cache_path", "") or default).rstrip("/"))
+    key = execution_cache_key()
+    folder = base.with_name(f"{base.name}-{key}")
+    scale_and_data = key.rsplit("-", 1)[0]
+    for old in base.parent.glob(f"{base.name}-{scale_and_data}-*"):
+        if old != folder and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+    config.nb_execution_cache_path = str(folder)
+    logger.info(f"[local_assets] notebook outputs cached in {folder}")
 
 
 def copy_assets(app: Sphinx) -> None:
@@ -148,7 +170,49 @@ def _version(origin: Path) -> str:
     return "unknown\n"
 
 
+class _UnresolvedReferences(logging_module.Handler):
+    """Collects the build's warnings about cross-references that resolve to nothing.
+
+    Sphinx only warns about an unknown ``{ref}`` label or ``{doc}`` page (type ``ref``), and
+    MyST about a Markdown link to nothing (``myst.xref_missing``); a book whose chapters point
+    at each other must not publish a dangling pointer, so `_fail_on_unresolved` turns them
+    into a failed build.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(level=logging_module.WARNING)
+        self.found: dict[str, None] = {}  # ordered, without repeats
+
+    def emit(self, record: logging_module.LogRecord) -> None:
+        kind = getattr(record, "type", None)
+        subtype = getattr(record, "subtype", None)
+        if kind == "ref" or (kind == "myst" and subtype == "xref_missing"):
+            where = getattr(record, "location", None)
+            if isinstance(where, nodes.Node):
+                where = get_node_location(where)
+            self.found[f"{where}: {record.getMessage()}" if where else record.getMessage()] = None
+
+
+# one collector per process, however often Sphinx calls setup()
+_UNRESOLVED = _UnresolvedReferences()
+
+
+def _fail_on_unresolved(app: Sphinx, exception: Exception | None) -> None:
+    """At build-finished: raise if any cross-reference was left unresolved."""
+    found = list(_UNRESOLVED.found)
+    if exception is None and found:
+        raise ExtensionError(
+            f"{len(found)} cross-reference(s) resolve to nothing (fix the label or the link):\n  "
+            + "\n  ".join(found)
+        )
+
+
 def setup(app: Sphinx) -> dict:
+    _UNRESOLVED.found.clear()
+    sphinx_logger = logging_module.getLogger("sphinx")
+    if _UNRESOLVED not in sphinx_logger.handlers:
+        sphinx_logger.addHandler(_UNRESOLVED)
+    app.connect("build-finished", _fail_on_unresolved)
     # Kernels started by the build inherit this: edu_gen.train.fit then draws no progress bars, whose
     # closed widgets would leave empty bands on the pages (see edu_gen.train.BOOK_BUILD_VARIABLE).
     os.environ["EDU_GEN_BOOK_BUILD"] = "1"

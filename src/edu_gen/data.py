@@ -91,14 +91,24 @@ def _find_file(raw_folder: Path, gz_name: str, md5: str) -> Path | None:
     return extracted if extracted.is_file() else None
 
 
+# (name, root) pairs whose download failed in this process: a chapter loads its data several
+# times, and an offline machine should pay the failed attempt once, not at every call.
+_failed_downloads: dict[tuple[str, str], str] = {}
+
+
 def _download(name: str, root: Path) -> None:
-    """Let torchvision download the set into root (raises if offline)."""
+    """Let torchvision download the set into root (raises if offline, at once after a first failure)."""
+    if (name, str(root)) in _failed_downloads:
+        raise DatasetUnavailable(_failed_downloads[(name, str(root))])
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(15)  # an offline machine should fail fast, not hang
     try:
         _torchvision_class(name)(str(root), train=True, download=True)
     except Exception as error:  # torchvision raises RuntimeError, URLError, OSError, ...
-        raise DatasetUnavailable(f"download failed ({type(error).__name__}: {str(error).splitlines()[0]})") from None
+        lines = str(error).splitlines() or [""]
+        reason = f"download failed ({type(error).__name__}: {lines[0]})"
+        _failed_downloads[(name, str(root))] = reason
+        raise DatasetUnavailable(reason) from None
     finally:
         socket.setdefaulttimeout(previous)
 
@@ -118,6 +128,30 @@ def _load_idx_set(name: str, split: str, root: str, download: bool) -> tuple[np.
             raise DatasetUnavailable(f"the download did not produce the {name} files in {raw_folder}")
     images, labels = (_read_idx(p) for p in paths)
     return images, labels
+
+
+def source(name: str = "mnist") -> str:
+    """Which set `images(name)` reads with what is on disk now: `name`, or ``"digits"``.
+
+    ``name`` when its original files (train and test) are under `runtime.data_root()` and pass
+    their MD5 check; ``"digits"`` when they do not (the fallback; no download is tried here).
+    The book's execution cache and `train.checkpoint_path` key on it, so outputs computed on
+    the fallback are never reused once MNIST is there, and the other way round.
+
+    Raises:
+        ValueError: `name` is not one of `IMAGE_SETS`.
+    """
+    if name not in IMAGE_SETS:
+        raise ValueError(f"unknown image set {name!r}; expected one of {', '.join(IMAGE_SETS)}")
+    if name == "digits":
+        return "digits"
+    cls = _torchvision_class(name)
+    raw_folder = data_root() / cls.__name__ / "raw"
+    try:
+        found = [_find_file(raw_folder, f, m) for f, m in cls.resources]
+    except DatasetUnavailable:  # a corrupt file: images() falls back too
+        return "digits"
+    return name if all(p is not None for p in found) else "digits"
 
 
 def _to_tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:

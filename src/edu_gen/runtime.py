@@ -12,6 +12,7 @@ Nothing here reads a notebook's globals; `setup` returns what it set up.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
 import platform
 import random
@@ -91,6 +92,30 @@ def cache_root() -> Path:
     """
     value = os.environ.get(CACHE_VARIABLE, "").strip()
     return Path(value).expanduser() if value else Path.home() / ".cache" / "edu_gen"
+
+
+def library_digest(package: Path | None = None) -> str:
+    """A SHA-256 of the library's source: every ``.py`` file of `edu_gen` but the grader.
+
+    What a chapter computes depends on this code, so caches of trained models
+    (`train.checkpoint_path`) and of executed notebooks (the book build) key on it: a change
+    anywhere in the library re-runs what used it instead of publishing stale outputs.
+    `edu_gen.grading` and the command line are left out, since no chapter output depends on them.
+
+    Args:
+        package: the package folder to hash; default this installed `edu_gen`.
+
+    Returns:
+        64 hexadecimal characters.
+    """
+    package = Path(__file__).resolve().parent if package is None else Path(package)
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package).as_posix()
+        if relative.startswith("grading/") or relative == "cli.py":
+            continue
+        digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def tune_glibc_allocator() -> bool:

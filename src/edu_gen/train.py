@@ -310,12 +310,22 @@ def load(path: str | Path, model: nn.Module, map_location: str | torch.device = 
 def checkpoint_path(name: str, config) -> Path:
     """Where a trained model is cached: ``runtime.cache_root()/checkpoints/NAME-HASH.pt``.
 
-    The hash covers the config, the scale and the library version, so changing any of them
-    trains anew instead of loading a stale model.
+    The hash covers everything the trained weights depend on: the config, the scale, the data
+    source (MNIST and Fashion-MNIST on disk, or the digits fallback: `data.source`) and the
+    library's source code (`runtime.library_digest`). Changing any of them trains anew instead
+    of loading a stale model.
     """
-    import edu_gen
+    from edu_gen import data
 
-    key = json.dumps({"config": _config_dict(config), "scale": runtime.scale(), "version": edu_gen.__version__}, sort_keys=True)
+    key = json.dumps(
+        {
+            "config": _config_dict(config),
+            "scale": runtime.scale(),
+            "data": {name: data.source(name) for name in ("mnist", "fashion_mnist")},
+            "library": runtime.library_digest(),
+        },
+        sort_keys=True,
+    )
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return runtime.cache_root() / "checkpoints" / f"{name}-{digest}.pt"
 
