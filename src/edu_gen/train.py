@@ -22,6 +22,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import numbers
 import os
 import time
 from collections import defaultdict
@@ -143,7 +144,7 @@ def fit(
             the key ``"loss"``. `batch` is what `data` yields, already on `device`.
         data: an iterable of batches, usually a DataLoader (see `edu_gen.data.loader`).
         epochs: passes over `data`.
-        max_steps: stop after this many optimiser steps, even within an epoch.
+        max_steps: stop after this many optimiser steps (>= 1), even within an epoch.
         optimizer: defaults to Adam(model.parameters(), lr) (Kingma and Ba, 2015).
         lr: learning rate of the default optimiser.
         device: defaults to `runtime.device()`.
@@ -159,9 +160,12 @@ def fit(
 
     Raises:
         NonFiniteLossError: the loss is NaN or infinite; the message names the step and terms.
+        ValueError: `epochs` or `max_steps` is not an integer >= 1, or `data` yields no batch.
     """
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
+        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
+    if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral) or max_steps < 1):
+        raise ValueError(f"max_steps must be an integer >= 1 or None, got {max_steps!r}")
     device = torch.device(device) if device is not None else runtime.device()
     model.to(device)
     if optimizer is None:
@@ -219,6 +223,10 @@ def fit(
                 break
         if max_steps is not None and done >= max_steps:
             break
+        if done == 0:
+            bar.close()
+            raise ValueError("data yielded no batches: nothing to train on (an empty data set, or "
+                             "a DataLoader with drop_last=True and fewer examples than batch_size?)")
     bar.close()
     if eval_fn is not None and not (eval_every and done % eval_every == 0):
         evaluate(step - 1)
@@ -247,8 +255,26 @@ def _config_dict(config) -> dict | None:
     raise TypeError(f"config must be a dataclass or a dict, got {type(config).__name__}")
 
 
+def _model_config(model: nn.Module) -> dict | None:
+    """The model's own config (``model.config``, a dataclass such as `VAEConfig`) as a dict, or None."""
+    config = getattr(model, "config", None)
+    return dataclasses.asdict(config) if dataclasses.is_dataclass(config) and not isinstance(config, type) else None
+
+
 def save(path: str | Path, model: nn.Module, config=None, history: History | None = None) -> Path:
-    """Save the model's weights with its class name, its shapes, its config and its history."""
+    """Save the model's weights with its class name, its shapes, its configs and its history.
+
+    Args:
+        path: the file to write (its folder is created).
+        model: the trained model. Its own ``model.config`` (a dataclass, e.g. `VAEConfig`), if
+            it has one, is saved too, so that `load` can refuse it for a model of another config.
+        config: what the caller wants recorded with the weights (a dataclass or a dict: the
+            model's config, or everything the training depended on); returned by `load`.
+        history: the training run's History.
+
+    Returns:
+        `path`.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(
@@ -257,6 +283,7 @@ def save(path: str | Path, model: nn.Module, config=None, history: History | Non
             "model_class": type(model).__qualname__,
             "architecture": _architecture(model),
             "config": _config_dict(config),
+            "model_config": _model_config(model),
             "history": history.to_dict() if history is not None else None,
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         },
@@ -265,8 +292,26 @@ def save(path: str | Path, model: nn.Module, config=None, history: History | Non
     return path
 
 
-def load(path: str | Path, model: nn.Module, map_location: str | torch.device = "cpu") -> dict:
-    """Load weights saved by `save` into `model`, refusing a checkpoint of another architecture.
+def _config_differences(saved: dict, expected: dict) -> list[str]:
+    names = sorted(set(saved) | set(expected))
+    return [f"{n}: saved {saved.get(n, '(absent)')!r}, expected {expected.get(n, '(absent)')!r}"
+            for n in names if saved.get(n, "(absent)") != expected.get(n, "(absent)")]
+
+
+def load(path: str | Path, model: nn.Module, map_location: str | torch.device = "cpu", config=None) -> dict:
+    """Load weights saved by `save` into `model`, refusing a checkpoint of another model.
+
+    Two models with the same parameter shapes can still differ: a beta = 4 VAE and a beta = 1
+    VAE, or a Bernoulli and a Gaussian autoencoder. So besides the class and every parameter's
+    name and shape, the model's own config (``model.config``) must equal the one saved with
+    the weights, and, when `config` is given, so must the caller's config.
+
+    Args:
+        path: a file written by `save`.
+        model: a freshly built model of the saved class and config; its weights are replaced.
+        map_location: where the tensors are loaded (then copied into `model`'s parameters).
+        config: the caller's config (dataclass or dict) the checkpoint must have been saved
+            with; None skips this check.
 
     Returns:
         A dict with the saved ``config`` (or None) and ``history`` (a History, or None).
@@ -274,7 +319,8 @@ def load(path: str | Path, model: nn.Module, map_location: str | torch.device = 
     Raises:
         FileNotFoundError: no file at `path`.
         CheckpointMismatchError: the file is not an edu_gen checkpoint, or it was saved from
-            another model class or from parameters of other names or shapes.
+            another model class, from parameters of other names or shapes, from a model of
+            another config, or with another caller's config; the message names the differences.
     """
     path = Path(path)
     if not path.is_file():
@@ -301,6 +347,22 @@ def load(path: str | Path, model: nn.Module, map_location: str | torch.device = 
         problems.append(f"different shapes ({'; '.join(reshaped[:5])})")
     if problems:
         raise CheckpointMismatchError(f"{path} was saved from another architecture: " + "; ".join(problems))
+
+    expected_model_config = _model_config(model)
+    if expected_model_config is not None:
+        if saved.get("model_config") is None:
+            raise CheckpointMismatchError(
+                f"{path} records no model config, so it cannot be checked against this "
+                f"{type(model).__qualname__}'s config {expected_model_config}"
+            )
+        differences = _config_differences(saved["model_config"], expected_model_config)
+        if differences:
+            raise CheckpointMismatchError(f"{path} was saved from a model of another config: " + "; ".join(differences))
+    if config is not None:
+        expected_config = _config_dict(config)
+        differences = _config_differences(saved.get("config") or {}, expected_config)
+        if differences:
+            raise CheckpointMismatchError(f"{path} was saved with another config: " + "; ".join(differences))
 
     model.load_state_dict(saved["state_dict"])
     history = History.from_dict(saved["history"]) if saved["history"] is not None else None
@@ -345,7 +407,7 @@ def load_or_train(name: str, model: nn.Module, train_fn: Callable[[nn.Module], H
     path = checkpoint_path(name, config)
     if path.is_file():
         try:
-            found = load(path, model)
+            found = load(path, model, config=config)
             print(f"edu_gen.train: loaded {name} from {path}")
             return found["history"] or History()
         except CheckpointMismatchError as reason:
