@@ -2,7 +2,7 @@
 
 A Parzen window estimate puts one Gaussian kernel on every training point x_i and averages:
 
-    p(x) = 1/N sum_i N(x; x_i, h^2 I)                    (Parzen, 1962)
+    p(x) = 1/N sum_i N(x; x_i, sigma^2 I)                (Parzen, 1962; sigma = `bandwidth`)
     p(x) = 1/N sum_i N(x; x_i, sigma^2 I + V_i diag(lambda_i) V_i^T)   (Vincent and Bengio, 2003)
 
 The second, manifold Parzen windows, flattens each kernel along the d directions in which the
@@ -10,8 +10,10 @@ point's neighbours spread (its local tangent plane) and keeps only a thin sigma^
 
 Everything is computed in log space with one matrix product per batch of queries and a
 logsumexp over the kernels, so that it is fast (BLAS, or a GPU) and stable: in 784 dimensions
-every single kernel value exp(-||x - x_i||^2 / 2h^2) underflows to 0, while its logarithm is an
-ordinary number. `edu_gen.manifold` (NumPy) holds the embedding methods of the same chapter.
+every single kernel value exp(-||x - x_i||^2 / 2 sigma^2) underflows to 0, while its logarithm is
+an ordinary number. `edu_gen.manifold` (NumPy) holds the embedding methods of the same chapter.
+Symbols follow the book's notation page: N training points, M queries, D the data dimension,
+sigma a standard deviation (the kernel's width), k neighbours, d tangent directions.
 
 Introduced in Chapter 2 (Manifold learning).
 """
@@ -71,27 +73,33 @@ def parzen_log_density(x, centers, bandwidth: float, batch_size: int = 1024) -> 
     r"""Log-density of a Gaussian Parzen window estimate, one value per query point.
 
     .. math::
-        \log \hat p(x) = \log \frac1N \sum_{i=1}^N \mathcal N(x; x_i, h^2 I)
-        = \operatorname{logsumexp}_i\Big(-\frac{\lVert x - x_i\rVert^2}{2h^2}\Big) - \log N
-          - \frac D2 \log(2\pi h^2)
+        \log \hat p(x) = \log \frac1N \sum_{i=1}^N \mathcal N(x; x_i, \sigma^2 I)
+        = \operatorname{logsumexp}_i\Big(-\frac{\lVert x - x_i\rVert^2}{2\sigma^2}\Big) - \log N
+          - \frac D2 \log(2\pi \sigma^2)
+
+    (Parzen, 1962.) A normalised density of continuous x, so its logarithm is in nats.
 
     Args:
         x: query points, (M, D).
         centers: the training points x_i, (N, D), the kernels' centres.
-        bandwidth: h, the kernels' standard deviation.
+        bandwidth: sigma, the kernels' standard deviation, in the units of x.
         batch_size: query points per matrix product (memory is batch_size x N).
 
     Returns:
         (M,) log-densities in nats, in the dtype of x.
+
+    Raises:
+        ValueError: x or centers not finite (M, D) / (N, D) matrices, different D, or a
+            bandwidth that is not a positive number.
     """
     x = _as_points(x, "x")
     centers = _as_points(centers, "centers", dtype=x.dtype).to(x.device)
     if x.shape[1] != centers.shape[1]:
         raise ValueError(f"x has dimension {x.shape[1]} but the centres have {centers.shape[1]}")
-    h = _check_positive("bandwidth", bandwidth)
+    sigma = _check_positive("bandwidth", bandwidth)
     n, dim = centers.shape
-    constant = -math.log(n) - 0.5 * dim * (LOG_2PI + 2 * math.log(h))
-    out = [torch.logsumexp(-squared_distances(chunk, centers) / (2 * h * h), dim=1) + constant
+    constant = -math.log(n) - 0.5 * dim * (LOG_2PI + 2 * math.log(sigma))
+    out = [torch.logsumexp(-squared_distances(chunk, centers) / (2 * sigma * sigma), dim=1) + constant
            for chunk in x.split(batch_size)]
     return torch.cat(out)
 
@@ -99,20 +107,20 @@ def parzen_log_density(x, centers, bandwidth: float, batch_size: int = 1024) -> 
 def select_bandwidth(train, valid, bandwidths: Sequence[float]) -> tuple[float, torch.Tensor]:
     """The bandwidth with the highest mean log-likelihood of held-out points.
 
-    The training log-likelihood cannot choose h: it grows without bound as h -> 0, each kernel
-    collapsing onto its own training point. Held-out points penalise that.
+    The training log-likelihood cannot choose sigma: it grows without bound as sigma -> 0, each
+    kernel collapsing onto its own training point. Held-out points penalise that.
 
     Args:
         train: the kernels' centres, (N, D).
         valid: held-out points, (M, D).
-        bandwidths: the candidate values of h.
+        bandwidths: the candidate values of sigma.
 
     Returns:
-        The best h, and the mean validation log-likelihood of every candidate, (len(bandwidths),).
+        The best sigma, and the mean validation log-likelihood of every candidate, (len(bandwidths),).
     """
     if len(bandwidths) == 0:
         raise ValueError("give at least one bandwidth to try")
-    scores = torch.stack([parzen_log_density(valid, train, h).mean() for h in bandwidths])
+    scores = torch.stack([parzen_log_density(valid, train, sigma).mean() for sigma in bandwidths])
     return float(bandwidths[int(scores.argmax())]), scores
 
 
