@@ -1,4 +1,6 @@
-"""edu_gen.metrics (Chapter 5): units, the sample classifier's scores, the mutual information gap."""
+"""edu_gen.metrics (the VAE chapter): units, the sample classifier's scores, the mutual information gap.
+
+Thresholds are set from the measured values, with the measurement in a comment."""
 
 import math
 
@@ -63,13 +65,14 @@ def test_mig_is_high_for_aligned_latents_and_low_for_mixed_ones():
     noise = 0.1 * torch.randn(4000, 2, generator=g)
     aligned = factors.float() + noise
     mixed = torch.stack([aligned[:, 0] + aligned[:, 1], aligned[:, 0] - aligned[:, 1]], 1) / 2
-    assert metrics.mutual_information_gap(aligned, factors, bins=8) > 0.8
-    assert metrics.mutual_information_gap(mixed, factors, bins=8) < 0.3
-    assert metrics.mutual_information_gap(torch.randn(4000, 2, generator=g), factors) < 0.05
+    # measured 0.927 (equal-count bins do not fall exactly on the 8 values), 0.0075 and 0.0017
+    assert 0.9 < metrics.mutual_information_gap(aligned, factors, bins=8) <= 1.0      # a fraction of H(v_k)
+    assert metrics.mutual_information_gap(mixed, factors, bins=8) < 0.05
+    assert metrics.mutual_information_gap(torch.randn(4000, 2, generator=g), factors) < 0.02
 
 
 def test_mig_rejects_bad_input():
-    with pytest.raises(ValueError, match="D >= 2"):
+    with pytest.raises(ValueError, match="d >= 2"):
         metrics.mutual_information_gap(torch.zeros(5, 1), torch.zeros(5, 1, dtype=torch.long))
     with pytest.raises(ValueError, match="int64"):
         metrics.mutual_information_gap(torch.zeros(5, 2), torch.zeros(5, 1))
@@ -81,9 +84,8 @@ def test_kl_per_latent_splits_the_kl_term_by_coordinate():
     mu[:, 2], log_var[:, 2] = 0.0, 0.0  # coordinate 2 equals the prior: no information
     per_latent = metrics.kl_per_latent(mu, log_var)
     assert per_latent.shape == (4,) and per_latent[2] == 0
-    from edu_gen import likelihood
-    assert torch.allclose(per_latent.sum(), likelihood.kl_normal_std(mu, log_var).mean())
-    expected_0 = (0.5 * (mu[:, 0] ** 2 + log_var[:, 0].exp() - 1 - log_var[:, 0])).mean()
-    assert torch.allclose(per_latent[0], expected_0)
+    # 1/2 (mu_j^2 + sigma_j^2 - 1 - log sigma_j^2), averaged over examples, written out here: measured 1.2e-7 in float32
+    expected = (0.5 * (mu**2 + log_var.exp() - 1 - log_var)).mean(0)
+    assert torch.allclose(per_latent, expected, rtol=0, atol=1e-6)
     with pytest.raises(ValueError, match=r"same shape \(N, D\)"):
         metrics.kl_per_latent(mu, log_var[:, :3])

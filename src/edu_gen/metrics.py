@@ -8,7 +8,7 @@ r"""Measuring generative models: nats and bits, a digit classifier for samples, 
 | `classifier_score`             | confident and varied: the Inception score, digit classifier    |
 | `mutual_information_gap`       | how well single latents capture single known factors (MIG)     |
 
-Introduced in Chapter 5 (The variational autoencoder).
+Introduced in the chapter "The variational autoencoder" (label ch-vae).
 """
 
 from __future__ import annotations
@@ -113,13 +113,16 @@ def classifier_score(classifier: nn.Module, images: torch.Tensor) -> float:
 
 
 def kl_per_latent(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
-    """The KL term split by latent coordinate, averaged over examples: (N, D) -> (D,) nats.
+    r"""The KL term split by latent coordinate, averaged over examples: (N, d) -> (d,) nats.
+
+    .. math::
+        \mathrm{KL}_j = \frac1N \sum_{i=1}^N \tfrac12\big(\mu_{ij}^2 + \sigma_{ij}^2 - 1 - \log\sigma_{ij}^2\big)
 
     A coordinate whose KL is near 0 carries no information about x (its q equals the prior): it is
-    inactive. The D values sum to the mean of `likelihood.kl_normal_std`.
+    inactive. The d values sum to the mean of `likelihood.kl_normal_std`.
     """
     if mu.dim() != 2 or mu.shape != log_var.shape:
-        raise ValueError(f"expected mu and log_var of the same shape (N, D), got {tuple(mu.shape)} and {tuple(log_var.shape)}")
+        raise ValueError(f"expected mu and log_var of the same shape (N, d), got {tuple(mu.shape)} and {tuple(log_var.shape)}")
     # Treat each coordinate j as its own one-dimensional Gaussian: kl_normal_std then sums over the N examples.
     return kl_normal_std(mu.T.unsqueeze(-1), log_var.T.unsqueeze(-1)) / len(mu)
 
@@ -138,22 +141,22 @@ def mutual_information_gap(latents: torch.Tensor, factors: torch.Tensor, bins: i
     r"""The mutual information gap of Chen et al. (2018), in [0, 1].
 
     .. math::
-        \mathrm{MIG} = \frac1K \sum_{k=1}^K \frac{I(z_{j^{(k)}}; v_k) - \max_{j \ne j^{(k)}} I(z_j; v_k)}{H(v_k)},
-        \qquad j^{(k)} = \arg\max_j I(z_j; v_k)
+        \mathrm{MIG} = \frac1M \sum_{m=1}^M \frac{I(z_{j^{(m)}}; v_m) - \max_{j \ne j^{(m)}} I(z_j; v_m)}{H(v_m)},
+        \qquad j^{(m)} = \arg\max_j I(z_j; v_m)
 
     Each latent is discretised into `bins` equal-count bins; factors are discrete. A factor
     captured by one latent alone scores near 1; a factor spread over two latents near 0.
     Factors with one value (zero entropy) are skipped.
 
     Args:
-        latents: (N, D) codes, e.g. the encoder's means, D >= 2.
-        factors: (N, K) int64 ground-truth factor values.
+        latents: (N, d) codes, e.g. the encoder's means, d >= 2.
+        factors: (N, M) int64 ground-truth values of M factors.
         bins: number of bins per latent.
     """
     if latents.dim() != 2 or latents.shape[1] < 2:
-        raise ValueError(f"latents must be (N, D) with D >= 2, got {tuple(latents.shape)}")
+        raise ValueError(f"latents must be (N, d) with d >= 2 latent coordinates, got {tuple(latents.shape)}")
     if factors.dim() != 2 or factors.shape[0] != latents.shape[0] or factors.dtype != torch.int64:
-        raise ValueError(f"factors must be int64 (N, K) with N = {latents.shape[0]}, got {tuple(factors.shape)} {factors.dtype}")
+        raise ValueError(f"factors must be int64 (N, M), one column per factor, with N = {latents.shape[0]}, got {tuple(factors.shape)} {factors.dtype}")
     ranks = latents.argsort(0).argsort(0)                                   # (N, D) ranks per latent
     codes = (ranks * bins // latents.shape[0]).long()                       # equal-count bins
     gaps = []

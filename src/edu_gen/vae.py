@@ -1,21 +1,23 @@
 """The variational autoencoder, part 1: the reparameterised sample and the Monte Carlo ELBO.
 
-Chapter 4 derives the evidence lower bound (ELBO) of a latent-variable model with a diagonal
-Gaussian encoder q(z|x) = N(mu, diag exp(log_var)) and the prior p(z) = N(0, I):
+The chapter on the evidence lower bound derives the ELBO of a latent-variable model with a
+diagonal Gaussian encoder q_phi(z|x) = N(mu, diag sigma^2) (sigma^2 = exp(log_var)) and the prior
+p(z) = N(0, I_d), d the latent size:
 
-    log p(x) >= ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z)).
+    log p(x) >= ELBO(x) = E_q[log p_theta(x|z)] - KL(q_phi(z|x) || p(z)).
 
 This module holds the two pieces of that derivation a VAE needs: drawing z from q so that
-gradients reach mu and log_var (`reparameterize`), and the ELBO estimated with L such draws
-(`elbo`).
+gradients reach mu and log_var (`reparameterize`), and the ELBO estimated with S such draws
+(`elbo_terms`, `elbo`). Symbols follow the book's notation page.
 
-Chapter 5 builds the model on them, in this order: `VAEConfig`, the MLP and convolutional
+The VAE chapter builds the model on them, in this order: `VAEConfig`, the MLP and convolutional
 encoders and decoders, `VAE` (forward, loss, sample), `iwae_log_likelihood`, the
-importance-weighted estimate of log p(x) used to report test NLL as the papers do, the
-training recipe `train_vae` (dynamic binarisation), and `DeterministicAE`, the same networks
-without noise or KL, for comparison.
+importance-weighted bound ELBO_K used to estimate the test negative log-likelihood as the papers
+do, the training recipe `train_vae` (dynamic binarisation), and `DeterministicAE`, the same
+networks without noise or KL, for comparison.
 
-Introduced in Chapter 4 (The evidence lower bound); the model in Chapter 5 (The variational autoencoder).
+Introduced in the chapter "The evidence lower bound" (label ch-elbo); the model in "The
+variational autoencoder" (ch-vae).
 """
 
 from __future__ import annotations
@@ -53,24 +55,81 @@ def reparameterize(
     r"""Draw z ~ N(mu, diag sigma^2) as a differentiable function of (mu, log_var).
 
     .. math::
-        z = \mu + \sigma \odot \epsilon, \qquad \sigma = \exp(\tfrac12 \log\sigma^2),
-        \qquad \epsilon \sim \mathcal N(0, I)
+        z = \mu + \sigma \odot \varepsilon, \qquad \sigma = \exp(\tfrac12 \log\sigma^2),
+        \qquad \varepsilon \sim \mathcal N(0, I_d)
 
     The noise epsilon is the only random node, so gradients flow to mu and log_var
-    (Kingma and Welling, 2014). Note the standard deviation sigma, not the variance: some
-    lecture slides write mu + sigma^2 * eps, whose variance is sigma^4 (Chapter 4 checks it).
+    (Kingma and Welling, 2014, section 2.4). Note the standard deviation sigma, not the
+    variance: one lecture slide writes mu + sigma^2 * eps, whose variance is sigma^4 (the ELBO
+    chapter measures it).
 
     Args:
-        mu: means, (B, latent_dim) (any shape (B, ...) works).
+        mu: means, (B, d) (any shape (..., d) works, e.g. (K, B, d)).
         log_var: log-variances log sigma^2, same shape and dtype as mu.
-        generator: optional torch.Generator for reproducible noise.
+        generator: optional torch.Generator for reproducible noise. The noise is drawn on the
+            generator's device and moved to mu's, so a CPU generator gives the same z on CPU
+            and CUDA.
 
     Returns:
         z, shaped like mu.
+
+    Raises:
+        TypeError, ValueError: mu or log_var is not a floating tensor, or their shapes differ.
     """
     _check_gaussian_params(mu, log_var)
-    eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+    noise_device = generator.device if generator is not None else mu.device
+    eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=noise_device).to(mu.device)
     return mu + torch.exp(0.5 * log_var) * eps
+
+
+def elbo_terms(
+    x: torch.Tensor,
+    mu: torch.Tensor,
+    log_var: torch.Tensor,
+    log_likelihood: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    num_samples: int = 1,
+    generator: torch.Generator | None = None,
+) -> dict[str, torch.Tensor]:
+    r"""The two terms of the ELBO, one value per example: the sampled log-likelihood and the exact KL.
+
+    .. math::
+        \text{log\_px} = \frac1S \sum_{s=1}^S \log p_\theta(x \mid z^{(s)}), \quad
+        z^{(s)} = \mu + \sigma \odot \varepsilon^{(s)}; \qquad
+        \text{kl} = \mathrm{KL}\big(\mathcal N(\mu, \operatorname{diag}\sigma^2) \,\|\, \mathcal N(0, I_d)\big)
+
+    The reconstruction term is a Monte Carlo estimate with S = num_samples reparameterised draws
+    (`reparameterize`; Kingma and Welling, 2014, eq. 7, where S is written L); the KL term is
+    exact (`likelihood.kl_normal_std`, their appendix B). ``elbo`` is ``log_px - kl``.
+
+    Args:
+        x: data, (B, ...).
+        mu, log_var: the encoder's output for x, (B, d) each.
+        log_likelihood: ``log_likelihood(x, z) -> (B,)``, log p_theta(x|z) in nats (for example
+            ``lambda x, z: -likelihood.bernoulli_nll(x, decoder(z))``).
+        num_samples: S >= 1, the number of draws of z per example.
+        generator: optional torch.Generator for reproducible noise.
+
+    Returns:
+        ``{"log_px": (B,), "kl": (B,)}`` in nats.
+
+    Raises:
+        ValueError: x's batch size differs from mu's, S < 1, or `log_likelihood` does not
+            return one value per example.
+    """
+    _check_gaussian_params(mu, log_var)
+    if not isinstance(x, torch.Tensor) or x.dim() == 0 or x.shape[0] != mu.shape[0]:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x must be a tensor (B, ...) with mu's batch size B = {mu.shape[0]}, got {shape}")
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+        raise ValueError(f"num_samples must be a positive int (S, the draws of z per example), got {num_samples!r}")
+    total = 0.0
+    for _ in range(num_samples):
+        log_px = log_likelihood(x, reparameterize(mu, log_var, generator))
+        if not isinstance(log_px, torch.Tensor) or log_px.shape != (x.shape[0],):
+            got = tuple(log_px.shape) if isinstance(log_px, torch.Tensor) else type(log_px).__name__
+            raise ValueError(f"log_likelihood must return one value per example, shape ({x.shape[0]},), got {got}")
+        total = total + log_px
+    return {"log_px": total / num_samples, "kl": kl_normal_std(mu, log_var)}
 
 
 def elbo(
@@ -84,44 +143,26 @@ def elbo(
     r"""Monte Carlo estimate of the evidence lower bound, one value per example.
 
     .. math::
-        \mathrm{ELBO}(x) \approx \frac1L \sum_{l=1}^L \log p(x \mid z^{(l)})
-        - \mathrm{KL}\big(\mathcal N(\mu, \sigma^2) \,\|\, \mathcal N(0, I)\big),
-        \qquad z^{(l)} = \mu + \sigma \odot \epsilon^{(l)}
+        \mathrm{ELBO}(x) \approx \frac1S \sum_{s=1}^S \log p_\theta(x \mid z^{(s)})
+        - \mathrm{KL}\big(\mathcal N(\mu, \operatorname{diag}\sigma^2) \,\|\, \mathcal N(0, I_d)\big),
+        \qquad z^{(s)} = \mu + \sigma \odot \varepsilon^{(s)}
 
-    The reconstruction term is sampled (L = num_samples, usually 1); the KL term is exact
-    (`likelihood.kl_normal_std`). The VAE loss is ``-elbo(...).mean()``.
-
-    Args:
-        x: data, (B, ...).
-        mu, log_var: the encoder's output for x, (B, latent_dim) each.
-        log_likelihood: ``log_likelihood(x, z) -> (B,)``, log p(x|z) in nats (for example
-            ``lambda x, z: -likelihood.bernoulli_nll(x, decoder(z))``).
-        num_samples: L >= 1, the number of draws of z per example.
-        generator: optional torch.Generator for reproducible noise.
+    The reconstruction term is sampled (S = num_samples, usually 1); the KL term is exact. The
+    VAE loss is ``-elbo(...).mean()``. Arguments as in `elbo_terms`.
 
     Returns:
-        (B,) ELBO estimates in nats (a lower bound on log p(x) on average).
+        (B,) ELBO estimates in nats (on average a lower bound on log p(x)).
     """
-    _check_gaussian_params(mu, log_var)
-    if not isinstance(x, torch.Tensor) or x.dim() == 0 or x.shape[0] != mu.shape[0]:
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"x must be a tensor (B, ...) with mu's batch size B = {mu.shape[0]}, got {shape}")
-    if not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
-    total = 0.0
-    for _ in range(num_samples):
-        log_px = log_likelihood(x, reparameterize(mu, log_var, generator))
-        if log_px.shape != (x.shape[0],):
-            raise ValueError(f"log_likelihood must return one value per example, shape ({x.shape[0]},), got {tuple(log_px.shape)}")
-        total = total + log_px
-    return total / num_samples - kl_normal_std(mu, log_var)
+    terms = elbo_terms(x, mu, log_var, log_likelihood, num_samples, generator)
+    return terms["log_px"] - terms["kl"]
 
 
 # --------------------------------------------------------------------------------------------
-# Chapter 5: the model. Parts (encoders, decoders) -> model -> loss -> sampling -> evaluation.
+# The VAE chapter: the model. Parts (encoders, decoders) -> model -> loss -> sampling -> evaluation.
 # --------------------------------------------------------------------------------------------
 
 ARCHITECTURES = ("mlp", "conv")
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
 
 @dataclass(frozen=True)
@@ -129,16 +170,19 @@ class VAEConfig:
     """Everything that fixes a VAE's architecture and loss; saved in its checkpoints.
 
     Attributes:
-        latent_dim: size of z. 2 gives a latent space one can draw; 20 reconstructs better.
+        latent_dim: d, the size of z. 2 gives a latent space one can draw; 20 reconstructs better.
         hidden_dim: width of the MLP's hidden layers (ignored by the conv architecture).
         architecture: ``"mlp"`` (two hidden layers) or ``"conv"`` (two strided convolutions).
         beta: weight of the KL term (1 is the VAE; > 1 the beta-VAE of Higgins et al., 2017).
+        activation: the MLP's hidden nonlinearity, ``"relu"`` (the book's chapters) or ``"tanh"``
+            (Burda et al., 2016, section 5: two layers of 200 tanh units, d = 50).
     """
 
     latent_dim: int = 20
     hidden_dim: int = 400
     architecture: str = "mlp"
     beta: float = 1.0
+    activation: str = "relu"
 
     def __post_init__(self):
         if isinstance(self.latent_dim, bool) or not isinstance(self.latent_dim, int) or self.latent_dim < 1:
@@ -149,23 +193,27 @@ class VAEConfig:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
         if not (isinstance(self.beta, (int, float)) and self.beta >= 0):
             raise ValueError(f"beta must be a number >= 0 (the KL weight), got {self.beta!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {self.activation!r}")
 
 
-def mlp_encoder(latent_dim: int, hidden_dim: int) -> nn.Module:
+def mlp_encoder(latent_dim: int, hidden_dim: int, activation: str = "relu") -> nn.Module:
     """(B, 1, 28, 28) -> (B, 2 * latent_dim): the means and log-variances side by side."""
+    act = ACTIVATIONS[activation]
     return nn.Sequential(
         nn.Flatten(),                                   # (B, 784)
-        nn.Linear(784, hidden_dim), nn.ReLU(),
-        nn.Linear(hidden_dim, hidden_dim), nn.ReLU(),
+        nn.Linear(784, hidden_dim), act(),
+        nn.Linear(hidden_dim, hidden_dim), act(),
         nn.Linear(hidden_dim, 2 * latent_dim),          # (B, 2 * latent_dim)
     )
 
 
-def mlp_decoder(latent_dim: int, hidden_dim: int) -> nn.Module:
-    """(B, latent_dim) -> (B, 1, 28, 28) Bernoulli logits."""
+def mlp_decoder(latent_dim: int, hidden_dim: int, activation: str = "relu") -> nn.Module:
+    """(B, latent_dim) -> (B, 1, 28, 28) Bernoulli logits, the network g_theta."""
+    act = ACTIVATIONS[activation]
     return nn.Sequential(
-        nn.Linear(latent_dim, hidden_dim), nn.ReLU(),
-        nn.Linear(hidden_dim, hidden_dim), nn.ReLU(),
+        nn.Linear(latent_dim, hidden_dim), act(),
+        nn.Linear(hidden_dim, hidden_dim), act(),
         nn.Linear(hidden_dim, 784),
         nn.Unflatten(1, (1, 28, 28)),                   # (B, 1, 28, 28)
     )
@@ -209,12 +257,15 @@ class VAE(nn.Module):
 
     .. math::
         q_\phi(z \mid x) = \mathcal N(\mu_\phi(x), \operatorname{diag}\sigma^2_\phi(x)), \quad
-        p(z) = \mathcal N(0, I), \quad p_\theta(x \mid z) = \prod_d \mathrm{Bernoulli}(x_d; \sigma(f_\theta(z)_d))
+        p(z) = \mathcal N(0, I_d), \quad
+        p_\theta(x \mid z) = \prod_{j=1}^{D} \mathrm{Bernoulli}\big(x_j; \operatorname{sigm}(g_\theta(z)_j)\big)
 
-    The loss is the negative ELBO of Chapter 4, with the KL weighted by ``config.beta``:
-    :math:`\mathrm{recon} + \beta\,\mathrm{KL}`, recon = :math:`-\log p_\theta(x \mid z)`, z reparameterised.
+    The loss is the negative ELBO (`elbo_terms`, one draw of z), with the KL weighted by
+    ``config.beta``: :math:`\mathrm{recon} + \beta\,\mathrm{KL}`, recon =
+    :math:`-\log p_\theta(x \mid z)`. It is a negative log-likelihood (in nats) only for binary
+    x; on grey levels it is a cross-entropy.
 
-    Introduced in Chapter 5 (The variational autoencoder).
+    Introduced in the chapter "The variational autoencoder" (label ch-vae).
     """
 
     def __init__(self, config: VAEConfig = VAEConfig()):
@@ -222,7 +273,8 @@ class VAE(nn.Module):
         self.config = config
         d, h = config.latent_dim, config.hidden_dim
         if config.architecture == "mlp":
-            self.encoder, self.decoder = mlp_encoder(d, h), mlp_decoder(d, h)
+            self.encoder = mlp_encoder(d, h, config.activation)
+            self.decoder = mlp_decoder(d, h, config.activation)
         else:
             self.encoder, self.decoder = conv_encoder(d), conv_decoder(d)
 
@@ -243,12 +295,19 @@ class VAE(nn.Module):
         z = reparameterize(mu, log_var, generator)
         return self.decode(z), mu, log_var
 
+    def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """log p_theta(x|z) in nats, (B,): the Bernoulli decoder's log-probability of x (B, 1, 28, 28) given z (B, d)."""
+        return -bernoulli_nll(x, self.decode(z))
+
     def negative_elbo(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """Per-example terms (B,): recon = -log p(x|z), kl, and loss = recon + beta * kl (nats)."""
+        """Per-example terms (B,): recon = -log p(x|z) for one draw z ~ q(z|x), kl, and loss = recon + beta * kl.
+
+        The ELBO itself is `elbo_terms` with this model's `log_likelihood` (S = 1).
+        """
         check_unit_interval(x, "VAE.loss")
-        logits, mu, log_var = self(x, generator)
-        recon = bernoulli_nll(x, logits)                # (B,)
-        kl = kl_normal_std(mu, log_var)                 # (B,) closed form (Kingma and Welling, 2014, App. B)
+        mu, log_var = self.encode(x)
+        terms = elbo_terms(x, mu, log_var, self.log_likelihood, num_samples=1, generator=generator)
+        recon, kl = -terms["log_px"], terms["kl"]
         return {"recon": recon, "kl": kl, "loss": recon + self.config.beta * kl}
 
     def loss(self, batch, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
@@ -258,7 +317,12 @@ class VAE(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, mean: bool = True) -> torch.Tensor:
-        """Decode n draws z ~ N(0, I): pixel probabilities (mean=True) or binary pixels, (n, 1, 28, 28)."""
+        """Draw z ~ N(0, I_d) n times and decode: (n, 1, 28, 28).
+
+        With ``mean=True`` (the default, kept for compatibility) this returns the decoder's means
+        sigm(g_theta(z)), pixel probabilities: they are NOT samples of x. With ``mean=False`` it
+        returns samples x ~ p_theta(x|z), binary pixels. Figures must say which they show.
+        """
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive int, got {n!r}")
         device = next(self.parameters()).device
@@ -284,51 +348,60 @@ def log_normal(z: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor) -> torc
 def iwae_log_likelihood(
     model: VAE, x: torch.Tensor, k: int, generator: torch.Generator | None = None, chunk: int = 250
 ) -> torch.Tensor:
-    r"""The importance-weighted estimate of log p(x) (Burda et al., 2016), one value per example.
+    r"""The importance-weighted bound ELBO_K of Burda et al. (2016), one value per example.
 
     .. math::
-        \log p(x) \ge \mathcal L_k(x) = \mathbb E\Big[\log \frac1k \sum_{i=1}^k
-        \frac{p(x \mid z_i)\,p(z_i)}{q(z_i \mid x)}\Big], \qquad z_i \sim q(z \mid x)
+        \log p(x) \ge \mathrm{ELBO}_K(x) = \mathbb E\Big[\log \frac1K \sum_{i=1}^K
+        \frac{p_\theta(x \mid z_i)\,p(z_i)}{q_\phi(z_i \mid x)}\Big], \qquad z_i \sim q_\phi(z \mid x)
 
-    :math:`\mathcal L_1` is the ELBO, and :math:`\mathcal L_k \le \mathcal L_{k'}` for :math:`k < k'`;
-    the bound tends to log p(x) as k grows. Computed with log-sum-exp, the k draws in chunks.
+    (Burda et al., 2016, eq. 8, where K is written k). ELBO_1 is the ELBO, and on average
+    ELBO_K <= ELBO_K' for K < K' (their Theorem 1); the bound tends to log p(x) as K grows. One
+    call returns one draw of the estimate: a lower bound on log p(x) only on average. Computed
+    with log-sum-exp, the K draws evaluated ``chunk`` at a time. Each z_i is drawn by
+    `reparameterize` from its own (B, d) block of noise, in order, so the result does not depend
+    on ``chunk`` (up to float rounding).
 
     Args:
-        model: a VAE.
-        x: binary (or [0, 1]) images (B, 1, 28, 28).
-        k: number of importance samples, >= 1.
+        model: a VAE (its `encode`, `log_likelihood`).
+        x: binary images (B, 1, 28, 28); [0, 1] is accepted, but only for binary x is the
+            result a log-likelihood.
+        k: K, the number of importance samples, >= 1 (the paper's letter kept as the argument name).
         generator: for reproducible draws.
-        chunk: importance samples evaluated at once (memory: B * chunk * 784 floats).
+        chunk: importance samples decoded at once (memory: B * chunk * 784 floats).
 
     Returns:
         (B,) estimates of log p(x) in nats.
+
+    Raises:
+        ValueError: k or chunk is not an int >= 1, or x is not (B, 1, 28, 28) in [0, 1].
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k (the number of importance samples) must be an int >= 1, got {k!r}")
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk (importance samples decoded at once) must be an int >= 1, got {chunk!r}")
     check_unit_interval(x, "iwae_log_likelihood")
     device = next(model.parameters()).device
     x = x.to(device)
-    mu, log_var = model.encode(x)                                        # (B, D) each
-    B, D = mu.shape
+    mu, log_var = model.encode(x)                                        # (B, d) each
+    B, d = mu.shape
+    zeros = torch.zeros_like(mu)
     log_w = []
     for start in range(0, k, chunk):
         m = min(chunk, k - start)
-        eps = torch.randn(m, B, D, generator=generator).to(device)
-        z = mu + torch.exp(0.5 * log_var) * eps                          # (m, B, D)
-        logits = model.decode(z.reshape(m * B, D))                       # (m * B, 1, 28, 28)
-        log_px_z = -bernoulli_nll(x.repeat(m, 1, 1, 1), logits).reshape(m, B)
-        log_pz = log_normal(z, torch.zeros_like(z), torch.zeros_like(z))  # (m, B)
-        log_qz = log_normal(z, mu, log_var)                               # (m, B)
+        z = torch.stack([reparameterize(mu, log_var, generator) for _ in range(m)])   # (m, B, d)
+        log_px_z = model.log_likelihood(x.repeat(m, 1, 1, 1), z.reshape(m * B, d)).reshape(m, B)
+        log_pz = log_normal(z, zeros, zeros)                              # (m, B) log N(z; 0, I)
+        log_qz = log_normal(z, mu, log_var)                               # (m, B) log q(z|x)
         log_w.append(log_px_z + log_pz - log_qz)
-    log_w = torch.cat(log_w, dim=0)                                       # (k, B)
-    return log_mean_exp(log_w, dim=0)                                   # log (1/k) sum_j w_j
+    log_w = torch.cat(log_w, dim=0)                                       # (K, B)
+    return log_mean_exp(log_w, dim=0)                                     # log (1/K) sum_i w_i
 
 
 def binarized_loss(model: VAE, batch) -> dict[str, torch.Tensor]:
     """`model.loss` on a fresh stochastic binarisation of the grey-level batch (dynamic binarisation).
 
-    Each step sees new binary pixels x_d ~ Bernoulli(grey level), as in Burda et al. (2016); this
-    regularises and matches the binarised MNIST on which test NLLs are reported.
+    Each step sees new binary pixels x_j ~ Bernoulli(grey level_j), as in Burda et al. (2016); this
+    regularises and matches the binarised MNIST on which test negative log-likelihoods are reported.
     """
     x = batch[0] if isinstance(batch, (tuple, list)) else batch
     return model.loss(torch.bernoulli(x))
@@ -338,8 +411,10 @@ def train_vae(model: VAE, images: torch.Tensor, *, steps: int, batch_size: int =
               seed: int = 0, binarize: bool = True, progress: bool | None = None):
     """Train with Adam for `steps` steps on `images` (N, 1, 28, 28) in [0, 1]; returns the History.
 
-    The chapter's recipe, shared by the notebook and `benchmarks/vae_mnist.py`. With `binarize`,
-    each batch is binarised afresh (`binarized_loss`); otherwise the grey levels are the targets.
+    The chapter's recipe, shared by the notebook and `benchmarks/vae_mnist.py --scale book`. With
+    `binarize`, each batch is binarised afresh (`binarized_loss`) and the loss is a negative ELBO
+    of binary data (nats); otherwise the grey levels are the targets and the recon term is a
+    cross-entropy, not a log-likelihood.
     """
     from edu_gen import data, train  # a light import here keeps vae.py free of data at import
 
@@ -353,8 +428,9 @@ def train_vae(model: VAE, images: torch.Tensor, *, steps: int, batch_size: int =
 class DeterministicAE(VAE):
     """The same encoder and decoder as `VAE` with z = mu and no KL: a plain autoencoder.
 
-    Chapter 5 trains it beside the VAE so that the latent-space figures differ only by the
-    noise and the KL term. ``negative_elbo`` returns recon, kl = 0 and loss = recon; it is not an ELBO.
+    The VAE chapter trains it beside a VAE with the same seed and number of steps, so that the two
+    differ only by the noise and the KL term. ``negative_elbo`` returns recon, kl = 0 and
+    loss = recon; it is not an ELBO, and recon is not a log-likelihood of anything the model can sample.
     """
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
