@@ -87,5 +87,5 @@ def test_kl_per_latent_splits_the_kl_term_by_coordinate():
     # 1/2 (mu_j^2 + sigma_j^2 - 1 - log sigma_j^2), averaged over examples, written out here: measured 1.2e-7 in float32
     expected = (0.5 * (mu**2 + log_var.exp() - 1 - log_var)).mean(0)
     assert torch.allclose(per_latent, expected, rtol=0, atol=1e-6)
-    with pytest.raises(ValueError, match=r"same shape \(N, D\)"):
+    with pytest.raises(ValueError, match=r"same shape \(N, d\)"):
         metrics.kl_per_latent(mu, log_var[:, :3])
