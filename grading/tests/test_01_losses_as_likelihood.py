@@ -92,7 +92,7 @@ def test_categorical_nll_does_not_overflow_for_large_logits(student):
 
 
 def _autograd_delta(cost: str, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """∂C/∂z by autograd: the oracle, independent of the formulas the student writes."""
+    """∂𝓛/∂(pre-activation) by autograd: the oracle, independent of the formulas the student writes."""
     z = z.clone().requires_grad_()
     a = torch.sigmoid(z)
     c = 0.5 * (a - y) ** 2 if cost == "mse" else -(y * torch.log(a) + (1 - y) * torch.log(1 - a))
@@ -102,7 +102,7 @@ def _autograd_delta(cost: str, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor
 
 @pytest.mark.points(1)
 def test_delta_mse_matches_autograd(student):
-    """`delta_mse` equals ∂C/∂z of ½(a − y)² for a sigmoid neuron, on hidden inputs"""
+    """`delta_mse` equals the derivative of ½(a − y)² with respect to the pre-activation of a sigmoid neuron, on hidden inputs"""
     g = hidden(1401)
     z, y = 3 * torch.randn(20, generator=g, dtype=torch.float64), torch.rand(20, generator=g, dtype=torch.float64)
     assert_close(student.call("delta_mse", torch.sigmoid(z), y), _autograd_delta("mse", z, y), what="delta_mse(a, y)")
@@ -110,7 +110,7 @@ def test_delta_mse_matches_autograd(student):
 
 @pytest.mark.points(1)
 def test_delta_cross_entropy_matches_autograd(student):
-    """`delta_cross_entropy` equals ∂C/∂z of the cross-entropy for a sigmoid neuron, on hidden inputs"""
+    """`delta_cross_entropy` equals the derivative of the cross-entropy with respect to the pre-activation of a sigmoid neuron, on hidden inputs"""
     g = hidden(1402)
     z, y = 3 * torch.randn(4, 5, generator=g, dtype=torch.float64), torch.rand(4, 5, generator=g, dtype=torch.float64)
     assert_close(student.call("delta_cross_entropy", torch.sigmoid(z), y), _autograd_delta("ce", z, y),
