@@ -1,6 +1,6 @@
 """edu_gen.manifold against scikit-learn (the oracle), plus its derivations and its refusals.
 
-Tolerances are a small multiple of what was measured (numpy 2, scipy 1.16, OpenBLAS, float64),
+Tolerances are a small multiple of what was measured (numpy 2.4, scipy 1.17, scikit-learn 1.9, float64),
 noted beside each. Procrustes disparities between two embeddings that compute the same thing
 come out at 1e-31..1e-30 (rounding of O(1) coordinates, squared); they are bounded by 1e-28, a
 100x margin for other BLAS builds, which is still 20 orders of magnitude below any real
