@@ -4,12 +4,18 @@ Every function returns ONE value per example: a tensor of shape (B,) holding the
 log-density (or divergence) in nats, constants included, summed over all non-batch dimensions.
 Take ``.mean()`` for a mini-batch loss. Tests compare each with `torch.distributions`.
 
-| distribution of x given the network output | function                  | the usual name of the loss |
-|--------------------------------------------|---------------------------|----------------------------|
-| Gaussian N(x; mean, exp(log_var))          | `gaussian_nll`            | mean squared error         |
-| Bernoulli(x; sigmoid(logits)), x in {0,1}  | `bernoulli_nll`           | binary cross-entropy       |
-| continuous Bernoulli, x in [0, 1]          | `continuous_bernoulli_nll`| BCE + a log-normaliser     |
-| categorical(y; softmax(logits))            | `categorical_nll`         | cross-entropy              |
+Notation (the book's notation page): D is the number of dimensions summed over, sigma a standard
+deviation (``log_var`` = log sigma^2), sigm the logistic sigmoid, lambda = sigm(logits) the mean
+of a Bernoulli. A value is a negative log-likelihood in nats only when the distribution is
+normalised for the data as given: `bernoulli_nll` on grey levels in (0, 1) is a cross-entropy,
+not a likelihood (use `continuous_bernoulli_nll` there).
+
+| distribution of x given the network output   | function                  | the usual name of the loss |
+|----------------------------------------------|---------------------------|----------------------------|
+| Gaussian N(x; mean, sigma^2), sigma^2 = exp(log_var) | `gaussian_nll`    | mean squared error         |
+| Bernoulli(x; sigm(logits)), x in {0, 1}      | `bernoulli_nll`           | binary cross-entropy       |
+| continuous Bernoulli, x in [0, 1]            | `continuous_bernoulli_nll`| BCE + a log-normaliser     |
+| categorical(y; softmax(logits))              | `categorical_nll`         | cross-entropy              |
 
 Introduced in Chapter 1 (Losses as maximum likelihood).
 """
@@ -58,11 +64,16 @@ def gaussian_nll(x: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor | fl
     Args:
         x: data, (B, ...).
         mean: mu, same shape as x.
-        log_var: log sigma^2, a float or a tensor that broadcasts to x's shape (a network
-            that predicts its own variance passes a tensor shaped like x).
+        log_var: log sigma^2 (sigma the standard deviation), a float or a tensor that
+            broadcasts to x's shape (a network that predicts its own variance passes a tensor
+            shaped like x).
 
     Returns:
-        (B,) negative log-likelihoods in nats.
+        (B,) negative log-likelihoods in nats (a density: can be negative).
+
+    Raises:
+        TypeError: x or mean is not a floating-point tensor.
+        ValueError: x and mean differ in shape, log_var does not broadcast to x, or x is a scalar.
     """
     _check_floating("x", x)
     _check_floating("mean", mean)
@@ -80,18 +91,23 @@ def bernoulli_nll(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
 
     .. math::
         -\log p(x) = -\sum_d \big[x_d \log \lambda_d + (1 - x_d) \log(1 - \lambda_d)\big],
-        \quad \lambda = \operatorname{sigmoid}(\text{logits})
+        \quad \lambda = \operatorname{sigm}(\text{logits})
 
-    This is binary cross-entropy. It is a likelihood only for x in {0, 1}; for grey levels
-    see `continuous_bernoulli_nll`. Computed from logits (log-sigmoid) so that it stays finite
-    when lambda rounds to 0 or 1.
+    This is binary cross-entropy. It is a negative log-likelihood only for x in {0, 1}; on grey
+    levels in (0, 1) the same number is a cross-entropy (a reconstruction error), not the log of
+    a normalised density: see `continuous_bernoulli_nll`. Computed from logits (log-sigmoid) so
+    that it stays finite when lambda rounds to 0 or 1.
 
     Args:
-        x: targets in [0, 1], (B, ...).
+        x: targets, (B, ...): binary {0, 1} for a likelihood; any value in [0, 1] is accepted.
         logits: log(lambda / (1 - lambda)), same shape as x.
 
     Returns:
-        (B,) negative log-likelihoods in nats.
+        (B,) negative log-likelihoods in nats for binary x (cross-entropies in nats otherwise).
+
+    Raises:
+        TypeError: x or logits is not a floating-point tensor.
+        ValueError: x and logits differ in shape, or x is a scalar.
     """
     _check_floating("x", x)
     _check_floating("logits", logits)
@@ -108,13 +124,25 @@ def continuous_bernoulli_log_norm(logits: torch.Tensor) -> torch.Tensor:
                    = \frac{\text{logits}}{\tanh(\text{logits}/2)} \quad (\lambda \ne \tfrac12), \qquad C(\tfrac12) = 2
 
     since 1 - 2 lambda = -tanh(logits / 2). Near lambda = 1/2 the ratio is 0/0, so a Taylor
-    expansion is used there: log C = log 2 + logits^2 / 12 + O(logits^4).
+    expansion is used for |logits| < 0.01:
+    log C = log 2 + logits^2 / 12 - 7 logits^4 / 1440 + O(logits^6), whose next term
+    (31 logits^6 / 90720) is below 4e-16 there.
+
+    Args:
+        logits: log(lambda / (1 - lambda)), any shape.
+
+    Returns:
+        log C(lambda), same shape as logits (at least log 2).
+
+    Raises:
+        TypeError: logits is not a floating-point tensor.
     """
     _check_floating("logits", logits)
     near_half = logits.abs() < 1e-2
     safe = torch.where(near_half, torch.ones_like(logits), logits)
     exact = torch.log(safe / torch.tanh(safe / 2))
-    taylor = math.log(2.0) + logits**2 / 12  # log 2 + log(1 + l^2/12) to second order
+    # the series of log(l / tanh(l / 2)) around l = 0, to fourth order
+    taylor = math.log(2.0) + logits**2 / 12 - 7 * logits**4 / 1440
     return torch.where(near_half, taylor, exact)
 
 
@@ -128,8 +156,15 @@ def continuous_bernoulli_nll(x: torch.Tensor, logits: torch.Tensor) -> torch.Ten
     fixes that (Loaiza-Ganem and Cunningham, 2019). Binary cross-entropy on grey levels
     silently drops the log C term.
 
+    Args:
+        x: grey levels in [0, 1], (B, ...).
+        logits: log(lambda / (1 - lambda)), same shape as x.
+
     Returns:
         (B,) negative log-likelihoods in nats (can be negative: it is a density).
+
+    Raises:
+        TypeError, ValueError: as `bernoulli_nll`.
     """
     return bernoulli_nll(x, logits) - _sum_per_example(continuous_bernoulli_log_norm(logits))
 
@@ -147,6 +182,11 @@ def categorical_nll(y: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
 
     Returns:
         (B,) negative log-likelihoods in nats, summed over positions.
+
+    Raises:
+        TypeError: y is not int64, or logits is not floating-point.
+        ValueError: the shapes do not pair up as (B, ...) and (B, K, ...), or a label lies
+            outside [0, K - 1].
     """
     _check_floating("logits", logits)
     if y.dtype != torch.int64:
@@ -167,7 +207,18 @@ def kl_normal_std(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     .. math::
         \mathrm{KL} = \tfrac12 \sum_j \big(\mu_j^2 + \sigma_j^2 - \log\sigma_j^2 - 1\big)
 
-    The regulariser of the VAE (Kingma and Welling, 2014, appendix B).
+    The regulariser of the VAE (Kingma and Welling, 2014, appendix B), with sigma_j^2 =
+    exp(log_var_j).
+
+    Args:
+        mu, log_var: (B, d) (or (B, ...)), the mean and log-variance of q.
+
+    Returns:
+        (B,) divergences in nats, summed over the latent dimensions.
+
+    Raises:
+        TypeError: an argument is not a floating-point tensor.
+        ValueError: mu and log_var differ in shape.
     """
     _check_floating("mu", mu)
     _check_floating("log_var", log_var)
@@ -183,6 +234,16 @@ def kl_normal_normal(
     .. math::
         \mathrm{KL} = \tfrac12 \sum_j \Big(\log\frac{\sigma_{2j}^2}{\sigma_{1j}^2}
         + \frac{\sigma_{1j}^2 + (\mu_{1j} - \mu_{2j})^2}{\sigma_{2j}^2} - 1\Big)
+
+    Args:
+        mu1, log_var1, mu2, log_var2: (B, d) (or (B, ...)), all of one shape.
+
+    Returns:
+        (B,) divergences in nats.
+
+    Raises:
+        TypeError: an argument is not a floating-point tensor.
+        ValueError: the four arguments differ in shape.
     """
     for name, t in (("mu1", mu1), ("log_var1", log_var1), ("mu2", mu2), ("log_var2", log_var2)):
         _check_floating(name, t)
@@ -194,7 +255,16 @@ def kl_normal_normal(
 def log_mean_exp(t: torch.Tensor, dim: int) -> torch.Tensor:
     r"""log( mean_i exp(t_i) ) along `dim`, computed stably: logsumexp(t) - log n.
 
-    The estimator of importance-weighted log-likelihoods: log p(x) ~ log (1/K) sum_k w_k.
+    The estimator of importance-weighted log-likelihoods: log p(x) ~ log (1/K) sum_k w_k
+    (Burda et al., 2016), with t the K log-weights log w_k.
+
+    Args:
+        t: log-values, any shape with a non-empty dimension `dim`.
+        dim: the dimension to average over (removed from the result).
+
+    Raises:
+        TypeError: t is not a floating-point tensor.
+        ValueError: dimension `dim` is empty.
     """
     _check_floating("t", t)
     n = t.shape[dim]
