@@ -1,19 +1,23 @@
 r"""Autoencoders: a network trained to copy its input, and the noise that makes its code useful.
 
-An autoencoder is an encoder :math:`h` and a decoder :math:`g`; the code is :math:`z = h(x)`,
-the output :math:`y = g(h(x))`, and training minimises the reconstruction error summed over
-the data, :math:`L_{AE} = \sum_i L(x_i, g(h(x_i)))`. With :math:`L` a negative log-likelihood
-(chapter 1), the decoder's output is the parameter of a distribution over :math:`x`: logits of
-a Bernoulli for images in [0, 1], the mean of a unit-variance Gaussian for real-valued points.
+An autoencoder is an encoder :math:`h` and a decoder :math:`g` (the book's notation page); the
+code is :math:`h(x) \in \mathbb{R}^d`, the output :math:`y = g(h(x)) \in \mathbb{R}^D`, and training
+minimises the reconstruction error summed over the data,
+:math:`\mathcal{L}_{AE} = \sum_i \ell(x^{(i)}, g(h(x^{(i)})))`. The decoder's output is the parameter
+of a distribution over :math:`x`: logits of a Bernoulli, or the mean of a unit-variance Gaussian.
+:math:`\ell` is then a negative log-likelihood only where that distribution is a normalised density
+of the data as given (binary pixels under the Bernoulli, real values under the Gaussian). On grey
+levels in [0, 1] the Bernoulli's :math:`\ell` is a cross-entropy, not a likelihood (chapter 1), so
+the library calls it the reconstruction error (`reconstruction_error`).
 
 | piece                     | what it is                                             |
 |---------------------------|--------------------------------------------------------|
-| `AEConfig`, `Autoencoder` | MLP encoder and mirrored decoder                       |
+| `AEConfig`, `Autoencoder` | MLP encoder and mirrored decoder; one layer may be tied |
 | `ConvAutoencoder`         | two strided convolutions down, two transposed up       |
 | `TiedAutoencoder`         | one layer, decoder weight = encoder weight transposed  |
 | `stack`                   | one deep AE from greedily pre-trained one-layer AEs    |
-| `corrupt`                 | the denoising corruptions q(x~ given x)                |
-| `dae_loss`                | the denoising loss with L corrupted samples            |
+| `corrupt`                 | the denoising corruptions C(x~ given x)                |
+| `dae_loss`                | the denoising loss with S corrupted samples            |
 | `principal_angles`        | angles between two subspaces (linear AE = PCA check)   |
 
 The contractive penalty lives in `edu_gen.contractive`.
@@ -50,11 +54,25 @@ def check_input(x: torch.Tensor, shape: tuple[int, ...], who: str) -> None:
         raise ValueError(f"{who} expects inputs of shape {expected}, got {tuple(x.shape)}")
 
 
-def reconstruction_nll(x: torch.Tensor, output: torch.Tensor, kind: str = "bernoulli") -> torch.Tensor:
-    r"""The reconstruction error L(x, y) as a negative log-likelihood, one value per example (B,).
+def reconstruction_error(x: torch.Tensor, output: torch.Tensor, kind: str = "bernoulli") -> torch.Tensor:
+    r"""The reconstruction error :math:`\ell(x, y)`, summed over the D entries: one value per example, (B,).
 
-    ``bernoulli``: :math:`-\sum_d [x_d \log \sigma(y_d) + (1 - x_d)\log(1 - \sigma(y_d))]` (output = logits);
-    ``gaussian``:  :math:`\sum_d \tfrac12[(x_d - y_d)^2 + \log 2\pi]` (output = mean, unit variance).
+    ``bernoulli``: :math:`-\sum_{j=1}^{D} [x_j \log \operatorname{sigm}(y_j) + (1 - x_j)\log(1 - \operatorname{sigm}(y_j))]`
+    (output = logits), the binary cross-entropy;
+    ``gaussian``:  :math:`\sum_{j=1}^{D} \tfrac12[(x_j - y_j)^2 + \log 2\pi]` (output = mean, unit variance).
+
+    What the number is depends on the data (the book's notation page). It is a negative
+    log-likelihood, in nats, for binary x under ``bernoulli`` and for real-valued x under
+    ``gaussian``. For grey levels in [0, 1] under ``bernoulli`` it is a cross-entropy, not the
+    negative log of a normalised density of grey levels (the continuous Bernoulli,
+    `edu_gen.likelihood.continuous_bernoulli_nll`, is one).
+
+    Args:
+        x: targets (B, ...); output: logits or means of the same shape.
+        kind: ``"bernoulli"`` or ``"gaussian"``.
+
+    Raises:
+        ValueError: `kind` is neither.
     """
     if kind == "bernoulli":
         return likelihood.bernoulli_nll(x, output)
@@ -64,7 +82,7 @@ def reconstruction_nll(x: torch.Tensor, output: torch.Tensor, kind: str = "berno
 
 
 def corrupt(x: torch.Tensor, kind: str, level: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    r"""Draw a corrupted copy :math:`\tilde x \sim q(\tilde x \mid x)`, same shape as x.
+    r"""Draw a corrupted copy :math:`\tilde x \sim C(\tilde x \mid x)`, same shape as x.
 
     ``mask``            each entry is set to 0 with probability `level` (zero-masking noise);
     ``gaussian``        :math:`\tilde x = x + \text{level}\cdot\varepsilon`, :math:`\varepsilon \sim N(0, I)`;
@@ -118,6 +136,7 @@ class AEConfig:
     code_dim: int = 32  # the bottleneck: smaller codes reconstruct worse but must find structure
     activation: str = "sigmoid"  # 'sigmoid' (the classic, and what the contractive penalty needs), 'relu', 'linear'
     likelihood: str = "bernoulli"  # 'bernoulli' (decoder gives logits) or 'gaussian' (decoder gives means)
+    tied: bool = False  # one layer only: decoder weight W' = W^T (Vincent et al. 2008, Rifai et al. 2011); half the weights
 
     def __post_init__(self):
         if self.activation not in ACTIVATIONS:
@@ -126,15 +145,38 @@ class AEConfig:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
         if self.code_dim < 1 or any(d < 1 for d in self.hidden_dims):
             raise ValueError(f"code_dim and hidden_dims must be positive, got {self.code_dim}, {self.hidden_dims}")
+        if self.tied and self.hidden_dims != ():
+            raise ValueError(f"tied=True needs a one-layer autoencoder (hidden_dims=()), got hidden_dims={self.hidden_dims}")
+
+
+class TiedLinear(nn.Module):
+    r"""The decoder layer of a tied autoencoder: :math:`y = W^\top h + c`, with W the encoder's own weight.
+
+    It holds the encoder's ``nn.Linear`` (so W is one Parameter, trained through both uses) and its
+    own bias c. ``weight`` is :math:`W^\top`, shape (D, d), like an ``nn.Linear(d, D)``'s.
+    """
+
+    def __init__(self, encoder_linear: nn.Linear):
+        super().__init__()
+        self.encoder_linear = encoder_linear
+        self.bias = nn.Parameter(torch.zeros(encoder_linear.in_features))  # c, (D,)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return self.encoder_linear.weight.T  # W' = W^T, (D, d)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h @ self.encoder_linear.weight + self.bias  # (B, d) @ (d, D) -> (B, D)
 
 
 class Autoencoder(nn.Module):
-    r"""MLP autoencoder: code :math:`z = h(x)`, output :math:`y = g(z)` (logits or means).
+    r"""MLP autoencoder: code :math:`h(x)`, output :math:`y = g(h(x))` (logits or means).
 
-    The encoder is ``Linear, activation`` per layer down to `code_dim` (the code has the same
+    The encoder is ``Linear, activation`` per layer down to `code_dim` d (the code has the same
     activation); the decoder mirrors it and ends in a plain Linear. With ``hidden_dims=()`` and a
-    sigmoid, the encoder is the single layer :math:`h(x) = \sigma(Wx + b)` of the denoising and
-    contractive autoencoder papers.
+    sigmoid, the encoder is the single layer :math:`h(x) = \operatorname{sigm}(Wx + b)` of the denoising and
+    contractive autoencoder papers; with ``tied=True`` the decoder is :math:`g(h) = W^\top h + c`
+    (`TiedLinear`), as in those papers.
 
     Inputs: x of shape (B, *input_shape). ``forward`` returns y of the same shape.
     """
@@ -145,7 +187,10 @@ class Autoencoder(nn.Module):
         d = math.prod(config.input_shape)
         sizes = [d, *config.hidden_dims, config.code_dim]
         self.encoder = nn.Sequential(nn.Flatten(), *mlp(sizes, config.activation, config.activation))
-        self.decoder = mlp(sizes[::-1], config.activation, "linear")
+        if config.tied:
+            self.decoder = nn.Sequential(TiedLinear(self.encoder[1]))  # W' = W^T: no decoder weight of its own
+        else:
+            self.decoder = mlp(sizes[::-1], config.activation, "linear")
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, *input_shape) -> code (B, code_dim)."""
@@ -165,8 +210,8 @@ class Autoencoder(nn.Module):
         return torch.sigmoid(y) if self.config.likelihood == "bernoulli" else y
 
     def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """L_AE per example, averaged over the batch: ``{"loss": ..., "recon": ...}``."""
-        recon = reconstruction_nll(x, self(x), self.config.likelihood).mean()
+        """The reconstruction error per example, averaged over the batch: ``{"loss": ..., "recon": ...}``."""
+        recon = reconstruction_error(x, self(x), self.config.likelihood).mean()
         return {"loss": recon, "recon": recon}
 
 
@@ -204,11 +249,12 @@ class ConvAutoencoder(nn.Module):
 
 
 class TiedAutoencoder(nn.Module):
-    r"""One-layer autoencoder with tied weights, :math:`W_d = W_e^\top`.
+    r"""One-layer autoencoder with tied weights, :math:`W' = W^\top`, on flat inputs.
 
-    .. math:: h = \sigma(W x + b), \qquad y = W^\top h + c
+    .. math:: h = \operatorname{sigm}(W x + b), \qquad y = W^\top h + c
 
-    W is (code_dim, input_dim); y are Bernoulli logits (or Gaussian means). Inputs (B, input_dim).
+    W is (d, D) = (code_dim, input_dim); y are Bernoulli logits (or Gaussian means). Inputs (B, D).
+    ``AEConfig(hidden_dims=(), tied=True)`` builds the same model for image-shaped inputs.
     """
 
     def __init__(self, input_dim: int, code_dim: int, activation: str = "sigmoid", seed: int = 0):
@@ -234,7 +280,7 @@ def stack(layers: list[Autoencoder]) -> Autoencoder:
     r"""Build one deep autoencoder from one-layer autoencoders trained greedily, layer by layer.
 
     Layer l was trained to reconstruct the code of layer l - 1, so the deep model encodes with
-    :math:`h_L \circ \dots \circ h_1` and decodes with :math:`g_1 \circ \dots \circ g_L`, putting the
+    :math:`h_n \circ \dots \circ h_1` and decodes with :math:`g_1 \circ \dots \circ g_n`, putting the
     activation back after each inner decoder (a Bernoulli layer's mean is the sigmoid of its logits).
     The weights are copied: fine-tuning the result leaves `layers` unchanged.
 
@@ -264,7 +310,8 @@ def stack(layers: list[Autoencoder]) -> Autoencoder:
     with torch.no_grad():
         for layer, enc, dec in zip(layers, encoder_linears, reversed(decoder_linears)):
             enc.load_state_dict(layer.encoder[1].state_dict())
-            dec.load_state_dict(layer.decoder[0].state_dict())
+            dec.weight.copy_(layer.decoder[0].weight)  # W' (or W^T when the layer is tied)
+            dec.bias.copy_(layer.decoder[0].bias)
     return deep
 
 
@@ -275,33 +322,35 @@ def stack(layers: list[Autoencoder]) -> Autoencoder:
 
 def dae_loss(model: nn.Module, x: torch.Tensor, kind: str, level: float, num_samples: int = 1,
              generator: torch.Generator | None = None, likelihood_name: str | None = None) -> torch.Tensor:
-    r"""The denoising loss, with the expectation over the corruption estimated by L samples.
+    r"""The denoising loss, with the expectation over the corruption estimated by S samples.
 
     .. math::
-        L_{DAE} = \frac1B\sum_{i} \mathbb E_{q(\tilde x \mid x_i)} L\big(x_i, g(h(\tilde x))\big)
-        \approx \frac1B\sum_i \frac1L \sum_{l=1}^{L} L\big(x_i, g(h(\tilde x_{il}))\big)
+        \mathcal{L}_{DAE} = \frac1B\sum_{i} \mathbb E_{C(\tilde x \mid x^{(i)})} \ell\big(x^{(i)}, g(h(\tilde x))\big)
+        \approx \frac1B\sum_i \frac1S \sum_{s=1}^{S} \ell\big(x^{(i)}, g(h(\tilde x^{(i, s)}))\big)
 
-    The model reconstructs the CLEAN x from the corrupted :math:`\tilde x`. Returns a scalar.
-    L is the negative log-likelihood named by `likelihood_name` (``"bernoulli"`` or ``"gaussian"``); by
-    default the model's own ``config.likelihood`` (an `Autoencoder`), else Bernoulli.
+    (Vincent et al. 2008, eq. 3; the lecture writes L for the number of samples.) The model
+    reconstructs the CLEAN x from the corrupted :math:`\tilde x`. Returns a scalar.
+    :math:`\ell` is `reconstruction_error` of the kind named by `likelihood_name` (``"bernoulli"`` or
+    ``"gaussian"``); by default the model's own ``config.likelihood`` (an `Autoencoder`), else Bernoulli.
     """
     if num_samples < 1:
-        raise ValueError(f"num_samples (L) must be at least 1, got {num_samples}")
+        raise ValueError(f"num_samples (S) must be at least 1, got {num_samples}")
     kind_nll = likelihood_name or getattr(getattr(model, "config", None), "likelihood", "bernoulli")
-    x_rep = x.repeat(num_samples, *([1] * (x.dim() - 1)))  # (L*B, ...): L corrupted copies of each x
+    x_rep = x.repeat(num_samples, *([1] * (x.dim() - 1)))  # (S*B, ...): S corrupted copies of each x
     output = model(corrupt(x_rep, kind, level, generator))
-    return reconstruction_nll(x_rep, output, kind_nll).mean()
+    return reconstruction_error(x_rep, output, kind_nll).mean()
 
 
 def principal_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    r"""Principal angles (radians, ascending) between the column spaces of a (m, k) and b (m, l).
+    r"""Principal angles (radians, ascending) between the column spaces of a (D, k) and b (D, l).
 
     With orthonormal bases :math:`Q_a, Q_b`, the cosines of the angles are the singular values of
     :math:`Q_a^\top Q_b` (Björck and Golub, 1973). Returns min(k, l) angles in [0, pi/2].
     """
     for name, t in (("a", a), ("b", b)):
         if not isinstance(t, torch.Tensor) or t.dim() != 2:
-            raise ValueError(f"principal_angles expects matrices (m, k) whose columns span a subspace; {name} is not")
+            raise ValueError(f"principal_angles expects matrices (D, k) whose columns span a subspace; {name} has shape "
+                             f"{tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__}")
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"the subspaces must live in one space: a has {a.shape[0]} rows, b has {b.shape[0]}")
     qa, _ = torch.linalg.qr(a.to(torch.float64))
