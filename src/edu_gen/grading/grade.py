@@ -22,6 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,9 @@ NO_SANDBOX_WARNING = (
     "WARNING: no --sandbox-user: submissions run with the grader's own rights ({who}). A hostile "
     "notebook can read the tests and solutions, change files and signal the grader. Grade untrusted "
     "submissions as root with --sandbox-user (see README, 'Exercises and grading').")
+
+
+GRADER_FAILED = "the grader could not grade this notebook (the instructor's log says why)"
 
 
 class GradingInputError(ValueError):
@@ -136,7 +140,8 @@ def grade(submissions: Path, out: Path, tests: Path, options: Options = Options(
         shutil.rmtree(work, ignore_errors=True)
     summary = _summary(exercises, grades, ignored)
     _write_csv(out / "grades.csv", exercises, grades)
-    (out / "grades.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
+    # ASCII JSON: a student's folder name with undecodable bytes (surrogates) cannot break it
+    (out / "grades.json").write_text(json.dumps(summary, indent=1, ensure_ascii=True) + "\n", encoding="utf-8")
     _write_feedback(out / "feedback", exercises, grades, ignored)
     return summary
 
@@ -151,9 +156,16 @@ def _grade_all(students: list[Path], exercises, out: Path, work: Path, sandbox, 
         for exercise, (test_file, tests_info) in exercises.items():
             log_path = out / "logs" / student.name / f"{exercise}.log"
             log_path.parent.mkdir(parents=True, exist_ok=True)
-            with open(log_path, "w") as log:
-                notebook = _grade_notebook(student / f"{exercise}.ipynb", exercise, test_file, tests_info,
-                                           work / f"work-{index:04d}-{exercise}", log, sandbox, limits, options)
+            with open(log_path, "w", encoding="utf-8", errors="backslashreplace") as log:
+                began = time.monotonic()
+                try:  # the one boundary around a notebook: nothing in it may end the batch
+                    notebook = _grade_notebook(student / f"{exercise}.ipynb", exercise, test_file, tests_info,
+                                               work / f"work-{index:04d}-{exercise}", log, sandbox, limits, options)
+                except Exception:  # noqa: BLE001 - any failure is this notebook's zero, with the reason
+                    log.write("--- the grader could not grade this notebook:\n" + traceback.format_exc())
+                    results = [TestResult(t, 0.0, "not graded", GRADER_FAILED) for t in tests_info]
+                    notebook = NotebookGrade(exercise, results, RunReport(not_run=GRADER_FAILED),
+                                             time.monotonic() - began)
             grades[student.name][exercise] = notebook
             earned, possible = sum(r.earned for r in notebook.results), sum(t.points for t in tests_info)
             echo(f"{student.name}/{exercise}.ipynb: {_number(earned)}/{_number(possible)} points ({notebook.seconds:.1f} s)")
@@ -186,7 +198,7 @@ def _write_csv(path: Path, exercises, grades) -> None:
         header += [f"{exercise}/{t.name}" for t in tests_info] + [exercise]
     header += ["total", "max"]
     maximum = sum(t.points for _, tests_info in exercises.values() for t in tests_info)
-    with open(path, "w", newline="") as file:
+    with open(path, "w", newline="", encoding="utf-8", errors="backslashreplace") as file:
         writer = csv.writer(file)
         writer.writerow(header)
         for student, notebooks in grades.items():
@@ -223,9 +235,9 @@ def _write_feedback(folder: Path, exercises, grades, ignored) -> None:
     for student, notebooks in grades.items():
         total = sum(r.earned for g in notebooks.values() for r in g.results)
         maximum = sum(t.points for _, tests_info in exercises.values() for t in tests_info)
-        lines = [f"# Feedback for {student}", "", f"**Total: {_number(total)} / {_number(maximum)} points**", ""]
+        lines = [f"# Feedback for {_quote(student)}", "", f"**Total: {_number(total)} / {_number(maximum)} points**", ""]
         for name in ignored[student]:
-            lines.append(f"- Not graded: `{name}` is not an exercise name (expected: "
+            lines.append(f"- Not graded: {_quote(name)} is not an exercise name (expected: "
                          + ", ".join(f"`{e}.ipynb`" for e in exercises) + ").")
         for exercise, grade_ in notebooks.items():
             earned, possible = sum(r.earned for r in grade_.results), sum(r.test.points for r in grade_.results)
@@ -235,7 +247,7 @@ def _write_feedback(folder: Path, exercises, grades, ignored) -> None:
             for r in grade_.results:
                 verdict = "passed" if not r.kind else f"**{r.kind}**" + (f": {r.message}" if r.message else "")
                 lines.append(f"| {_number(r.earned)} / {_number(r.test.points)} | {_cell(r.test.description)} | {_cell(verdict)} |")
-        (folder / f"{student}.md").write_text("\n".join(lines) + "\n")
+        (folder / f"{student}.md").write_text("\n".join(lines) + "\n", encoding="utf-8", errors="backslashreplace")
 
 
 def _run_lines(run: RunReport | None, exercise: str) -> list[str]:
@@ -243,14 +255,24 @@ def _run_lines(run: RunReport | None, exercise: str) -> list[str]:
         return [f"Not submitted: no `{exercise}.ipynb` in your folder.", ""]
     if run.not_run is not None:
         return [f"The notebook could not be run: {run.not_run}.", ""]
-    lines = [f"Your notebook ran {run.cells_run} of its {run.cells_total} code cells."]
+    if run.problems:
+        lines = [f"Your notebook has {run.cells_total} code cells; {run.cells_run} were run, and "
+                 f"{len(run.problems)} of them had a problem:"]
+    else:
+        lines = [f"Your notebook's {run.cells_total} code cells all ran without an error."]
     for problem in run.problems[:10]:
-        lines.append(f"- Cell {problem.cell} {problem.kind}: {problem.detail}")
+        lines.append(f"- Cell {problem.cell} {problem.kind}: {_cell(problem.detail)}")
     if len(run.problems) > 10:
         lines.append(f"- ... and {len(run.problems) - 10} more cells with problems")
     return lines + [""]
 
 
 def _cell(text: str) -> str:
-    """Text that cannot break a Markdown table row."""
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text that cannot break a Markdown table row (nor start a new line)."""
+    return "".join(c if c.isprintable() else " " for c in text).replace("|", "\\|")
+
+
+def _quote(name: str) -> str:
+    """A name the submission chose (a folder or file name) as inert Markdown: one line, in code."""
+    printable = "".join(c if c.isprintable() else "?" for c in name)[:80]
+    return "`" + printable.replace("`", "'") + "`"
