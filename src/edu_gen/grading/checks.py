@@ -190,21 +190,31 @@ def assert_close(got, expected: torch.Tensor, *, what: str, rtol: float = 1e-5, 
         raise Mismatch(f"{what}: {how_many} of the values differ from the expected ones{_which_way(got64, expected64, wrong)}")
 
 
-def assert_not_calling(source: str | None, function: str, forbidden: set[str]) -> None:
-    """Fail if the student's ``def function`` uses one of the `forbidden` names.
+def assert_not_calling(used, function: str, forbidden: set[str]) -> None:
+    """Fail if the student's `function` uses one of the `forbidden` names.
 
-    `source` is the function's source as written in the notebook (``student.source_of``),
-    read by the grader, not by the kernel. Attribute names count too: ``F.mse_loss`` and
-    ``torch.nn.functional.mse_loss`` both use ``mse_loss``.
+    Args:
+        used: what ``student.names_used(function)`` returned: the names the function the kernel
+            calls really uses, transitively through the notebook's own helpers (a frozenset).
+            A string is read as the function's source (``student.source_of``, the older check
+            of the ``def`` as written), and None as "no such def".
+        function: the function's name, for the message.
+        forbidden: names that must not appear, e.g. ``{"mse_loss", "likelihood"}``.
+
+    Attribute names count as well as plain names: ``F.mse_loss`` and
+    ``torch.nn.functional.mse_loss`` both use ``mse_loss``; a local variable named like a
+    forbidden function does not (with `names_used`).
     """
-    if source is None:
+    if used is None:
         raise NotDefined(f"found no `def {function}(...)` in the notebook's code cells")
-    used = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Name):
-            used.add(node.id)
-        elif isinstance(node, ast.Attribute):
-            used.add(node.attr)
-    if used & forbidden:
-        names = ", ".join(sorted(used & forbidden))
-        raise ForbiddenCall(f"{function} uses {names}; write it from the formula instead")
+    if isinstance(used, str):
+        names = set()
+        for node in ast.walk(ast.parse(used)):
+            if isinstance(node, ast.Name):
+                names.add(node.id)
+            elif isinstance(node, ast.Attribute):
+                names.add(node.attr)
+        used = names
+    hits = set(used) & set(forbidden)
+    if hits:  # names from the grader's own forbidden set: closed vocabulary
+        raise ForbiddenCall(f"{function} uses {', '.join(sorted(hits))}; write it from the formula instead")

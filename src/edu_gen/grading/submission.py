@@ -171,6 +171,36 @@ class Submission:
             raise checks.NoAnswer(f"calling {name} gave no answer (did the notebook change how cells run or display?)")
         return _answer(name, result.results[-1])
 
+    def names_used(self, name: str) -> frozenset[str]:
+        """The names the kernel's function `name` really uses, transitively (`wire.names_used`).
+
+        Asked of the kernel, about the object a call would run: rebinding, decorators and
+        magics cannot hide a call from it, and a local variable is not a call. A submission can
+        still lie about it (the kernel answers); the README says so.
+
+        Raises:
+            checks.Problem: as `call` does (the function is missing, the kernel stopped, ...).
+        """
+        if self.report.not_run is not None:
+            raise checks.NotRun("see above")
+        if self.kernel is None or not self.kernel.alive:
+            raise checks.KernelDied(f"the kernel had stopped, so {name} could not be inspected")
+        code = (f"from edu_gen.grading.wire import kernel_names as __edu_gen_kernel_names\n"
+                f"__edu_gen_kernel_names({name!r})\ndel __edu_gen_kernel_names")
+        result = self.kernel.execute(code, timeout=min(self.cell_timeout, self._remaining()),
+                                     hard_deadline=self._deadline, store_history=False)
+        self._write_log(f"--- names used by {name}: {result.status}\n{result.text}{result.traceback}")
+        if result.status == "timeout":
+            raise checks.TimedOut(f"{name} could not be inspected within the time limit")
+        if result.status == "died":
+            raise checks.KernelDied(f"the kernel stopped while {name} was inspected: {self.kernel.exit_reason()}")
+        if not result.results:
+            raise checks.NoAnswer(f"{name} could not be inspected (did the notebook change how cells run or display?)")
+        names = _answer(name, result.results[-1])
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise checks.NoAnswer(f"the inspection of {name} could not be read")
+        return frozenset(names)
+
     def source_of(self, name: str) -> str | None:
         """The source of the last top-level ``def name`` in the notebook's code cells, or None.
 
