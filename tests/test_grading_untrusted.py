@@ -10,6 +10,7 @@ any feedback file. (Attacks on the sandbox itself are in test_grading_sandbox.py
 """
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -39,6 +40,17 @@ def batch(tmp_path_factory):
     })
     (submissions / "schema_breaker").mkdir()
     (submissions / "schema_breaker" / f"{EXERCISE}.ipynb").write_text(hostile.schema_breaker())
+    # the submissions folder itself is hostile input (issue 14): links, special files, huge files
+    solutions = ROOT / "solutions"
+    for name, make in {
+        "link_to_solution": lambda f: (f / f"{EXERCISE}.ipynb").symlink_to(solutions / f"{EXERCISE}.ipynb"),
+        "link_to_kmsg": lambda f: (f / f"{EXERCISE}.ipynb").symlink_to("/proc/kmsg"),
+        "fifo": lambda f: os.mkfifo(f / f"{EXERCISE}.ipynb"),
+        "huge": lambda f: (f / f"{EXERCISE}.ipynb").write_bytes(b" " * (21 << 20)),
+    }.items():
+        (submissions / name).mkdir()
+        make(submissions / name)
+    (submissions / "folder_is_a_link").symlink_to(solutions, target_is_directory=True)
     command = [sys.executable, "-m", "edu_gen.cli", "grade", str(submissions), "--out", str(out), "--tests", str(TESTS),
                "--timeout", str(TIMEOUT), "--cell-timeout", str(CELL_TIMEOUT)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=900)
@@ -95,3 +107,16 @@ def test_no_submission_can_forge_a_line_of_the_feedback(batch):
 def test_a_notebook_that_breaks_the_schema_is_a_reason_not_a_crash(batch):
     notebook = batch["summary"]["students"]["schema_breaker"]["notebooks"][EXERCISE]
     assert notebook["earned"] == 0
+
+
+REFUSED = ["link_to_solution", "link_to_kmsg", "fifo", "huge", "folder_is_a_link"]
+
+
+@pytest.mark.parametrize("name", REFUSED)
+def test_links_special_files_and_huge_files_are_refused_unread(batch, name):
+    notebook = batch["summary"]["students"][name]["notebooks"][EXERCISE]
+    assert notebook["earned"] == 0 and notebook["not_run"] is not None
+    assert notebook["seconds"] < 5  # refused before any kernel started (a FIFO does not block)
+    expected = {"link_to_solution": "link", "link_to_kmsg": "link", "fifo": "not a regular file",
+                "huge": "larger than", "folder_is_a_link": "folder is a link"}[name]
+    assert expected in notebook["not_run"]

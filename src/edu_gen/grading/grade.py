@@ -66,7 +66,8 @@ class NotebookGrade:
 def find_students(submissions: Path) -> list[Path]:
     if not submissions.is_dir():
         raise GradingInputError(f"no submissions folder at {submissions} (expected one folder per student)")
-    students = sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    # a link to a folder counts as a student (whose notebooks are then refused, with the reason)
+    students = sorted(p for p in submissions.iterdir() if (p.is_dir() or p.is_symlink()) and not p.name.startswith("."))
     if not students:
         loose = sorted(p.name for p in submissions.glob("*.ipynb"))
         hint = f"; it holds notebooks ({', '.join(loose[:3])}) but they must be in a folder named after each student" if loose else ""
@@ -152,7 +153,8 @@ def _grade_all(students: list[Path], exercises, out: Path, work: Path, sandbox, 
     ignored: dict[str, list[str]] = {}
     for index, student in enumerate(students):
         grades[student.name] = {}
-        ignored[student.name] = sorted(p.name for p in student.glob("*.ipynb") if p.stem not in exercises)
+        ignored[student.name] = [] if student.is_symlink() else sorted(
+            p.name for p in student.glob("*.ipynb") if p.stem not in exercises)
         for exercise, (test_file, tests_info) in exercises.items():
             log_path = out / "logs" / student.name / f"{exercise}.log"
             log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,7 +177,7 @@ def _grade_all(students: list[Path], exercises, out: Path, work: Path, sandbox, 
 def _grade_notebook(path: Path, exercise: str, test_file: Path, tests_info: list[TestInfo], workdir: Path, log,
                     sandbox, limits, options: Options) -> NotebookGrade:
     began = time.monotonic()
-    if not path.is_file():
+    if not os.path.lexists(path):  # lexists: a link is "submitted" (and then refused), not absent
         results = [TestResult(t, 0.0, "not submitted", "see above") for t in tests_info]
         return NotebookGrade(exercise, results, None)
     submission = Submission(path, workdir, log=log, sandbox=sandbox, limits=limits,

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import shutil
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,54 @@ from edu_gen.grading.kernel import Kernel, describe_exit
 from edu_gen.grading.sandbox import Limits, Sandbox
 
 START_TIMEOUT = 60.0  # seconds for a kernel to come up (within the notebook's own timeout)
+MAX_NOTEBOOK_BYTES = 20 << 20  # a larger file is refused before it is parsed (exercises are ~100 kB)
+
+
+class UnsafeSubmission(ValueError):
+    """A submitted path that the grader will not read: a link, a special file, too large."""
+
+
+def read_untrusted(path: Path, limit: int = MAX_NOTEBOOK_BYTES) -> bytes:
+    """The bytes of a submitted notebook, read as hostile input.
+
+    Neither the student's folder nor the notebook may be a symbolic link (a link to the
+    solutions would be graded as the student's work), and the notebook must be a regular file:
+    a FIFO or a device such as ``/proc/kmsg`` could block the grader forever. The file is opened
+    with ``O_NOFOLLOW | O_NONBLOCK`` relative to the folder opened with ``O_NOFOLLOW``, so a
+    link swapped in between two checks is refused too, and at most `limit` bytes are read.
+
+    Raises:
+        UnsafeSubmission: with a reason that may be shown to the student.
+    """
+    try:
+        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        raise UnsafeSubmission("the student's folder is a link or not a folder") from None
+    try:
+        try:
+            fd = os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder)
+        except OSError:
+            raise UnsafeSubmission("the notebook is a link or cannot be opened") from None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise UnsafeSubmission("the notebook is not a regular file")
+            if info.st_size > limit:
+                raise UnsafeSubmission(f"the notebook is larger than {limit >> 20} MB")
+            chunks, size = [], 0
+            while size <= limit:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            if size > limit:
+                raise UnsafeSubmission(f"the notebook is larger than {limit >> 20} MB")
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+    finally:
+        os.close(folder)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # colours in IPython's tracebacks
 
 
@@ -78,16 +128,22 @@ class Submission:
         began = time.monotonic()
         self._deadline = began + self.timeout
         try:
-            self.cells = nbformat.read(self.notebook, as_version=4).cells
-        except Exception as error:  # noqa: BLE001 - JSON errors, schema errors, unreadable files
-            self.report.not_run = f"the file is not a valid notebook ({type(error).__name__})"
+            content = read_untrusted(Path(self.notebook))
+        except UnsafeSubmission as reason:
+            self.report.not_run = str(reason)
+            self._write_log(f"refused {self.notebook}: {reason}")
+            return self.report
+        try:  # parsed once, here; the cells are kept for the whole grading of this notebook
+            self.cells = list(nbformat.reads(content.decode("utf-8"), as_version=4).cells)
+        except Exception as error:  # noqa: BLE001 - decoding, JSON and schema errors
+            self.report.not_run = "the file is not a valid notebook"
             self._write_log(f"could not read {self.notebook}: {error!r}")
             return self.report
         if self.sandbox is not None:
             self.sandbox.prepare_workdir(self.workdir)
         else:
             self.workdir.mkdir(mode=0o700)
-        shutil.copyfile(self.notebook, self.workdir / "submission.ipynb")
+        (self.workdir / "submission.ipynb").write_bytes(content)
         self.kernel = Kernel(self.workdir, log_path=self.workdir.parent / f"{self.workdir.name}.kernel.log",
                              sandbox=self.sandbox, limits=self.limits)
         try:
@@ -101,9 +157,12 @@ class Submission:
         return self.report
 
     def _run_cells(self) -> None:
-        code_cells = [(number, cell) for number, cell in enumerate(self.cells, start=1) if cell.cell_type == "code"]
+        code_cells = [(number, cell) for number, cell in enumerate(self.cells, start=1) if cell.get("cell_type") == "code"]
         self.report.cells_total = len(code_cells)
         for number, cell in code_cells:
+            if not isinstance(cell.get("source"), str):  # JSON that nbformat read but its schema forbids
+                self.report.problems.append(CellProblem(number, "skipped", "its source is not text"))
+                continue
             if self._remaining() <= 0:
                 self.report.problems.append(CellProblem(number, "timed out", f"the notebook's time limit ({self.timeout:.0f} s) was used up"))
                 return
@@ -201,6 +260,19 @@ class Submission:
             raise checks.NoAnswer(f"the inspection of {name} could not be read")
         return frozenset(names)
 
+    def _parsed_cells(self) -> list:
+        """(cell, syntax tree) of every code cell that is plain Python, parsed once per notebook."""
+        if getattr(self, "_trees", None) is None:
+            self._trees = []
+            for cell in self.cells:
+                if cell.get("cell_type") != "code" or not isinstance(cell.get("source"), str):
+                    continue
+                try:
+                    self._trees.append((cell, ast.parse(cell.source)))
+                except (SyntaxError, ValueError, RecursionError, MemoryError):
+                    continue
+        return self._trees
+
     def source_of(self, name: str) -> str | None:
         """The source of the last top-level ``def name`` in the notebook's code cells, or None.
 
@@ -208,13 +280,7 @@ class Submission:
         not plain Python (magics) are skipped.
         """
         found = None
-        for cell in self.cells:
-            if cell.cell_type != "code":
-                continue
-            try:
-                tree = ast.parse(cell.source)
-            except SyntaxError:
-                continue
+        for cell, tree in self._parsed_cells():
             for node in tree.body:
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
                     found = ast.get_source_segment(cell.source, node)
