@@ -120,3 +120,23 @@ def test_links_special_files_and_huge_files_are_refused_unread(batch, name):
     expected = {"link_to_solution": "link", "link_to_kmsg": "link", "fifo": "not a regular file",
                 "huge": "larger than", "folder_is_a_link": "folder is a link"}[name]
     assert expected in notebook["not_run"]
+
+
+def test_grading_only_the_assigned_exercises(tmp_path):
+    """--exercises grades the named exercises only; totals and the maximum are over them."""
+    submissions, out = tmp_path / "submissions", tmp_path / "out"
+    hostile.write_batch(submissions, {"alice": hostile.exercise()})  # an untouched 01: zero points, quickly
+    nbformat.write(hostile.exercise(), submissions / "alice" / "05_vae.ipynb")
+    command = [sys.executable, "-m", "edu_gen.cli", "grade", str(submissions), "--out", str(out), "--tests", str(TESTS),
+               "--exercises", "01", "--timeout", "60", "--cell-timeout", "30"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((out / "grades.json").read_text())
+    assert list(summary["exercises"]) == [EXERCISE]
+    feedback = (out / "feedback" / "alice.md").read_text()
+    assert "**Total: 0 / 14 points**" in feedback and "Not submitted" not in feedback
+    assert "Not graded" not in feedback  # 05_vae.ipynb is an exercise, just not this one
+    header = (out / "grades.csv").read_text().splitlines()[0]
+    assert "05_vae" not in header and header.endswith("total,max")
+    wrong = subprocess.run(command[:-6] + ["--exercises", "99_nothing"], capture_output=True, text=True, timeout=120)
+    assert wrong.returncode == 1 and "--exercises: no exercise '99_nothing'" in wrong.stderr

@@ -53,6 +53,7 @@ class Options:
     memory_mb: int = 4096  # address-space limit of a kernel
     sandbox_user: str | None = None
     solutions: Path | None = None  # hidden from kernels; default: the solutions/ next to grading/
+    exercises: tuple[str, ...] | None = None  # grade only these (names or their NN prefixes); None: all
 
 
 @dataclass
@@ -75,13 +76,35 @@ def find_students(submissions: Path) -> list[Path]:
     return students
 
 
-def find_exercises(tests: Path) -> dict[str, tuple[Path, list[TestInfo]]]:
+def find_exercises(tests: Path, only: tuple[str, ...] | None = None) -> dict[str, tuple[Path, list[TestInfo]]]:
+    """The exercises whose grading tests are in `tests`, or only those named in `only`.
+
+    `only` holds exercise names (``02_manifold_learning``) or their number prefixes (``02``).
+
+    Raises:
+        GradingInputError: no tests, or a name in `only` that matches no exercise.
+    """
     if not tests.is_dir():
         raise GradingInputError(f"no grading tests folder at {tests}")
     files = sorted(tests.glob("test_*.py"))
     if not files:
         raise GradingInputError(f"no grading tests (test_NN_name.py) in {tests}")
+    names = [f.stem.removeprefix("test_") for f in files]
+    if only is not None:
+        chosen = set()
+        for wanted in only:
+            matches = [n for n in names if n == wanted or n.split("_", 1)[0] == wanted]
+            if not matches:
+                raise GradingInputError(f"--exercises: no exercise {wanted!r} in {tests}; expected one of {', '.join(names)}")
+            chosen.update(matches)
+        files = [f for f, n in zip(files, names) if n in chosen]
     return {f.stem.removeprefix("test_"): (f, plugin.collect(f)) for f in files}
+
+
+def test_files(exercises) -> list[Path]:
+    """All grading test files next to the chosen exercises' (to tell a misnamed notebook from an unchosen one)."""
+    folders = {test_file.parent for test_file, _ in exercises.values()}
+    return sorted(f for folder in folders for f in folder.glob("test_*.py"))
 
 
 def _repository_secrets(tests: Path, solutions: Path | None) -> list[Path]:
@@ -113,7 +136,7 @@ def grade(submissions: Path, out: Path, tests: Path, options: Options = Options(
         plugin.GradingTestsError: the grading tests themselves are broken.
     """
     submissions, out, tests = submissions.resolve(), out.resolve(), tests.resolve()
-    students, exercises = find_students(submissions), find_exercises(tests)
+    students, exercises = find_students(submissions), find_exercises(tests, options.exercises)
     if out == submissions or submissions in out.parents:
         raise GradingInputError("the output folder must not be inside the submissions folder")
     out.mkdir(parents=True, exist_ok=True)
@@ -153,8 +176,9 @@ def _grade_all(students: list[Path], exercises, out: Path, work: Path, sandbox, 
     ignored: dict[str, list[str]] = {}
     for index, student in enumerate(students):
         grades[student.name] = {}
+        known = {f.stem.removeprefix("test_") for f in test_files(exercises)}  # every exercise, graded or not
         ignored[student.name] = [] if student.is_symlink() else sorted(
-            p.name for p in student.glob("*.ipynb") if p.stem not in exercises)
+            p.name for p in student.glob("*.ipynb") if p.stem not in known)
         for exercise, (test_file, tests_info) in exercises.items():
             log_path = out / "logs" / student.name / f"{exercise}.log"
             log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -263,7 +287,8 @@ def _run_lines(run: RunReport | None, exercise: str) -> list[str]:
     else:
         lines = [f"Your notebook's {run.cells_total} code cells all ran without an error."]
     for problem in run.problems[:10]:
-        lines.append(f"- Cell {problem.cell} {problem.kind}: {_cell(problem.detail)}")
+        where = f"the cell that starts {_quote(problem.first_line)}" if problem.first_line else f"cell {problem.cell}"
+        lines.append(f"- {where[0].upper()}{where[1:]} (cell {problem.cell} from the top) {problem.kind}: {_cell(problem.detail)}")
     if len(run.problems) > 10:
         lines.append(f"- ... and {len(run.problems) - 10} more cells with problems")
     return lines + [""]

@@ -86,9 +86,10 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # colours in IPython's tracebacks
 class CellProblem:
     """A code cell that raised, timed out or ended the kernel, for the feedback."""
 
-    cell: int  # 1-based, counting all cells as Jupyter shows them
-    kind: str  # "raised", "timed out", "kernel stopped"
+    cell: int  # 1-based, counting all cells (markdown too) from the top of the notebook
+    kind: str  # "raised", "timed out", "kernel stopped", "skipped"
     detail: str  # in the grader's closed vocabulary (see `checks`)
+    first_line: str = ""  # the cell's first non-empty line: how a student finds it in Jupyter or Colab
 
 
 @dataclass
@@ -163,6 +164,7 @@ class Submission:
             if not isinstance(cell.get("source"), str):  # JSON that nbformat read but its schema forbids
                 self.report.problems.append(CellProblem(number, "skipped", "its source is not text"))
                 continue
+            first_line = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")[:70]
             if self._remaining() <= 0:
                 self.report.problems.append(CellProblem(number, "timed out", f"the notebook's time limit ({self.timeout:.0f} s) was used up"))
                 return
@@ -172,13 +174,13 @@ class Submission:
             self.report.cells_run += 1
             self._write_log(f"--- cell {number}: {result.status} in {result.seconds:.2f} s\n{result.text}{result.traceback}")
             if result.status == "error":  # the name only if Python's own; never the message
-                self.report.problems.append(CellProblem(number, "raised", checks.exception_name(result.error_name)))
+                self.report.problems.append(CellProblem(number, "raised", checks.exception_name(result.error_name), first_line))
             elif result.status == "timeout":
                 self.report.problems.append(CellProblem(number, "timed out", (
                     f"the notebook's time limit ({self.timeout:.0f} s) was used up during this cell" if cut_by_deadline
-                    else f"it ran longer than {self.cell_timeout:.0f} s and was interrupted")))
+                    else f"it ran longer than {self.cell_timeout:.0f} s and was interrupted"), first_line))
             if not self.kernel.alive:
-                self.report.problems.append(CellProblem(number, "kernel stopped", self.kernel.exit_reason()))
+                self.report.problems.append(CellProblem(number, "kernel stopped", self.kernel.exit_reason(), first_line))
                 return
 
     def _remaining(self) -> float:
