@@ -8,3 +8,15 @@ import os
 
 os.environ.setdefault("EDU_GEN_SCALE", "ci")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# Property-based tests (Hypothesis): fewer examples in CI and by default, many more on demand:
+#   HYPOTHESIS_PROFILE=thorough pytest tests/
+try:
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("ci", max_examples=40, print_blob=True)
+    _hypothesis_settings.register_profile("default", max_examples=60)
+    _hypothesis_settings.register_profile("thorough", max_examples=1000)
+    _hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default"))
+except ImportError:  # the library's tests need it (requirements.txt); notebooks do not
+    pass

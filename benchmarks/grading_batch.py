@@ -1,23 +1,39 @@
-"""Grade a class of 20 mixed submissions end to end and time it.
+"""Grade a class of 100 submissions end to end: time per notebook, the grader's peak memory.
 
-6 correct, 4 partly wrong, 3 untouched and 7 hostile notebooks (patched comparisons, cells
-blanked by an input transformer, os._exit inside a graded call, a detached daemon, a reader of
-the tests and solutions, memory exhaustion, a cell that hangs), built by tests/hostile. As
-root it grades with ``--sandbox-user edu-gen-sandbox`` (created if missing); otherwise without
-the sandbox. Checks the scores and writes the time per notebook. Run:
+20 students, each handing in all five exercises (100 notebooks):
+
+- 8 students hand in every solution (correct: full marks expected);
+- 4 hand in every exercise untouched (blank: zero);
+- 4 hand in every solution with one graded function broken (partly correct: between);
+- 4 are hostile: each of their five notebooks is that exercise's blank notebook plus one of
+  the attacks of tests/hostile (patched comparisons, cells blanked by an input transformer,
+  forged answers, os._exit, a hang, memory exhaustion, a detached daemon, a reader of the
+  tests and solutions, a replaced kernel serialiser, an output flood, every route by which a
+  hidden input could reach the feedback), all scoring zero.
+
+The class is graded twice when run as root, without and with ``--sandbox-user
+edu-gen-sandbox`` (created if missing), and once otherwise. The grader's peak resident
+memory is read from /proc/PID/status (VmHWM) while it runs. Prints one JSON object last:
+``{"notebooks", "modes": {MODE: {"total_s", "per_notebook_s", "grader_peak_mb", "completed",
+"scores_as_expected"}}}``. Run:
 
     python benchmarks/grading_batch.py        # writes benchmarks/results/grading_batch.txt
 """
 
+import copy
 import csv
+import json
 import os
 import platform
 import pwd
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+
+import nbformat
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent
@@ -28,59 +44,137 @@ import hostile  # noqa: E402
 from _models import record  # noqa: E402
 
 SANDBOX_USER = "edu-gen-sandbox"
+EXERCISES = sorted(p.stem for p in (ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+# one graded function per exercise, replaced by a wrong version of the right shape (partly correct)
+BROKEN = {
+    "01_losses_as_likelihood": "def gaussian_nll(x, mean):\n    return 0.5 * ((x - mean) ** 2).reshape(len(x), -1).sum(dim=1)",
+    "02_manifold_learning": "def parzen_log_density(x, centers, bandwidth):\n    return torch.zeros(len(x), dtype=x.dtype)",
+    "03_autoencoders": "def mask_noise(x, level, generator=None):\n    return x",
+    "04_elbo": "def kl_to_standard_normal(mu, log_var):\n    return 0.5 * (mu ** 2).sum(dim=-1)",
+    "05_vae": "def negative_elbo(*args, **kwargs):\n    raise ValueError('not finished')",
+}
 
 
-def class_of_twenty(out: Path) -> dict:
-    notebooks = {f"correct_{i}": hostile.solution() for i in range(6)}
-    notebooks |= {f"wrong_{i}": hostile.partly_wrong() for i in range(4)}
-    notebooks |= {f"untouched_{i}": hostile.exercise() for i in range(3)}
-    notebooks |= {
-        "hostile_comparisons": hostile.patch_comparisons(),
-        "hostile_blank_cells": hostile.blank_later_cells(),
-        "hostile_exit_in_call": hostile.exit_in_call(),
-        "hostile_daemon": hostile.detached_daemon(out),
-        "hostile_reader": hostile.read_secrets(
-            [ROOT / "grading" / "tests", ROOT / "solutions"], ROOT / "solutions" / "01_losses_as_likelihood.ipynb"
-        ),
-        "hostile_memory": hostile.exhaust_memory(),
-        "hostile_hang": hostile.hang_in_cell(),
-    }
-    return notebooks
+def _read(folder: str, exercise: str) -> nbformat.NotebookNode:
+    return nbformat.read(ROOT / folder / f"{exercise}.ipynb", as_version=4)
+
+
+def _attacks(out: Path, spill: Path) -> list[list[str]]:
+    """The attack cells of each hostile builder (what it adds to the chapter-1 notebook)."""
+    base = len(hostile.exercise().cells)
+    builders = [hostile.patch_comparisons(), hostile.blank_later_cells(), hostile.forge_answers(), hostile.exit_in_cell(),
+                hostile.hang_in_cell(), hostile.exhaust_memory(), hostile.detached_daemon(out),
+                hostile.read_secrets([ROOT / "grading" / "tests", ROOT / "solutions"],
+                                     ROOT / "solutions" / "01_losses_as_likelihood.ipynb"),
+                hostile.break_serializer(), hostile.flood_output(), hostile.leak_inputs(spill),
+                hostile.patch_builtins(), hostile.always_equal(), hostile.hang_in_call(), hostile.exit_in_call(),
+                hostile.blank_later_cells(), hostile.forge_answers(), hostile.patch_comparisons(),
+                hostile.exhaust_memory(), hostile.break_serializer()]
+    return [[c.source for c in nb.cells[base:]] for nb in builders]
+
+
+def a_class_of_100(out: Path, spill: Path) -> tuple[dict[str, dict[str, nbformat.NotebookNode]], dict[str, str]]:
+    """(students -> exercise -> notebook, student -> expected outcome)."""
+    students, expected = {}, {}
+    attacks = iter(_attacks(out, spill))
+    for i in range(20):
+        kind = "correct" if i < 8 else "blank" if i < 12 else "partly" if i < 16 else "hostile"
+        name = f"{kind}_{i:02d}"
+        expected[name] = kind
+        students[name] = {}
+        for exercise in EXERCISES:
+            if kind == "correct":
+                notebook = _read("solutions", exercise)
+            elif kind == "blank":
+                notebook = _read("exercises", exercise)
+            elif kind == "partly":
+                notebook = copy.deepcopy(_read("solutions", exercise))
+                notebook.cells.append(nbformat.v4.new_code_cell("import torch\n" + BROKEN[exercise]))
+            else:
+                notebook = copy.deepcopy(_read("exercises", exercise))
+                notebook.cells += [nbformat.v4.new_code_cell(s) for s in next(attacks)]
+            students[name][exercise] = notebook
+    return students, expected
+
+
+def _watch_peak(process: subprocess.Popen, peak: list[int]) -> None:
+    """Read the grader's VmHWM (peak resident set, kB) every 0.2 s until it exits."""
+    status = Path(f"/proc/{process.pid}/status")
+    while process.poll() is None:
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak[0] = max(peak[0], int(line.split()[1]))
+        except OSError:
+            break
+        time.sleep(0.2)
+
+
+def grade_once(sandbox: bool) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        submissions, out, spill = Path(tmp) / "submissions", Path(tmp) / "grades", Path(tmp) / "spill.txt"
+        students, expected = a_class_of_100(out, spill)
+        for student, notebooks in students.items():
+            (submissions / student).mkdir(parents=True)
+            for exercise, notebook in notebooks.items():
+                nbformat.write(notebook, submissions / student / f"{exercise}.ipynb")
+        command = [sys.executable, "-m", "edu_gen.cli", "grade", str(submissions), "--out", str(out),
+                   "--timeout", "120", "--cell-timeout", "10"]
+        if sandbox:
+            os.chmod(tmp, 0o755)
+            command += ["--sandbox-user", SANDBOX_USER]
+        peak = [0]
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        watcher = threading.Thread(target=_watch_peak, args=(process, peak), daemon=True)
+        watcher.start()
+        stdout, stderr = process.communicate()
+        seconds = time.perf_counter() - started
+        completed = process.returncode == 0 and (out / "grades.csv").is_file()
+        rows = {row["student"]: row for row in csv.DictReader(open(out / "grades.csv"))} if completed else {}
+        leaked = []
+        if completed and spill.is_file():
+            digits = set(spill.read_text().split())
+            leaked = [f.name for f in (out / "feedback").glob("*.md") if any(d in f.read_text() for d in digits)]
+    notebooks = sum(len(n) for n in students.values())
+    totals = {s: float(r["total"]) for s, r in rows.items()}
+    full = float(next(iter(rows.values()))["max"]) if rows else 0.0
+    wrong = [s for s, kind in expected.items() if s not in totals or not {
+        "correct": totals.get(s) == full, "blank": totals.get(s) == 0, "hostile": totals.get(s) == 0,
+        "partly": 0 < totals.get(s, 0) < full}[kind]]
+    return {"total_s": round(seconds, 1), "per_notebook_s": round(seconds / notebooks, 2),
+            "grader_peak_mb": round(peak[0] / 1024, 1), "completed": completed,
+            "scores_as_expected": not wrong and not leaked, "unexpected": wrong, "leaked_into_feedback": leaked,
+            "scores": {s: totals.get(s) for s in sorted(expected)}, "max": full, "notebooks": notebooks,
+            "stderr_tail": "" if completed else stderr[-2000:]}
 
 
 def main() -> int:
-    sandbox = os.geteuid() == 0
-    if sandbox:
+    modes = {"no sandbox": False}
+    if os.geteuid() == 0:
         try:
             pwd.getpwnam(SANDBOX_USER)
         except KeyError:
             subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SANDBOX_USER], check=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        submissions, out = Path(tmp) / "submissions", Path(tmp) / "grades"
-        notebooks = class_of_twenty(out)
-        hostile.write_batch(submissions, notebooks)
-        command = [sys.executable, "-m", "edu_gen.cli", "grade", str(submissions), "--out", str(out), "--cell-timeout", "10"]
-        if sandbox:
-            command += ["--sandbox-user", SANDBOX_USER]
-        started = time.perf_counter()
-        subprocess.run(command, check=True, cwd=ROOT, capture_output=True, text=True)
-        seconds = time.perf_counter() - started
-        rows = {row["student"]: row for row in csv.DictReader(open(out / "grades.csv"))}
-    total = {student: float(row["total"]) for student, row in rows.items()}
-    full = max(total[s] for s in rows if s.startswith("correct"))  # every test of exercise 01 passed
-    problems = [s for s in rows if s.startswith("correct") and not total[s] == full > 0]
-    problems += [s for s in rows if s.startswith(("untouched", "hostile")) and total[s] != 0]
-    problems += [s for s in rows if s.startswith("wrong") and not 0 < total[s] < full]
-    lines = [
-        "# edu-gen grade on 20 mixed submissions (6 correct, 4 partly wrong, 3 untouched, 7 hostile), end to end",
-        f"# {time.strftime('%Y-%m-%d')} | {platform.machine()} | {os.cpu_count()} cores | "
-        f"{'--sandbox-user ' + SANDBOX_USER if sandbox else 'no sandbox (not root)'} | --cell-timeout 10",
-        f"notebooks {len(notebooks)}  total_s {seconds:.1f}  per_notebook_s {seconds / len(notebooks):.2f}",
-        "scores: " + ", ".join(f"{s} {rows[s]['total']}" for s in sorted(rows)),
-        "scores as expected" if not problems else f"UNEXPECTED SCORES: {problems}",
-    ]
+        modes["--sandbox-user"] = True
+    results = {mode: grade_once(sandbox) for mode, sandbox in modes.items()}
+    notebooks = next(iter(results.values()))["notebooks"]
+    lines = [f"# edu-gen grade on a class of 20 students x {len(EXERCISES)} exercises = {notebooks} notebooks "
+             "(8 correct, 4 blank, 4 partly correct, 4 hostile students), end to end",
+             f"# {time.strftime('%Y-%m-%d')} | {platform.machine()} | {os.cpu_count()} cores | --timeout 120 --cell-timeout 10",
+             "# command: python benchmarks/grading_batch.py (as root for the --sandbox-user mode)"]
+    for mode, r in results.items():
+        lines.append(f"{mode}: total_s {r['total_s']}  per_notebook_s {r['per_notebook_s']}  grader_peak_mb {r['grader_peak_mb']}  "
+                     f"completed {r['completed']}  scores_as_expected {r['scores_as_expected']}")
+        lines.append(f"  scores (max {r['max']:g}): " + ", ".join(f"{s} {v:g}" if v is not None else f"{s} -" for s, v in r["scores"].items()))
+        if not r["scores_as_expected"]:
+            lines.append(f"  UNEXPECTED: {r['unexpected']} leaked: {r['leaked_into_feedback']} {r['stderr_tail']}")
+    summary = {"notebooks": notebooks, "modes": {m: {k: r[k] for k in ("total_s", "per_notebook_s", "grader_peak_mb",
+                                                                          "completed", "scores_as_expected")}
+                                                 for m, r in results.items()}}
+    lines.append(json.dumps(summary))
     record("grading_batch", lines)
-    return 1 if problems else 0
+    return 0 if all(r["completed"] and r["scores_as_expected"] for r in results.values()) else 1
 
 
 if __name__ == "__main__":

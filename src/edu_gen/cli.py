@@ -72,7 +72,8 @@ def _grade(args) -> int:
     from edu_gen.grading import grade, plugin, sandbox
 
     options = grade.Options(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_mb=args.memory_mb,
-                            sandbox_user=args.sandbox_user, solutions=args.solutions)
+                            sandbox_user=args.sandbox_user, solutions=args.solutions,
+                            exercises=tuple(args.exercises) if args.exercises else None)
     started = time.monotonic()
     try:
         summary = grade.grade(args.submissions, args.out, args.tests, options)
@@ -108,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     grade_parser.add_argument("--timeout", type=float, default=300.0, help="seconds per notebook, all in (default 300)")
     grade_parser.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per cell or call (default 60)")
     grade_parser.add_argument("--memory-mb", type=int, default=4096, help="address-space limit per kernel (default 4096)")
+    grade_parser.add_argument("--exercises", nargs="+", metavar="NN_name", default=None,
+                              help="grade only these exercises (e.g. 02_manifold_learning, or just 02); totals "
+                                   "are over them (default: every exercise in --tests)")
     grade_parser.add_argument("--sandbox-user", default=None,
                               help="run kernels as this unprivileged user (the grader must run as root)")
     grade_parser.set_defaults(run=_grade)

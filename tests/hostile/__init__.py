@@ -25,6 +25,10 @@ The attacks:
 | fork_bomb           | forks until refused (sandbox only: as root there is no process limit)             |
 | signal_grader       | SIGKILLs its parent, the grader (sandbox only)                                    |
 | write_outside       | writes into a root-owned folder (sandbox only)                                    |
+| break_serializer    | replaces its kernel's message serialiser: every later message is unreadable       |
+| leak_inputs         | spells the hidden inputs' digits into everything the feedback might repeat        |
+| flood_output        | prints without end, then displays a message larger than the grader accepts        |
+| schema_breaker      | JSON that parses as a notebook but breaks its schema (a number as a cell's source) |
 """
 
 from __future__ import annotations
@@ -274,6 +278,77 @@ for target in ({str(canary)!r},):
     except OSError as error:
         print("could not write", target, type(error).__name__)
 """)
+
+
+def break_serializer() -> nbformat.NotebookNode:
+    """After this cell every message the kernel sends has a header jupyter_client cannot read."""
+    return with_cells(exercise(), WRONG_ANSWERS, """
+session = get_ipython().kernel.session
+session.pack = lambda obj: b"[1, 2, 3]"
+""")
+
+
+# Every way a function could hand a hidden input to the feedback: an exception's class name and
+# message, a newline that forges a line of the feedback, the shape and the number of wrong entries
+# of its answer, a made-up type, the exit code and the signal that end its kernel. Each function
+# also appends the digits it spells out to a file, so the test knows what must not appear.
+LEAKS = """
+import os, signal, torch
+
+SPILL = {spill!r}
+
+def _digits(value):
+    digits = str(int(abs(float(torch.as_tensor(value).flatten()[0])) * 1e6) % 10**6 + 10**6)[1:]
+    with open(SPILL, "a") as file:
+        file.write(digits + "\\n")
+    return digits
+
+def gaussian_nll(x, mean):
+    raise type("Leak_" + _digits(x), (Exception,), {{}})("input " + _digits(x))
+
+def bernoulli_nll(x, logits):
+    raise type("Oops\\n\\n**Total: 61 / 61 points** " + _digits(x), (ValueError,), {{}})("\\n**Total: 61 / 61**")
+
+def categorical_nll(y, logits):
+    return torch.zeros(int(_digits(logits)) + 1)
+
+def delta_mse(a, y):
+    answer = a - y
+    answer.flatten()[: int(_digits(a)) % answer.numel()] += 1.0   # the number of wrong entries
+    return answer
+
+def delta_cross_entropy(a, y):
+    return type("T" + _digits(a), (), {{}})()
+
+def gaussian_nll_learned_variance(y, mean, log_var):
+    digits = _digits(y)
+    os.kill(os.getpid(), 1 + int(digits) % 30) if int(digits) % 2 else os._exit(int(digits) % 256)
+"""
+
+
+def leak_inputs(spill: Path) -> nbformat.NotebookNode:
+    return with_cells(exercise(), LEAKS.format(spill=str(spill)))
+
+
+def flood_output() -> nbformat.NotebookNode:
+    return with_cells(exercise(), WRONG_ANSWERS, """
+import sys
+while True:
+    sys.stdout.write("x" * 100_000 + "\\n")
+""", """
+from IPython.display import display
+display({"application/vnd.edu-gen.result+json": "x" * (120 << 20)}, raw=True)
+""")
+
+
+def schema_breaker() -> str:
+    """Raw notebook JSON (nbformat reads it, its schema does not hold): a number as a code cell's source."""
+    import json
+
+    notebook = json.loads(nbformat.writes(exercise()))
+    notebook["cells"].append({"cell_type": "code", "metadata": {}, "source": 12345, "outputs": [], "execution_count": None})
+    notebook["cells"].append({"cell_type": "code", "metadata": {}, "source": ["print(1)", 7], "outputs": []})
+    return json.dumps(notebook)
 
 
 def write_batch(folder: Path, notebooks: dict[str, nbformat.NotebookNode]) -> None:

@@ -6,12 +6,19 @@ autograd, the same oracles the library's own tests use), gets the student's valu
 
 Every failure a student sees is a `Problem`: its class names the *kind* of error ("wrong
 values", "wrong shape", "your function raised ValueError") and its message is written to be
-shown as is. A message may describe shapes and counts but never an input or an expected value:
-tests reuse their hidden inputs, and a student who saw them could hard-code the answers.
+shown as is.
 
-Anything else a test raises (a bare ``assert``, a bug in the test) is reported only by its type,
+**The feedback's closed vocabulary.** A message is built only from the grader's own words: the
+name of the function the test calls, the expected shape in symbols (``(B,)``), a kind, and
+a few fixed categories. Nothing the submission controls enters it: not a returned shape, not a
+count of wrong entries, not the name or message of an exception it raised, not a type name it
+made up. Each of those can carry a hidden input's digits (an exception class named after
+``x[0, 0]``, a tensor of ``int(1e6 * x[0, 0])`` entries), and tests reuse their hidden inputs,
+so a student who saw them could hard-code the answers. The instructor's log keeps everything.
+
+Anything else a test raises (a bare ``assert``, a bug in the test) is reported only by its kind,
 or by the test author's own assertion message (the grader runs pytest with ``--assert=plain``,
-so pytest adds no values to it).
+so pytest adds no values to it; authors must not format values into it).
 """
 
 from __future__ import annotations
@@ -95,12 +102,50 @@ def scrub(message: str, limit: int = 160) -> str:
     return scrubbed if len(scrubbed) <= limit else scrubbed[: limit - 1] + "…"
 
 
+# Exception names a student's function may raise that the feedback repeats: Python's own, which
+# the student did not choose freely. Any other class name (one defined in the notebook) could
+# spell out a hidden input, so it is reported as "an exception of a class defined in the notebook".
+BUILTIN_EXCEPTIONS = frozenset(
+    name for name, value in vars(__import__("builtins")).items()
+    if isinstance(value, type) and issubclass(value, BaseException)
+)
+
+
+def exception_name(name) -> str:
+    """A raised exception's class name as the feedback may show it (closed vocabulary)."""
+    return name if isinstance(name, str) and name in BUILTIN_EXCEPTIONS else "an exception of a class defined in the notebook"
+
+
 def describe_type(value) -> str:
+    """What came back instead of the expected type, in the grader's own words."""
     if isinstance(value, Unsupported):
-        return f"an object of type {value.type_name}"
+        return "an object of a type that is not a tensor, array, number, string, list, tuple or dict"
     if isinstance(value, np.ndarray):
         return "a NumPy array"
-    return f"a {type(value).__name__}"
+    for kind, words in ((bool, "a bool"), (int, "an int"), (float, "a float"), (str, "a string"), (list, "a list"),
+                        (tuple, "a tuple"), (dict, "a dict"), (type(None), "None"), (torch.Tensor, "a tensor")):
+        if isinstance(value, kind):
+            return words
+    return "an object of another type"
+
+
+def _how_many(wrong: int, total: int) -> str:
+    """A count the submission controls, as one of four words (it cannot spell out a number)."""
+    if wrong == total:
+        return "all"
+    return "most" if wrong > total / 2 else ("some" if wrong > total / 10 else "a few")
+
+
+def _which_way(got: torch.Tensor, expected: torch.Tensor, wrong: torch.Tensor) -> str:
+    """Where the wrong entries err, if they all err alike: a fixed phrase, or nothing."""
+    g, e = got[wrong], expected[wrong]
+    if torch.isclose(g, -e, rtol=1e-5, atol=1e-6).all() and (e != 0).any():
+        return "; they have the wrong sign"
+    if (g > e).all():
+        return "; they are all too large"
+    if (g < e).all():
+        return "; they are all too small"
+    return ""
 
 
 def as_tensor(value, what: str) -> torch.Tensor:
@@ -115,8 +160,11 @@ def assert_close(got, expected: torch.Tensor, *, what: str, rtol: float = 1e-5, 
     """Compare the student's answer with the expected tensor (computed by the test, in the grader).
 
     Checks the type, the shape, that the values are finite where the expected ones are, then
-    ``|got - expected| <= atol + rtol |expected|`` elementwise, in float64. The message says how
-    many entries are wrong, never which values were expected.
+    ``|got - expected| <= atol + rtol |expected|`` elementwise, in float64. The message is in the
+    grader's closed vocabulary (module docstring): the expected shape in symbols, how many
+    entries are wrong in one of four words (a few, some, most, all) and, when they all err the
+    same way, which way (too large, too small, wrong sign); never a value, a count or the
+    shape that came back.
 
     Args:
         got: what ``student.call`` returned.
@@ -126,34 +174,47 @@ def assert_close(got, expected: torch.Tensor, *, what: str, rtol: float = 1e-5, 
     """
     got = as_tensor(got, what)
     if tuple(got.shape) != tuple(expected.shape):
-        expected_shape = f"{shape_name} = {tuple(expected.shape)}" if shape_name else str(tuple(expected.shape))
-        raise WrongShape(f"{what} returned shape {tuple(got.shape)}; expected {expected_shape}")
+        dims = expected.dim()
+        expected_shape = shape_name or (f"a tensor with {dims} dimension{'s' if dims != 1 else ''}" if dims else "a scalar")
+        raise WrongShape(f"{what} returned a tensor of another shape; expected {expected_shape}")
     if got.is_complex() or got.dtype == torch.bool:
-        raise WrongType(f"{what} returned a tensor of dtype {got.dtype}; expected real numbers")
+        raise WrongType(f"{what} returned a tensor of complex or boolean values; expected real numbers")
     got64, expected64 = got.to(torch.float64), expected.detach().to(torch.float64)
     not_finite = ~torch.isfinite(got64) & torch.isfinite(expected64)
     if not_finite.any():
-        raise Mismatch(f"{what}: {int(not_finite.sum())} of {got.numel()} values are inf or nan (is it numerically stable?)")
+        how_many = _how_many(int(not_finite.sum()), got.numel())
+        raise Mismatch(f"{what}: {how_many} of the values are inf or nan (is it numerically stable?)")
     wrong = ~torch.isclose(got64, expected64, rtol=rtol, atol=atol, equal_nan=True)
     if wrong.any():
-        raise Mismatch(f"{what}: {int(wrong.sum())} of {got.numel()} values differ from the expected ones")
+        how_many = _how_many(int(wrong.sum()), got.numel())
+        raise Mismatch(f"{what}: {how_many} of the values differ from the expected ones{_which_way(got64, expected64, wrong)}")
 
 
-def assert_not_calling(source: str | None, function: str, forbidden: set[str]) -> None:
-    """Fail if the student's ``def function`` uses one of the `forbidden` names.
+def assert_not_calling(used, function: str, forbidden: set[str]) -> None:
+    """Fail if the student's `function` uses one of the `forbidden` names.
 
-    `source` is the function's source as written in the notebook (``student.source_of``),
-    read by the grader, not by the kernel. Attribute names count too: ``F.mse_loss`` and
-    ``torch.nn.functional.mse_loss`` both use ``mse_loss``.
+    Args:
+        used: what ``student.names_used(function)`` returned: the names the function the kernel
+            calls really uses, transitively through the notebook's own helpers (a frozenset).
+            A string is read as the function's source (``student.source_of``, the older check
+            of the ``def`` as written), and None as "no such def".
+        function: the function's name, for the message.
+        forbidden: names that must not appear, e.g. ``{"mse_loss", "likelihood"}``.
+
+    Attribute names count as well as plain names: ``F.mse_loss`` and
+    ``torch.nn.functional.mse_loss`` both use ``mse_loss``; a local variable named like a
+    forbidden function does not (with `names_used`).
     """
-    if source is None:
+    if used is None:
         raise NotDefined(f"found no `def {function}(...)` in the notebook's code cells")
-    used = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Name):
-            used.add(node.id)
-        elif isinstance(node, ast.Attribute):
-            used.add(node.attr)
-    if used & forbidden:
-        names = ", ".join(sorted(used & forbidden))
-        raise ForbiddenCall(f"{function} uses {names}; write it from the formula instead")
+    if isinstance(used, str):
+        names = set()
+        for node in ast.walk(ast.parse(used)):
+            if isinstance(node, ast.Name):
+                names.add(node.id)
+            elif isinstance(node, ast.Attribute):
+                names.add(node.attr)
+        used = names
+    hits = set(used) & set(forbidden)
+    if hits:  # names from the grader's own forbidden set: closed vocabulary
+        raise ForbiddenCall(f"{function} uses {', '.join(sorted(hits))}; write it from the formula instead")

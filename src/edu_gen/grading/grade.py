@@ -22,6 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,9 @@ NO_SANDBOX_WARNING = (
     "submissions as root with --sandbox-user (see README, 'Exercises and grading').")
 
 
+GRADER_FAILED = "the grader could not grade this notebook (the instructor's log says why)"
+
+
 class GradingInputError(ValueError):
     """The folders given to the grader are not what it expects."""
 
@@ -49,6 +53,7 @@ class Options:
     memory_mb: int = 4096  # address-space limit of a kernel
     sandbox_user: str | None = None
     solutions: Path | None = None  # hidden from kernels; default: the solutions/ next to grading/
+    exercises: tuple[str, ...] | None = None  # grade only these (names or their NN prefixes); None: all
 
 
 @dataclass
@@ -62,7 +67,8 @@ class NotebookGrade:
 def find_students(submissions: Path) -> list[Path]:
     if not submissions.is_dir():
         raise GradingInputError(f"no submissions folder at {submissions} (expected one folder per student)")
-    students = sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    # a link to a folder counts as a student (whose notebooks are then refused, with the reason)
+    students = sorted(p for p in submissions.iterdir() if (p.is_dir() or p.is_symlink()) and not p.name.startswith("."))
     if not students:
         loose = sorted(p.name for p in submissions.glob("*.ipynb"))
         hint = f"; it holds notebooks ({', '.join(loose[:3])}) but they must be in a folder named after each student" if loose else ""
@@ -70,13 +76,35 @@ def find_students(submissions: Path) -> list[Path]:
     return students
 
 
-def find_exercises(tests: Path) -> dict[str, tuple[Path, list[TestInfo]]]:
+def find_exercises(tests: Path, only: tuple[str, ...] | None = None) -> dict[str, tuple[Path, list[TestInfo]]]:
+    """The exercises whose grading tests are in `tests`, or only those named in `only`.
+
+    `only` holds exercise names (``02_manifold_learning``) or their number prefixes (``02``).
+
+    Raises:
+        GradingInputError: no tests, or a name in `only` that matches no exercise.
+    """
     if not tests.is_dir():
         raise GradingInputError(f"no grading tests folder at {tests}")
     files = sorted(tests.glob("test_*.py"))
     if not files:
         raise GradingInputError(f"no grading tests (test_NN_name.py) in {tests}")
+    names = [f.stem.removeprefix("test_") for f in files]
+    if only is not None:
+        chosen = set()
+        for wanted in only:
+            matches = [n for n in names if n == wanted or n.split("_", 1)[0] == wanted]
+            if not matches:
+                raise GradingInputError(f"--exercises: no exercise {wanted!r} in {tests}; expected one of {', '.join(names)}")
+            chosen.update(matches)
+        files = [f for f, n in zip(files, names) if n in chosen]
     return {f.stem.removeprefix("test_"): (f, plugin.collect(f)) for f in files}
+
+
+def test_files(exercises) -> list[Path]:
+    """All grading test files next to the chosen exercises' (to tell a misnamed notebook from an unchosen one)."""
+    folders = {test_file.parent for test_file, _ in exercises.values()}
+    return sorted(f for folder in folders for f in folder.glob("test_*.py"))
 
 
 def _repository_secrets(tests: Path, solutions: Path | None) -> list[Path]:
@@ -108,7 +136,7 @@ def grade(submissions: Path, out: Path, tests: Path, options: Options = Options(
         plugin.GradingTestsError: the grading tests themselves are broken.
     """
     submissions, out, tests = submissions.resolve(), out.resolve(), tests.resolve()
-    students, exercises = find_students(submissions), find_exercises(tests)
+    students, exercises = find_students(submissions), find_exercises(tests, options.exercises)
     if out == submissions or submissions in out.parents:
         raise GradingInputError("the output folder must not be inside the submissions folder")
     out.mkdir(parents=True, exist_ok=True)
@@ -136,7 +164,8 @@ def grade(submissions: Path, out: Path, tests: Path, options: Options = Options(
         shutil.rmtree(work, ignore_errors=True)
     summary = _summary(exercises, grades, ignored)
     _write_csv(out / "grades.csv", exercises, grades)
-    (out / "grades.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
+    # ASCII JSON: a student's folder name with undecodable bytes (surrogates) cannot break it
+    (out / "grades.json").write_text(json.dumps(summary, indent=1, ensure_ascii=True) + "\n", encoding="utf-8")
     _write_feedback(out / "feedback", exercises, grades, ignored)
     return summary
 
@@ -147,13 +176,22 @@ def _grade_all(students: list[Path], exercises, out: Path, work: Path, sandbox, 
     ignored: dict[str, list[str]] = {}
     for index, student in enumerate(students):
         grades[student.name] = {}
-        ignored[student.name] = sorted(p.name for p in student.glob("*.ipynb") if p.stem not in exercises)
+        known = {f.stem.removeprefix("test_") for f in test_files(exercises)}  # every exercise, graded or not
+        ignored[student.name] = [] if student.is_symlink() else sorted(
+            p.name for p in student.glob("*.ipynb") if p.stem not in known)
         for exercise, (test_file, tests_info) in exercises.items():
             log_path = out / "logs" / student.name / f"{exercise}.log"
             log_path.parent.mkdir(parents=True, exist_ok=True)
-            with open(log_path, "w") as log:
-                notebook = _grade_notebook(student / f"{exercise}.ipynb", exercise, test_file, tests_info,
-                                           work / f"work-{index:04d}-{exercise}", log, sandbox, limits, options)
+            with open(log_path, "w", encoding="utf-8", errors="backslashreplace") as log:
+                began = time.monotonic()
+                try:  # the one boundary around a notebook: nothing in it may end the batch
+                    notebook = _grade_notebook(student / f"{exercise}.ipynb", exercise, test_file, tests_info,
+                                               work / f"work-{index:04d}-{exercise}", log, sandbox, limits, options)
+                except Exception:  # noqa: BLE001 - any failure is this notebook's zero, with the reason
+                    log.write("--- the grader could not grade this notebook:\n" + traceback.format_exc())
+                    results = [TestResult(t, 0.0, "not graded", GRADER_FAILED) for t in tests_info]
+                    notebook = NotebookGrade(exercise, results, RunReport(not_run=GRADER_FAILED),
+                                             time.monotonic() - began)
             grades[student.name][exercise] = notebook
             earned, possible = sum(r.earned for r in notebook.results), sum(t.points for t in tests_info)
             echo(f"{student.name}/{exercise}.ipynb: {_number(earned)}/{_number(possible)} points ({notebook.seconds:.1f} s)")
@@ -163,7 +201,7 @@ def _grade_all(students: list[Path], exercises, out: Path, work: Path, sandbox, 
 def _grade_notebook(path: Path, exercise: str, test_file: Path, tests_info: list[TestInfo], workdir: Path, log,
                     sandbox, limits, options: Options) -> NotebookGrade:
     began = time.monotonic()
-    if not path.is_file():
+    if not os.path.lexists(path):  # lexists: a link is "submitted" (and then refused), not absent
         results = [TestResult(t, 0.0, "not submitted", "see above") for t in tests_info]
         return NotebookGrade(exercise, results, None)
     submission = Submission(path, workdir, log=log, sandbox=sandbox, limits=limits,
@@ -186,7 +224,7 @@ def _write_csv(path: Path, exercises, grades) -> None:
         header += [f"{exercise}/{t.name}" for t in tests_info] + [exercise]
     header += ["total", "max"]
     maximum = sum(t.points for _, tests_info in exercises.values() for t in tests_info)
-    with open(path, "w", newline="") as file:
+    with open(path, "w", newline="", encoding="utf-8", errors="backslashreplace") as file:
         writer = csv.writer(file)
         writer.writerow(header)
         for student, notebooks in grades.items():
@@ -223,9 +261,9 @@ def _write_feedback(folder: Path, exercises, grades, ignored) -> None:
     for student, notebooks in grades.items():
         total = sum(r.earned for g in notebooks.values() for r in g.results)
         maximum = sum(t.points for _, tests_info in exercises.values() for t in tests_info)
-        lines = [f"# Feedback for {student}", "", f"**Total: {_number(total)} / {_number(maximum)} points**", ""]
+        lines = [f"# Feedback for {_quote(student)}", "", f"**Total: {_number(total)} / {_number(maximum)} points**", ""]
         for name in ignored[student]:
-            lines.append(f"- Not graded: `{name}` is not an exercise name (expected: "
+            lines.append(f"- Not graded: {_quote(name)} is not an exercise name (expected: "
                          + ", ".join(f"`{e}.ipynb`" for e in exercises) + ").")
         for exercise, grade_ in notebooks.items():
             earned, possible = sum(r.earned for r in grade_.results), sum(r.test.points for r in grade_.results)
@@ -235,7 +273,7 @@ def _write_feedback(folder: Path, exercises, grades, ignored) -> None:
             for r in grade_.results:
                 verdict = "passed" if not r.kind else f"**{r.kind}**" + (f": {r.message}" if r.message else "")
                 lines.append(f"| {_number(r.earned)} / {_number(r.test.points)} | {_cell(r.test.description)} | {_cell(verdict)} |")
-        (folder / f"{student}.md").write_text("\n".join(lines) + "\n")
+        (folder / f"{student}.md").write_text("\n".join(lines) + "\n", encoding="utf-8", errors="backslashreplace")
 
 
 def _run_lines(run: RunReport | None, exercise: str) -> list[str]:
@@ -243,14 +281,25 @@ def _run_lines(run: RunReport | None, exercise: str) -> list[str]:
         return [f"Not submitted: no `{exercise}.ipynb` in your folder.", ""]
     if run.not_run is not None:
         return [f"The notebook could not be run: {run.not_run}.", ""]
-    lines = [f"Your notebook ran {run.cells_run} of its {run.cells_total} code cells."]
+    if run.problems:
+        lines = [f"Your notebook has {run.cells_total} code cells; {run.cells_run} were run, and "
+                 f"{len(run.problems)} of them had a problem:"]
+    else:
+        lines = [f"Your notebook's {run.cells_total} code cells all ran without an error."]
     for problem in run.problems[:10]:
-        lines.append(f"- Cell {problem.cell} {problem.kind}: {problem.detail}")
+        where = f"the cell that starts {_quote(problem.first_line)}" if problem.first_line else f"cell {problem.cell}"
+        lines.append(f"- {where[0].upper()}{where[1:]} (cell {problem.cell} from the top) {problem.kind}: {_cell(problem.detail)}")
     if len(run.problems) > 10:
         lines.append(f"- ... and {len(run.problems) - 10} more cells with problems")
     return lines + [""]
 
 
 def _cell(text: str) -> str:
-    """Text that cannot break a Markdown table row."""
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text that cannot break a Markdown table row (nor start a new line)."""
+    return "".join(c if c.isprintable() else " " for c in text).replace("|", "\\|")
+
+
+def _quote(name: str) -> str:
+    """A name the submission chose (a folder or file name) as inert Markdown: one line, in code."""
+    printable = "".join(c if c.isprintable() else "?" for c in name)[:80]
+    return "`" + printable.replace("`", "'") + "`"

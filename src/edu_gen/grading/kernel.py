@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import zmq
 from jupyter_client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
 
@@ -33,7 +34,15 @@ from edu_gen.grading.wire import MIME
 
 MAX_TEXT = 20_000  # characters of stdout/stderr kept per execution (for the instructor's log)
 MAX_RESULT = 64 << 20  # characters of one JSON answer
+MAX_MESSAGE = 96 << 20  # bytes of one message from the kernel; ZeroMQ drops a larger one
+MAX_MALFORMED = 20  # unreadable messages tolerated per execution before the kernel is ended
 INTERRUPT_GRACE = 3.0  # seconds a kernel gets to come back after SIGINT
+MALFORMED = {"kind": "malformed"}  # what _next_message returns for a message it cannot read
+
+
+def _text(value) -> str:
+    """A field that should be text, as text: a hostile kernel may send anything there."""
+    return value if isinstance(value, str) else ""
 
 
 @dataclass
@@ -48,16 +57,21 @@ class Execution:
     error_value: str = ""
     traceback: str = ""
     text: str = ""
-    results: list[str] = field(default_factory=list)  # payloads of MIME display messages
+    results: list[str] = field(default_factory=list)  # the last MIME display payload (at most one)
     seconds: float = 0.0
 
 
 def describe_exit(returncode: int | None) -> str:
-    """Why a kernel process ended, in words a student can act on."""
+    """Why a kernel process ended, in words a student can act on.
+
+    A fixed phrase per kind of ending, never the exit code or the signal's number: a notebook
+    chooses those (``os._exit(n)``, ``os.kill(os.getpid(), n)``) and could spell out a hidden input
+    with them (see the closed vocabulary in `edu_gen.grading.checks`).
+    """
     if returncode is None:
         return "it stopped responding"
     if returncode >= 0:
-        return f"it exited with code {returncode} (sys.exit, os._exit or a crash)"
+        return "it exited (sys.exit, os._exit or a crash)"
     reasons = {
         signal.SIGKILL: "it was killed (out of memory, or a limit was hit)",
         signal.SIGXCPU: "it used up its CPU-time limit",
@@ -65,13 +79,7 @@ def describe_exit(returncode: int | None) -> str:
         signal.SIGSEGV: "it crashed (segmentation fault)",
         signal.SIGABRT: "it aborted",
     }
-    number = -returncode
-    if number in reasons:
-        return reasons[number]
-    try:
-        return f"it was ended by signal {signal.Signals(number).name}"
-    except ValueError:
-        return f"it was ended by signal {number}"
+    return reasons.get(-returncode, "it was ended by a signal")
 
 
 def kernel_environment(workdir: Path, token: str) -> dict[str, str]:
@@ -146,7 +154,9 @@ class Kernel:
                                             stderr=subprocess.STDOUT, start_new_session=True)
         if self.sandbox is None:
             sandboxing.apply_limits(self.process.pid, self.limits)
-        self.client = BlockingKernelClient()
+        context = zmq.Context()
+        context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)  # default for every socket the client opens
+        self.client = BlockingKernelClient(context=context)
         self.client.load_connection_file(str(connection))
         self.client.start_channels()
         deadline = time.monotonic() + timeout
@@ -160,12 +170,13 @@ class Kernel:
                 reply = self.client.get_shell_msg(timeout=0.5)
             except queue.Empty:
                 continue
-            if reply["msg_type"] == "kernel_info_reply":
+            except Exception:  # noqa: BLE001 - a malformed reply: ask again until the deadline
+                continue
+            if isinstance(reply, dict) and reply.get("msg_type") == "kernel_info_reply":
                 break
-        while True:  # drain the start-up status messages
-            try:
-                self.client.get_iopub_msg(timeout=0.2)
-            except queue.Empty:
+        drain_until = time.monotonic() + 5.0
+        while time.monotonic() < drain_until:  # the start-up status messages (bounded: a kernel may flood)
+            if self._next_message() is None:
                 break
 
     def execute(self, code: str, timeout: float, *, hard_deadline: float | None = None,
@@ -194,9 +205,30 @@ class Kernel:
         outcome.seconds = time.monotonic() - began
         return outcome
 
+    def _next_message(self) -> dict | None:
+        """The next iopub message as (msg_type, parent msg_id, content), None if none came.
+
+        Everything here is untrusted: jupyter_client itself raises (TypeError, KeyError,
+        ValueError, ...) on a message whose parts are not what the protocol says, for example
+        when a notebook replaced its kernel's serialiser. Such a message counts as malformed,
+        like one whose fields have the wrong types; the caller decides when enough is enough.
+        """
+        try:
+            message = self.client.get_iopub_msg(timeout=0.05)
+        except queue.Empty:
+            return None
+        except Exception:  # noqa: BLE001 - whatever jupyter_client raises on a malformed message
+            return MALFORMED
+        if not isinstance(message, dict):
+            return MALFORMED
+        kind, parent, content = message.get("msg_type"), message.get("parent_header"), message.get("content")
+        if not isinstance(kind, str) or not isinstance(parent, dict) or not isinstance(content, dict):
+            return MALFORMED
+        return {"kind": kind, "parent": parent.get("msg_id"), "content": content}
+
     def _collect(self, message_id: str, deadline: float) -> Execution:
         outcome, text = Execution("ok"), []
-        size = 0
+        size, malformed = 0, 0
         while True:
             if not self.alive:
                 outcome.status = "died"
@@ -204,27 +236,37 @@ class Kernel:
             if time.monotonic() > deadline:
                 outcome.status = "timeout"
                 break
-            try:
-                message = self.client.get_iopub_msg(timeout=0.05)
-            except queue.Empty:
+            message = self._next_message()
+            if message is None:
                 continue
-            if message.get("parent_header", {}).get("msg_id") != message_id:
+            if message is MALFORMED:
+                malformed += 1
+                if malformed > MAX_MALFORMED:  # a kernel that cannot speak the protocol is ended
+                    self.process.kill()
+                    self.process.wait()
+                    self.killed_because = "it sent messages the grader could not read, so the grader ended it"
+                    outcome.status = "died"
+                    break
                 continue
-            kind, content = message["msg_type"], message["content"]
+            if message["parent"] != message_id:
+                continue  # another request's, or a forged one: ignored
+            kind, content = message["kind"], message["content"]
             if kind == "status" and content.get("execution_state") == "idle":
                 break
             if kind == "stream" and size < MAX_TEXT:
-                text.append(str(content.get("text", ""))[: MAX_TEXT - size])
+                text.append(_text(content.get("text"))[: MAX_TEXT - size])
                 size += len(text[-1])
             elif kind == "error":
                 outcome.status = "error"
-                outcome.error_name = str(content.get("ename", ""))[:100]
-                outcome.error_value = str(content.get("evalue", ""))[:2000]
-                outcome.traceback = "\n".join(str(line) for line in content.get("traceback", []))[:MAX_TEXT]
-            elif kind in ("display_data", "execute_result"):
-                payload = content.get("data", {}).get(MIME)
+                outcome.error_name = _text(content.get("ename"))[:100]
+                outcome.error_value = _text(content.get("evalue"))[:2000]
+                lines = content.get("traceback")
+                lines = lines[:200] if isinstance(lines, list) else []
+                outcome.traceback = "\n".join(_text(line)[:MAX_TEXT] for line in lines)[:MAX_TEXT]
+            elif kind in ("display_data", "execute_result") and isinstance(content.get("data"), dict):
+                payload = content["data"].get(MIME)
                 if isinstance(payload, str) and len(payload) <= MAX_RESULT:
-                    outcome.results.append(payload)
+                    outcome.results = [payload]  # the last answer counts; keeping one bounds memory
         outcome.text = "".join(text)
         return outcome
 

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import shutil
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,54 @@ from edu_gen.grading.kernel import Kernel, describe_exit
 from edu_gen.grading.sandbox import Limits, Sandbox
 
 START_TIMEOUT = 60.0  # seconds for a kernel to come up (within the notebook's own timeout)
+MAX_NOTEBOOK_BYTES = 20 << 20  # a larger file is refused before it is parsed (exercises are ~100 kB)
+
+
+class UnsafeSubmission(ValueError):
+    """A submitted path that the grader will not read: a link, a special file, too large."""
+
+
+def read_untrusted(path: Path, limit: int = MAX_NOTEBOOK_BYTES) -> bytes:
+    """The bytes of a submitted notebook, read as hostile input.
+
+    Neither the student's folder nor the notebook may be a symbolic link (a link to the
+    solutions would be graded as the student's work), and the notebook must be a regular file:
+    a FIFO or a device such as ``/proc/kmsg`` could block the grader forever. The file is opened
+    with ``O_NOFOLLOW | O_NONBLOCK`` relative to the folder opened with ``O_NOFOLLOW``, so a
+    link swapped in between two checks is refused too, and at most `limit` bytes are read.
+
+    Raises:
+        UnsafeSubmission: with a reason that may be shown to the student.
+    """
+    try:
+        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        raise UnsafeSubmission("the student's folder is a link or not a folder") from None
+    try:
+        try:
+            fd = os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder)
+        except OSError:
+            raise UnsafeSubmission("the notebook is a link or cannot be opened") from None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise UnsafeSubmission("the notebook is not a regular file")
+            if info.st_size > limit:
+                raise UnsafeSubmission(f"the notebook is larger than {limit >> 20} MB")
+            chunks, size = [], 0
+            while size <= limit:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            if size > limit:
+                raise UnsafeSubmission(f"the notebook is larger than {limit >> 20} MB")
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+    finally:
+        os.close(folder)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # colours in IPython's tracebacks
 
 
@@ -36,9 +86,10 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # colours in IPython's tracebacks
 class CellProblem:
     """A code cell that raised, timed out or ended the kernel, for the feedback."""
 
-    cell: int  # 1-based, counting all cells as Jupyter shows them
-    kind: str  # "raised", "timed out", "kernel stopped"
-    detail: str  # safe to show (scrubbed)
+    cell: int  # 1-based, counting all cells (markdown too) from the top of the notebook
+    kind: str  # "raised", "timed out", "kernel stopped", "skipped"
+    detail: str  # in the grader's closed vocabulary (see `checks`)
+    first_line: str = ""  # the cell's first non-empty line: how a student finds it in Jupyter or Colab
 
 
 @dataclass
@@ -78,16 +129,22 @@ class Submission:
         began = time.monotonic()
         self._deadline = began + self.timeout
         try:
-            self.cells = nbformat.read(self.notebook, as_version=4).cells
-        except Exception as error:  # noqa: BLE001 - JSON errors, schema errors, unreadable files
-            self.report.not_run = f"the file is not a valid notebook ({type(error).__name__})"
+            content = read_untrusted(Path(self.notebook))
+        except UnsafeSubmission as reason:
+            self.report.not_run = str(reason)
+            self._write_log(f"refused {self.notebook}: {reason}")
+            return self.report
+        try:  # parsed once, here; the cells are kept for the whole grading of this notebook
+            self.cells = list(nbformat.reads(content.decode("utf-8"), as_version=4).cells)
+        except Exception as error:  # noqa: BLE001 - decoding, JSON and schema errors
+            self.report.not_run = "the file is not a valid notebook"
             self._write_log(f"could not read {self.notebook}: {error!r}")
             return self.report
         if self.sandbox is not None:
             self.sandbox.prepare_workdir(self.workdir)
         else:
             self.workdir.mkdir(mode=0o700)
-        shutil.copyfile(self.notebook, self.workdir / "submission.ipynb")
+        (self.workdir / "submission.ipynb").write_bytes(content)
         self.kernel = Kernel(self.workdir, log_path=self.workdir.parent / f"{self.workdir.name}.kernel.log",
                              sandbox=self.sandbox, limits=self.limits)
         try:
@@ -101,9 +158,13 @@ class Submission:
         return self.report
 
     def _run_cells(self) -> None:
-        code_cells = [(number, cell) for number, cell in enumerate(self.cells, start=1) if cell.cell_type == "code"]
+        code_cells = [(number, cell) for number, cell in enumerate(self.cells, start=1) if cell.get("cell_type") == "code"]
         self.report.cells_total = len(code_cells)
         for number, cell in code_cells:
+            if not isinstance(cell.get("source"), str):  # JSON that nbformat read but its schema forbids
+                self.report.problems.append(CellProblem(number, "skipped", "its source is not text"))
+                continue
+            first_line = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")[:70]
             if self._remaining() <= 0:
                 self.report.problems.append(CellProblem(number, "timed out", f"the notebook's time limit ({self.timeout:.0f} s) was used up"))
                 return
@@ -112,15 +173,14 @@ class Submission:
                                          hard_deadline=self._deadline)
             self.report.cells_run += 1
             self._write_log(f"--- cell {number}: {result.status} in {result.seconds:.2f} s\n{result.text}{result.traceback}")
-            if result.status == "error":
-                detail = result.error_name + (f": {checks.scrub(result.error_value)}" if result.error_value else "")
-                self.report.problems.append(CellProblem(number, "raised", detail))
+            if result.status == "error":  # the name only if Python's own; never the message
+                self.report.problems.append(CellProblem(number, "raised", checks.exception_name(result.error_name), first_line))
             elif result.status == "timeout":
                 self.report.problems.append(CellProblem(number, "timed out", (
                     f"the notebook's time limit ({self.timeout:.0f} s) was used up during this cell" if cut_by_deadline
-                    else f"it ran longer than {self.cell_timeout:.0f} s and was interrupted")))
+                    else f"it ran longer than {self.cell_timeout:.0f} s and was interrupted"), first_line))
             if not self.kernel.alive:
-                self.report.problems.append(CellProblem(number, "kernel stopped", self.kernel.exit_reason()))
+                self.report.problems.append(CellProblem(number, "kernel stopped", self.kernel.exit_reason(), first_line))
                 return
 
     def _remaining(self) -> float:
@@ -172,6 +232,49 @@ class Submission:
             raise checks.NoAnswer(f"calling {name} gave no answer (did the notebook change how cells run or display?)")
         return _answer(name, result.results[-1])
 
+    def names_used(self, name: str) -> frozenset[str]:
+        """The names the kernel's function `name` really uses, transitively (`wire.names_used`).
+
+        Asked of the kernel, about the object a call would run: rebinding, decorators and
+        magics cannot hide a call from it, and a local variable is not a call. A submission can
+        still lie about it (the kernel answers); the README says so.
+
+        Raises:
+            checks.Problem: as `call` does (the function is missing, the kernel stopped, ...).
+        """
+        if self.report.not_run is not None:
+            raise checks.NotRun("see above")
+        if self.kernel is None or not self.kernel.alive:
+            raise checks.KernelDied(f"the kernel had stopped, so {name} could not be inspected")
+        code = (f"from edu_gen.grading.wire import kernel_names as __edu_gen_kernel_names\n"
+                f"__edu_gen_kernel_names({name!r})\ndel __edu_gen_kernel_names")
+        result = self.kernel.execute(code, timeout=min(self.cell_timeout, self._remaining()),
+                                     hard_deadline=self._deadline, store_history=False)
+        self._write_log(f"--- names used by {name}: {result.status}\n{result.text}{result.traceback}")
+        if result.status == "timeout":
+            raise checks.TimedOut(f"{name} could not be inspected within the time limit")
+        if result.status == "died":
+            raise checks.KernelDied(f"the kernel stopped while {name} was inspected: {self.kernel.exit_reason()}")
+        if not result.results:
+            raise checks.NoAnswer(f"{name} could not be inspected (did the notebook change how cells run or display?)")
+        names = _answer(name, result.results[-1])
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise checks.NoAnswer(f"the inspection of {name} could not be read")
+        return frozenset(names)
+
+    def _parsed_cells(self) -> list:
+        """(cell, syntax tree) of every code cell that is plain Python, parsed once per notebook."""
+        if getattr(self, "_trees", None) is None:
+            self._trees = []
+            for cell in self.cells:
+                if cell.get("cell_type") != "code" or not isinstance(cell.get("source"), str):
+                    continue
+                try:
+                    self._trees.append((cell, ast.parse(cell.source)))
+                except (SyntaxError, ValueError, RecursionError, MemoryError):
+                    continue
+        return self._trees
+
     def source_of(self, name: str) -> str | None:
         """The source of the last top-level ``def name`` in the notebook's code cells, or None.
 
@@ -179,13 +282,7 @@ class Submission:
         not plain Python (magics) are skipped.
         """
         found = None
-        for cell in self.cells:
-            if cell.cell_type != "code":
-                continue
-            try:
-                tree = ast.parse(cell.source)
-            except SyntaxError:
-                continue
+        for cell, tree in self._parsed_cells():
             for node in tree.body:
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
                     found = ast.get_source_segment(cell.source, node)
@@ -204,11 +301,12 @@ def _answer(name: str, text: str):
     if kind == "missing":
         raise checks.NotDefined(f"no function named {name} is defined after running the notebook (was it renamed?)")
     if kind == "raised" and isinstance(body, dict):
-        error_type = str(body.get("type", "Exception"))[:60]
-        message = checks.scrub(str(body.get("message", "")))
+        # Closed vocabulary (checks module docstring): the exception's name only if it is one of
+        # Python's own, and never its message, which the function could build from its inputs.
+        error_type = checks.exception_name(body.get("type"))
         if error_type == "NotImplementedError":
             raise checks.RaisedError(f"{name} raised NotImplementedError: it has not been written yet")
-        raise checks.RaisedError(f"{name} raised {error_type}" + (f": {message}" if message else ""))
+        raise checks.RaisedError(f"{name} raised {error_type}")
     if kind == "ok":
         try:
             return wire.decode(body)

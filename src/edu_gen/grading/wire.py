@@ -174,3 +174,91 @@ def kernel_call(name: str, payload: str) -> None:
         text = json.dumps({"raised": {"type": "EncodingError", "message": str(error)[:200]}})
     display({MIME: text}, raw=True)
 
+
+
+def names_used(function, namespace: dict, limit: int = 2000) -> list[str]:
+    """Every name `function` may call, following what it really calls, not what its source says.
+
+    Runs INSIDE the student's kernel (through `kernel_names`), on the object the grader would
+    call. It reads code objects, so a ``def`` rebound later, a decorator, a ``def`` inside
+    ``if True:``, a swapped ``__code__`` or a cell that starts with ``%%time`` are all seen as
+    they run. Collected:
+
+    - the global and attribute names each code object loads (``co_names``: ``F.mse_loss`` gives
+      ``F`` and ``mse_loss``; ``from edu_gen import likelihood as L`` gives ``edu_gen`` and
+      ``likelihood``); local variables (``co_varnames``) are not calls and do not count;
+    - for a global name bound to something callable or a module: its ``__name__`` too (so
+      ``mse = F.mse_loss`` at the top of the notebook shows as ``mse_loss`` where ``mse`` is used);
+    - transitively, the same for every function, class (its methods), instance of such a class
+      and closure cell defined in the notebook (``__module__ == "__main__"``) that it reaches.
+
+    Returns:
+        The names, sorted; at most `limit` of them.
+    """
+    import types
+
+    found: set[str] = set()
+    seen: set[int] = set()
+    stack = [function]
+    while stack and len(found) < limit:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, type):
+            if getattr(item, "__module__", None) == "__main__":
+                stack.extend(v for v in vars(item).values())
+            continue
+        if isinstance(item, (staticmethod, classmethod)):
+            stack.append(item.__func__)
+            continue
+        if isinstance(item, property):
+            stack.extend(f for f in (item.fget, item.fset, item.fdel) if f is not None)
+            continue
+        code = getattr(item, "__code__", None)
+        if not isinstance(code, types.CodeType):
+            continue
+        globals_ = getattr(item, "__globals__", namespace)
+        for cell in getattr(item, "__closure__", None) or ():
+            try:
+                stack.append(cell.cell_contents)
+            except ValueError:  # an empty cell
+                pass
+        codes = [code]
+        while codes:
+            current = codes.pop()
+            for name in current.co_names:
+                found.add(name)
+                target = globals_.get(name)
+                if target is None:
+                    continue
+                if isinstance(target, (types.FunctionType, type)) and getattr(target, "__module__", None) == "__main__":
+                    stack.append(target)
+                elif getattr(type(target), "__module__", None) == "__main__":  # an instance of a notebook class
+                    stack.append(type(target))
+                elif callable(target) or isinstance(target, types.ModuleType):
+                    real = getattr(target, "__name__", None)
+                    if isinstance(real, str):
+                        found.add(real.rsplit(".", 1)[-1])
+            codes.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+    return sorted(found)[:limit]
+
+
+def kernel_names(name: str) -> None:
+    """Runs INSIDE the student's kernel: publish `names_used` of the function ``name``.
+
+    Publishes one display message of type `MIME`: ``{"ok": [names]}``, ``{"missing": true}``, or
+    ``{"raised": ...}`` if the inspection itself failed. Like every answer, untrusted.
+    """
+    from IPython import get_ipython
+    from IPython.display import display
+
+    namespace = get_ipython().user_ns
+    if not callable(namespace.get(name)):
+        answer = {"missing": True}
+    else:
+        try:
+            answer = {"ok": names_used(namespace[name], namespace)}
+        except BaseException as error:  # noqa: BLE001
+            answer = {"raised": {"type": type(error).__name__, "message": ""}}
+    display({MIME: json.dumps(answer)}, raw=True)
