@@ -58,7 +58,7 @@ def test_pca_on_hidden_data(student):
     scales = torch.tensor([6.0, 4.0, 2.5, 1.5, 0.7, 0.2], dtype=torch.float64)
     x = torch.randn(40, 6, generator=g, dtype=torch.float64) * scales @ torch.linalg.qr(torch.randn(6, 6, generator=g, dtype=torch.float64))[0] + 3
     _check_pca(student, x, 3, "pca(x, 3)")
-    assert_not_calling(student.source_of("pca"), "pca", PCA_SHORTCUTS)
+    assert_not_calling(student.names_used("pca"), "pca", PCA_SHORTCUTS)
 
 
 @pytest.mark.points(1)
@@ -90,7 +90,7 @@ def test_shortest_paths_on_a_hidden_neighbourhood_graph(student):
     expected = csgraph.shortest_path(np.where(np.isinf(lengths), 0, lengths), method="D", directed=False)
     assert_close(student.call("shortest_paths", torch.from_numpy(lengths)), torch.from_numpy(expected),
                  what="shortest_paths(lengths)", rtol=1e-9, atol=1e-9)
-    assert_not_calling(student.source_of("shortest_paths"), "shortest_paths", PATH_SHORTCUTS)
+    assert_not_calling(student.names_used("shortest_paths"), "shortest_paths", PATH_SHORTCUTS)
 
 
 @pytest.mark.points(1)
@@ -125,7 +125,7 @@ def test_lle_weights_with_more_neighbours_than_dimensions(student):
     neighbors = point + 0.5 * torch.randn(8, 3, generator=g, dtype=torch.float64)
     assert_close(student.call("lle_weights_one", point, neighbors), _library_weights(point, neighbors, 1e-3),
                  what="lle_weights_one(point, neighbors)", rtol=1e-6, atol=1e-8)
-    assert_not_calling(student.source_of("lle_weights_one"), "lle_weights_one", LLE_SHORTCUTS)
+    assert_not_calling(student.names_used("lle_weights_one"), "lle_weights_one", LLE_SHORTCUTS)
 
 
 @pytest.mark.points(1)
@@ -150,7 +150,7 @@ def test_parzen_log_density_on_hidden_data(student):
     x = 1.5 * torch.randn(9, 4, generator=g, dtype=torch.float64)
     assert_close(student.call("parzen_log_density", x, centers, 0.6), parzen.parzen_log_density(x, centers, 0.6),
                  what="parzen_log_density(x, centers, 0.6)", rtol=1e-7, atol=1e-7)
-    assert_not_calling(student.source_of("parzen_log_density"), "parzen_log_density", DENSITY_SHORTCUTS)
+    assert_not_calling(student.names_used("parzen_log_density"), "parzen_log_density", DENSITY_SHORTCUTS)
 
 
 @pytest.mark.points(1)
@@ -175,7 +175,7 @@ def test_local_covariance_on_hidden_data(student):
     got = student.call("local_covariance", x, 11, neighbors[11])
     assert_close(got, parzen.local_covariance(x, 11, neighbors[11]), what="local_covariance(x, i, neighbors)",
                  rtol=1e-9, atol=1e-10)
-    assert_not_calling(student.source_of("local_covariance"), "local_covariance", COVARIANCE_SHORTCUTS)
+    assert_not_calling(student.names_used("local_covariance"), "local_covariance", COVARIANCE_SHORTCUTS)
 
 
 @pytest.mark.points(2)
@@ -187,4 +187,4 @@ def test_kernel_covariance_keeps_the_leading_directions(student):
     covariance = parzen.local_covariance(x, 4, parzen.neighbor_indices(x, 12)[4])
     assert_close(student.call("kernel_covariance", covariance, 3, 0.07), model.covariances()[4],
                  what="kernel_covariance(C, 3, 0.07)", rtol=1e-7, atol=1e-9)
-    assert_not_calling(student.source_of("kernel_covariance"), "kernel_covariance", COVARIANCE_SHORTCUTS)
+    assert_not_calling(student.names_used("kernel_covariance"), "kernel_covariance", COVARIANCE_SHORTCUTS)

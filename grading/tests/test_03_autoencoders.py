@@ -35,7 +35,7 @@ def test_mask_noise(student):
     g = hidden(3101)
     x, u = torch.rand(6, 20, generator=g), torch.rand(6, 20, generator=g)
     assert_close(student.call("mask_noise", x, 0.35, u), x * (u >= 0.35), what="mask_noise(x, level, u)")
-    assert_not_calling(student.source_of("mask_noise"), "mask_noise", LIBRARY)
+    assert_not_calling(student.names_used("mask_noise"), "mask_noise", LIBRARY)
 
 
 @pytest.mark.points(1)
@@ -69,7 +69,7 @@ def test_tied_forward(student):
     with torch.no_grad():
         expected = tied_module(w, b, c)(x)
     assert_close(student.call("tied_forward", x, w, b, c), expected, what="tied_forward(x, W, b, c)", shape_name="(B, D)")
-    assert_not_calling(student.source_of("tied_forward"), "tied_forward", LIBRARY)
+    assert_not_calling(student.names_used("tied_forward"), "tied_forward", LIBRARY)
 
 
 # --------------------------------------------------------------------------- 3. DAE loss
@@ -87,7 +87,7 @@ def test_dae_loss(student):
     expected = torch.stack(per_sample).mean()
     assert_close(student.call("dae_loss", x, 0.3, u, w, b, c), expected, what="dae_loss(x, level, u, W, b, c)",
                  shape_name="a scalar")
-    assert_not_calling(student.source_of("dae_loss"), "dae_loss", LIBRARY)
+    assert_not_calling(student.names_used("dae_loss"), "dae_loss", LIBRARY)
 
 
 # --------------------------------------------------------------------------- 4. contractive penalty
@@ -107,7 +107,7 @@ def test_contractive_penalty(student):
         expected = contractive.jacobian_penalty(encoder, x)
     assert_close(student.call("contractive_penalty", x, linear.weight.detach(), linear.bias.detach()), expected,
                  what="contractive_penalty(x, W, b)", rtol=1e-4, shape_name="(B,)")
-    assert_not_calling(student.source_of("contractive_penalty"), "contractive_penalty", LIBRARY)
+    assert_not_calling(student.names_used("contractive_penalty"), "contractive_penalty", LIBRARY)
 
 
 # --------------------------------------------------------------------------- 5. principal angles
@@ -123,4 +123,4 @@ def test_principal_angles(student):
     expected = autoencoders.principal_angles(a, b)
     assert_close(student.call("principal_angles", a, b), expected, what="principal_angles(a, b)", rtol=1e-5, atol=1e-6,
                  shape_name="(min(k, l),)")
-    assert_not_calling(student.source_of("principal_angles"), "principal_angles", LIBRARY | {"subspace_angles"})
+    assert_not_calling(student.names_used("principal_angles"), "principal_angles", LIBRARY | {"subspace_angles"})
