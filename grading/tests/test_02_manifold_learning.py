@@ -13,12 +13,13 @@ import torch
 from scipy.sparse import csgraph
 
 from edu_gen import manifold, parzen
-from edu_gen.grading.checks import WrongShape, WrongType, as_tensor, assert_close, assert_not_calling, hidden
+from edu_gen.grading.checks import ForbiddenCall, WrongShape, WrongType, as_tensor, assert_close, assert_not_calling, hidden
 
 # What the functions must not call: the book's library, scikit-learn, SciPy's graph algorithms,
 # torch.distributions; they are to be written from the formulas.
 LIBRARY = {"manifold", "parzen", "sklearn", "distributions", "edu_gen"}
-PCA_SHORTCUTS = LIBRARY | {"PCA", "pca_lowrank", "decomposition"}
+# "written from the SVD": an eigendecomposition of the covariance is another algorithm, refused too
+PCA_SHORTCUTS = LIBRARY | {"PCA", "pca_lowrank", "decomposition", "eig", "eigh", "eigvals", "eigvalsh"}
 PATH_SHORTCUTS = LIBRARY | {"csgraph", "shortest_path", "dijkstra", "floyd_warshall", "bellman_ford", "johnson",
                             "geodesic_distances", "networkx"}
 LLE_SHORTCUTS = LIBRARY | {"lle_weights", "barycenter_weights", "LocallyLinearEmbedding"}
@@ -41,7 +42,7 @@ def _check_pca(student, x: torch.Tensor, k: int, what: str) -> None:
     reference = manifold.pca(x.numpy(), k)
     assert_close(mean, torch.from_numpy(reference.mean), what=f"the mean from {what}")
     if tuple(w.shape) != (k, x.shape[1]):
-        raise WrongShape(f"the directions from {what} have shape {tuple(w.shape)}; expected {(k, x.shape[1])}")
+        raise WrongShape(f"the directions from {what} have another shape; expected (d, D)")  # closed vocabulary
     w = w.to(torch.float64)
     expected_w = torch.from_numpy(reference.components)
     # each direction's sign is arbitrary: compare the projections W^T W onto each single direction
@@ -58,7 +59,10 @@ def test_pca_on_hidden_data(student):
     scales = torch.tensor([6.0, 4.0, 2.5, 1.5, 0.7, 0.2], dtype=torch.float64)
     x = torch.randn(40, 6, generator=g, dtype=torch.float64) * scales @ torch.linalg.qr(torch.randn(6, 6, generator=g, dtype=torch.float64))[0] + 3
     _check_pca(student, x, 3, "pca(x, 3)")
-    assert_not_calling(student.names_used("pca"), "pca", PCA_SHORTCUTS)
+    used = student.names_used("pca")
+    assert_not_calling(used, "pca", PCA_SHORTCUTS)
+    if "svd" not in used:  # the exercise asks for the SVD; a hand-made power iteration is another algorithm
+        raise ForbiddenCall("pca does not call an SVD (torch.linalg.svd); the exercise asks for it")
 
 
 @pytest.mark.points(1)
