@@ -77,7 +77,7 @@ def test_tied_forward(student):
 
 @pytest.mark.points(2)
 def test_dae_loss(student):
-    """`dae_loss` averages the clean-target cross-entropy over L masked samples and B examples"""
+    """`dae_loss` averages the clean-target cross-entropy over S masked samples and B examples"""
     g = hidden(3301)
     w, b, c = torch.randn(5, 12, generator=g), torch.randn(5, generator=g), torch.randn(12, generator=g)
     x, u = torch.rand(6, 12, generator=g), torch.rand(3, 6, 12, generator=g)
