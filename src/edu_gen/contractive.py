@@ -1,17 +1,21 @@
 r"""The contractive autoencoder's penalty: the Frobenius norm of the encoder's Jacobian.
 
 Rifai et al. (2011) add :math:`\lambda \lVert J_h(x) \rVert_F^2` to the reconstruction loss, where
-:math:`J_h(x) = \partial h / \partial x` is the (code_dim, input_dim) Jacobian of the encoder. It
+:math:`J_h(x) = \partial h / \partial x` is the (d, D) = (code_dim, input_dim) Jacobian of the encoder. It
 is what a stochastic penalty :math:`\mathbb E \lVert h(x) - h(x + \varepsilon)\rVert^2` becomes as the
 noise shrinks: to first order :math:`h(x + \varepsilon) - h(x) = J_h(x)\,\varepsilon`, so with
-:math:`\varepsilon \sim N(0, \sigma^2 I)` the expectation is :math:`\sigma^2 \lVert J_h(x)\rVert_F^2`.
+:math:`\varepsilon \sim \mathcal{N}(0, \sigma^2 I)` the expectation is :math:`\sigma^2 \lVert J_h(x)\rVert_F^2`
+(the lecture's slide drops the :math:`\sigma^2`; chapter 3 measures it).
 
-For one sigmoid layer :math:`h = \sigma(Wx + b)`, :math:`J_{jk} = h_j(1 - h_j) W_{jk}`, so
+For one sigmoid layer :math:`h = \operatorname{sigm}(Wx + b)`, :math:`J_{jk} = h_j(1 - h_j) W_{jk}`, so
 
 .. math:: \lVert J_h(x) \rVert_F^2 = \sum_j \big(h_j(1 - h_j)\big)^2 \lVert W_j \rVert^2
 
 costs one forward pass (`contractive_penalty`), where autograd needs one backward pass per
-code unit (`jacobian_penalty`, any encoder, used to check the formula).
+code unit (`jacobian_penalty`, any encoder, used to check the formula). The CAE's loss is
+:math:`\mathcal{L}_{CAE} = \sum_i \ell(x^{(i)}, g(h(x^{(i)}))) + \lambda \lVert J_h(x^{(i)}) \rVert_F^2`
+(Rifai et al. 2011, eq. 7); with an untied decoder it can be lowered by shrinking W and growing
+the decoder, which is why the paper ties :math:`W' = W^\top` (chapter 3 measures both).
 
 Introduced in Chapter 3 (Autoencoders).
 """
@@ -47,6 +51,9 @@ def contractive_penalty(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
     Returns:
         (B,) penalties, differentiable with respect to W and b.
+
+    Raises:
+        ValueError: the encoder is not a single sigmoid layer, or x has the wrong number of entries.
     """
     linear = sigmoid_layer(encoder)
     flat = x.reshape(len(x), -1)

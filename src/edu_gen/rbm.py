@@ -1,12 +1,12 @@
 r"""A restricted Boltzmann machine (RBM) with binary units, trained by contrastive divergence.
 
 The RBM is the stochastic cousin of the tied one-layer autoencoder: the same parameters
-(W, hidden bias b, visible bias c), but the code is a random variable,
+(W of shape (d, D), hidden bias b, visible bias c), but the code is a random variable,
 
 .. math::
     E(v, h) = -c^\top v - b^\top h - h^\top W v, \qquad p(v, h) = e^{-E(v, h)} / Z,
 
-    p(h_j = 1 \mid v) = \sigma(W_j v + b_j), \qquad p(v_k = 1 \mid h) = \sigma(W_{:k}^\top h + c_k).
+    p(h_j = 1 \mid v) = \operatorname{sigm}(W_j v + b_j), \qquad p(v_k = 1 \mid h) = \operatorname{sigm}(W_{:k}^\top h + c_k).
 
 Summing out h gives the free energy :math:`F(v) = -c^\top v - \sum_j \operatorname{softplus}(W_j v + b_j)`
 with :math:`p(v) = e^{-F(v)}/Z`. The log-likelihood gradient is
@@ -66,11 +66,11 @@ class RBM(nn.Module):
         return flat
 
     def hidden_probability(self, v: torch.Tensor) -> torch.Tensor:
-        """p(h = 1 | v) = sigmoid(W v + b), shape (B, hidden)."""
+        """p(h = 1 | v) = sigm(W v + b), shape (B, hidden)."""
         return self.encoder(self._flat(v))
 
     def visible_probability(self, h: torch.Tensor) -> torch.Tensor:
-        """p(v = 1 | h) = sigmoid(W^T h + c), shape (B, visible)."""
+        """p(v = 1 | h) = sigm(W^T h + c), shape (B, visible)."""
         return torch.sigmoid(h @ self.weight + self.visible_bias)
 
     def energy(self, v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
