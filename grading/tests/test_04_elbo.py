@@ -42,11 +42,11 @@ def test_kl_to_standard_normal_on_hidden_inputs(student):
 
 @pytest.mark.points(1)
 def test_kl_to_standard_normal_in_float32_with_one_dimension(student):
-    """`kl_to_standard_normal` works in float32 and for a one-dimensional latent (J = 1)"""
+    """`kl_to_standard_normal` works in float32 and for a one-dimensional latent (d = 1)"""
     g = hidden(4102)
     mu, log_var = randn(g, 9, 1).float(), randn(g, 9, 1).float()
     assert_close(student.call("kl_to_standard_normal", mu, log_var), likelihood.kl_normal_std(mu, log_var),
-                 what="kl_to_standard_normal(mu, log_var) with J = 1", rtol=1e-5, atol=1e-6)
+                 what="kl_to_standard_normal(mu, log_var) with d = 1", rtol=1e-5, atol=1e-6)
 
 
 # --------------------------------------------------------------------------- 2. reparameterisation
@@ -81,7 +81,7 @@ def _elbo_inputs(g, batch, dim, latent, samples, scale=1.0):
 
 @pytest.mark.points(3)
 def test_monte_carlo_elbo_on_a_hidden_encoder_and_decoder(student):
-    """`monte_carlo_elbo` averages log p(x|z) over the L noise samples and subtracts the KL"""
+    """`monte_carlo_elbo` averages log p(x|z) over the S noise samples and subtracts the KL"""
     inputs = _elbo_inputs(hidden(4301), batch=5, dim=12, latent=3, samples=4)
     assert_close(student.call("monte_carlo_elbo", *inputs), _expected_elbo(*inputs),
                  what="monte_carlo_elbo(x, ...)", rtol=1e-7, atol=1e-8)
@@ -91,7 +91,7 @@ def test_monte_carlo_elbo_on_a_hidden_encoder_and_decoder(student):
 
 @pytest.mark.points(1)
 def test_monte_carlo_elbo_with_one_sample_and_large_logits(student):
-    """`monte_carlo_elbo` works with L = 1 and stays finite when the decoder's logits are large"""
+    """`monte_carlo_elbo` works with S = 1 and stays finite when the decoder's logits are large"""
     inputs = _elbo_inputs(hidden(4302), batch=4, dim=20, latent=2, samples=1, scale=40.0)
     assert_close(student.call("monte_carlo_elbo", *inputs), _expected_elbo(*inputs),
                  what="monte_carlo_elbo(x, ...) with one sample and large logits", rtol=1e-7, atol=1e-6)

@@ -70,7 +70,7 @@ def test_negative_elbo_with_huge_logits(student):
 
 @pytest.mark.points(2)
 def test_iwae_bound_on_hidden_log_weights(student):
-    """`iwae_bound` is log (1/k) sum_i exp(log p(x|z_i) + log p(z_i) - log q(z_i|x))"""
+    """`iwae_bound` is ELBO_K = log (1/K) sum_i exp(log p(x|z_i) + log p(z_i) - log q(z_i|x))"""
     g = hidden(5301)
     lpx, lpz, lqz = -100 + 5 * randn(g, 17, 6), randn(g, 17, 6), randn(g, 17, 6)
     log_w = (lpx + lpz - lqz).double()
