@@ -211,26 +211,33 @@ class Submission:
             checks.Problem: one of NotRun, KernelDied, TimedOut, NotDefined, RaisedError,
                 NoAnswer, each with a message that is safe to show.
         """
-        if self.report.not_run is not None:
-            raise checks.NotRun("see above")
-        if self.kernel is None or not self.kernel.alive:
-            raise checks.KernelDied(f"the kernel had stopped, so {name} could not be called: "
-                                    + (self.kernel.exit_reason() if self.kernel else describe_exit(None)))
-        if self._remaining() <= 0:
-            raise checks.TimedOut(f"the notebook's time limit ({self.timeout:.0f} s) was used up before {name} could be called")
         payload = wire.dumps({"args": list(args), "kwargs": kwargs})
         code = (f"from edu_gen.grading.wire import kernel_call as __edu_gen_kernel_call\n"
                 f"__edu_gen_kernel_call({name!r}, {payload!r})\ndel __edu_gen_kernel_call")
+        return _answer(name, self._ask_kernel(name, code, "called", "calling"))
+
+    def _ask_kernel(self, name: str, code: str, done: str, doing: str) -> str:
+        """Run one grader request in the kernel; the text of its answer, or a `checks.Problem`.
+
+        `done` and `doing` name the request in the messages ("called" / "calling").
+        """
+        if self.report.not_run is not None:
+            raise checks.NotRun("see above")
+        if self.kernel is None or not self.kernel.alive:
+            raise checks.KernelDied(f"the kernel had stopped, so {name} could not be {done}: "
+                                    + (self.kernel.exit_reason() if self.kernel else describe_exit(None)))
+        if self._remaining() <= 0:
+            raise checks.TimedOut(f"the notebook's time limit ({self.timeout:.0f} s) was used up before {name} could be {done}")
         result = self.kernel.execute(code, timeout=min(self.cell_timeout, self._remaining()),
                                      hard_deadline=self._deadline, store_history=False)
-        self._write_log(f"--- call {name}: {result.status} in {result.seconds:.2f} s\n{result.text}{result.traceback}")
+        self._write_log(f"--- {doing} {name}: {result.status} in {result.seconds:.2f} s\n{result.text}{result.traceback}")
         if result.status == "timeout":
             raise checks.TimedOut(f"{name} did not return within {min(self.cell_timeout, self.timeout):.0f} s")
         if result.status == "died":
-            raise checks.KernelDied(f"the kernel stopped while running {name}: {self.kernel.exit_reason()}")
+            raise checks.KernelDied(f"the kernel stopped while {doing} {name}: {self.kernel.exit_reason()}")
         if not result.results:
-            raise checks.NoAnswer(f"calling {name} gave no answer (did the notebook change how cells run or display?)")
-        return _answer(name, result.results[-1])
+            raise checks.NoAnswer(f"{doing} {name} gave no answer (did the notebook change how cells run or display?)")
+        return result.results[-1]
 
     def names_used(self, name: str) -> frozenset[str]:
         """The names the kernel's function `name` really uses, transitively (`wire.names_used`).
@@ -242,22 +249,10 @@ class Submission:
         Raises:
             checks.Problem: as `call` does (the function is missing, the kernel stopped, ...).
         """
-        if self.report.not_run is not None:
-            raise checks.NotRun("see above")
-        if self.kernel is None or not self.kernel.alive:
-            raise checks.KernelDied(f"the kernel had stopped, so {name} could not be inspected")
         code = (f"from edu_gen.grading.wire import kernel_names as __edu_gen_kernel_names\n"
                 f"__edu_gen_kernel_names({name!r})\ndel __edu_gen_kernel_names")
-        result = self.kernel.execute(code, timeout=min(self.cell_timeout, self._remaining()),
-                                     hard_deadline=self._deadline, store_history=False)
-        self._write_log(f"--- names used by {name}: {result.status}\n{result.text}{result.traceback}")
-        if result.status == "timeout":
-            raise checks.TimedOut(f"{name} could not be inspected within the time limit")
-        if result.status == "died":
-            raise checks.KernelDied(f"the kernel stopped while {name} was inspected: {self.kernel.exit_reason()}")
-        if not result.results:
-            raise checks.NoAnswer(f"{name} could not be inspected (did the notebook change how cells run or display?)")
-        names = _answer(name, result.results[-1])
+        text = self._ask_kernel(name, code, "inspected", "inspecting")
+        names = _answer(name, text)
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise checks.NoAnswer(f"the inspection of {name} could not be read")
         return frozenset(names)
