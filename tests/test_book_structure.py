@@ -9,6 +9,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted(p for p in (ROOT / "book").glob("[0-9][0-9]_*.ipynb") if not p.name.startswith("00_"))
 NOTEBOOKS = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
+LECTURES = sorted((ROOT / "lectures").glob("[0-9][0-9]_*.md"))
+LABEL = re.compile(r"^\(([A-Za-z0-9_.:-]+)\)=\s*$")  # a MyST target line, e.g. (ch-vae)=
 
 
 def cells(path: Path) -> list[dict]:
@@ -35,6 +37,21 @@ def notebook_headings(path: Path, level: int) -> list[str]:
     return headings(lines, level)
 
 
+def page_text(path: Path) -> str:
+    """The Markdown of a page: a .md file, or the markdown cells of a notebook."""
+    if path.suffix == ".md":
+        return path.read_text()
+    return "\n".join(source(c) for c in cells(path) if c["cell_type"] == "markdown")
+
+
+def title_label(text: str) -> str | None:
+    """The MyST label on the line right before the page's first title (``(ch-vae)=`` then ``# 5. ...``)."""
+    lines = [line for line in text.lstrip().splitlines()]
+    if len(lines) >= 2 and LABEL.match(lines[0]) and lines[1].startswith("# "):
+        return LABEL.match(lines[0]).group(1)
+    return None
+
+
 def test_there_is_at_least_one_chapter():
     assert CHAPTERS, "no chapter notebooks found in book/"
 
@@ -56,14 +73,50 @@ def test_notebook_is_committed_clean_and_starts_with_the_conventions(notebook):
     assert not any(c.get("outputs") or c.get("execution_count") for c in all_cells if c["cell_type"] == "code"), (
         "notebooks are committed without outputs"
     )
-    assert all_cells[0]["cell_type"] == "markdown" and source(all_cells[0]).lstrip().startswith("# "), (
-        "the page opens with its title"
-    )
+    opening = source(all_cells[0]).lstrip()
+    if LABEL.match(opening.splitlines()[0] if opening else ""):  # the title's label, (ch-...)=, may come first
+        opening = opening.split("\n", 1)[1] if "\n" in opening else ""
+    assert all_cells[0]["cell_type"] == "markdown" and opening.startswith("# "), "the page opens with its title"
     code = [c for c in all_cells if c["cell_type"] == "code"]
     bootstrap, setup = code[0], code[1]
     assert "import edu_gen" in source(bootstrap) and "%pip install" in source(bootstrap)
     assert "remove-input" in bootstrap.get("metadata", {}).get("tags", [])
     assert "runtime.setup(" in source(setup)
+
+
+def test_every_chapter_and_lecture_note_title_has_its_label():
+    """Cross-references point at labels (`{ref}`ch-vae``), never at a typed chapter number."""
+    for page, prefix in [*[(p, "ch-") for p in NOTEBOOKS], *[(p, "lec-") for p in LECTURES]]:
+        label = title_label(page_text(page))
+        assert label is not None and label.startswith(prefix), f"{page.name}: no ({prefix}...)= label before its title"
+
+
+REFERENCE = re.compile(r"\{(ref|numref|eq|doc)\}`(?:[^`<]*<([^`>]+)>|([^`]+))`")
+
+
+def test_every_cross_reference_points_at_something_that_exists():
+    """A fast version of the book build's check: every {ref}/{numref}/{eq} label is defined, every {doc} exists."""
+    pages = [*NOTEBOOKS, *LECTURES, *sorted((ROOT / "book").glob("*.md")), *sorted((ROOT / "solutions").glob("*.ipynb"))]
+    labels = set()
+    for page in pages:
+        for line in page_text(page).splitlines():
+            if LABEL.match(line.strip()):
+                labels.add(LABEL.match(line.strip()).group(1))
+            option = re.match(r"^\s*:(?:label|name):\s*(\S+)", line)
+            if option:
+                labels.add(option.group(1))
+    dangling = []
+    for page in pages:
+        for role, bracketed, plain in REFERENCE.findall(page_text(page)):
+            target = (bracketed or plain).strip()
+            if role == "doc":
+                base = ROOT if target.startswith("/") else page.parent
+                found = any((base / target.lstrip("/")).with_suffix(s).is_file() for s in (".ipynb", ".md"))
+            else:
+                found = target in labels
+            if not found:
+                dangling.append(f"{page.relative_to(ROOT)}: {{{role}}}`{target}`")
+    assert dangling == [], f"references to nothing: {dangling}"
 
 
 def test_the_table_of_contents_lists_every_page_and_only_existing_ones():
@@ -75,7 +128,10 @@ def test_the_table_of_contents_lists_every_page_and_only_existing_ones():
     assert missing == []
     pages = {str(p.relative_to(ROOT).with_suffix("")) for p in NOTEBOOKS}
     pages |= {str(p.relative_to(ROOT).with_suffix("")) for p in (ROOT / "lectures").glob("*.md")}
-    assert pages - set(files) == set(), "every chapter and lecture note belongs in _toc.yml"
+    pages |= {str(p.relative_to(ROOT).with_suffix("")) for p in (ROOT / "exercises").glob("[0-9][0-9]_*.ipynb")}
+    pages |= {str(p.relative_to(ROOT).with_suffix("")) for p in (ROOT / "book").glob("*.md")}
+    assert pages - set(files) == set(), "every chapter, lecture note, exercise and back-matter page belongs in _toc.yml"
+    assert len(files) == len(set(files)), "a page listed twice"
 
 
 def test_citations_exist_in_the_bibliography():

@@ -1,4 +1,5 @@
 import gzip
+import math
 
 import pytest
 import torch
@@ -37,15 +38,33 @@ def test_images_takes_a_seeded_subset_and_binarises():
 
 
 def test_digits_are_mnist_shaped_and_split_without_overlap():
+    from sklearn.datasets import load_digits
+
     xtr, ytr = data.digits("train")
     xte, yte = data.digits("test")
     _check_images(xtr, ytr)
     _check_images(xte, yte)
     assert (len(xtr), len(xte)) == (1437, 360)
     assert set(ytr.tolist()) == set(range(10))
-    # like MNIST, a 4-pixel empty border around a 20x20 digit
-    assert xtr[:, :, :4].abs().sum() == 0 and xtr[:, :, -4:].abs().sum() == 0
-    assert len(xtr) + len(xte) == 1797
+    # like MNIST, a 4-pixel empty border on every side of a 20x20 digit
+    for x in (xtr, xte):
+        assert x[:, :, :4].abs().sum() == 0 and x[:, :, -4:].abs().sum() == 0
+        assert x[:, :, :, :4].abs().sum() == 0 and x[:, :, :, -4:].abs().sum() == 0
+    # train and test together are scikit-learn's 1,797 images, each once (they are all distinct there)
+    both = torch.cat([xtr, xte])
+    assert len({bytes(image.numpy()) for image in both}) == 1797
+    original = load_digits()
+    assert torch.bincount(torch.cat([ytr, yte])).tolist() == torch.bincount(torch.from_numpy(original.target)).tolist()
+    # grey levels 0..16 become [0, 1] and the resizing keeps each image's mean grey level: the sorted
+    # means agree with scikit-learn's (measured 3e-8 in float32; 1e-6 is 30x)
+    ours = both[:, 0, 4:24, 4:24].mean(dim=(1, 2)).sort().values
+    theirs = torch.tensor(original.images / 16.0, dtype=torch.float32).mean(dim=(1, 2)).sort().values
+    assert (ours - theirs).abs().max() < 1e-6 and both.max() == 1.0
+    # each label belongs to its image: nearest class mean of the training set (measured 0.908 on the test set;
+    # shuffled labels would give about 0.1)
+    centroids = torch.stack([xtr[ytr == k].mean(0).flatten() for k in range(10)])
+    accuracy = (torch.cdist(xte.flatten(1), centroids).argmin(1) == yte).float().mean()
+    assert accuracy > 0.85
 
 
 def test_missing_mnist_falls_back_to_digits_with_one_line(monkeypatch, tmp_path, capsys):
@@ -62,6 +81,40 @@ def test_missing_mnist_falls_back_to_digits_with_one_line(monkeypatch, tmp_path,
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1 and "falling back to scikit-learn digits" in lines[0] and "offline in this test" in lines[0]
     assert torch.equal(x, data.digits("train")[0])
+    data.images("mnist", "test", n=10_000)  # the notice names the set actually read
+    assert "asked for 10000 digits test images, the set has 360" in capsys.readouterr().out
+
+
+def test_a_failed_download_is_tried_once_per_process(monkeypatch, tmp_path):
+    attempts = []
+
+    class Offline:
+        def __init__(self, *args, **kwargs):
+            attempts.append(args)
+            raise OSError("no network in this test")
+
+    monkeypatch.setattr(data, "_torchvision_class", lambda name: Offline)
+    monkeypatch.setattr(data, "_failed_downloads", {})
+    for _ in range(2):
+        with pytest.raises(data.DatasetUnavailable, match=r"download failed \(OSError: no network in this test\)"):
+            data._download("mnist", tmp_path)
+    assert len(attempts) == 1
+
+
+def test_source_names_the_set_that_images_would_read(monkeypatch, tmp_path):
+    monkeypatch.setenv("EDU_GEN_DATA", str(tmp_path))
+    assert data.source("mnist") == "digits" and data.source("digits") == "digits"
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "t10k-images-idx3-ubyte.gz").write_bytes(b"corrupt")  # present but failing its MD5
+    assert data.source("mnist") == "digits"
+    with pytest.raises(ValueError, match="unknown image set 'cifar10'"):
+        data.source("cifar10")
+
+
+@needs_mnist
+def test_source_is_mnist_when_its_files_are_there():
+    assert data.source("mnist") == "mnist"
 
 
 def test_missing_mnist_without_download_is_a_clear_error(monkeypatch, tmp_path):
@@ -79,7 +132,30 @@ def test_corrupt_file_is_reported(monkeypatch, tmp_path):
             f.write(b"not an idx file")
     monkeypatch.setenv("EDU_GEN_DATA", str(tmp_path))
     data._load_idx_set.cache_clear()
-    with pytest.raises(data.DatasetUnavailable, match="corrupt"):
+    with pytest.raises(data.DatasetUnavailable, match="is corrupt: its MD5 is"):
+        data.mnist("test", download=False)
+
+
+def _idx(magic: bytes, shape: tuple, body: bytes) -> bytes:
+    return magic + b"".join(n.to_bytes(4, "big") for n in shape) + body
+
+
+@pytest.mark.parametrize(
+    "images, message",
+    [
+        (_idx(bytes([0, 0, 0x0D, 3]), (2, 28, 28), bytes(2 * 784 * 4)), "not an IDX file of unsigned bytes"),  # float32
+        (_idx(bytes([0, 0, 8, 3]), (2, 28, 28), bytes(784 + 5)), r"truncated: header says \(2, 28, 28\)"),
+    ],
+    ids=["float32-not-bytes", "truncated"],
+)
+def test_malformed_idx_files_are_named(monkeypatch, tmp_path, images, message):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "t10k-images-idx3-ubyte").write_bytes(images)
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(_idx(bytes([0, 0, 8, 1]), (2,), bytes([3, 7])))
+    monkeypatch.setenv("EDU_GEN_DATA", str(tmp_path))
+    data._load_idx_set.cache_clear()
+    with pytest.raises(data.DatasetUnavailable, match=message):
         data.mnist("test", download=False)
 
 
@@ -105,11 +181,22 @@ def test_extracted_idx_files_are_read_too(monkeypatch, tmp_path):
         ({"split": "valid"}, "split must be one of"),
         ({"binarize": "yes"}, "binarize must be one of"),
         ({"n": 0}, "n must be a positive integer"),
+        ({"n": True}, "n must be a positive integer"),
     ],
 )
 def test_images_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         data.images(**{"name": "digits", **kwargs})
+
+
+def test_images_subset_is_seeded_and_keeps_each_label_with_its_image():
+    full, labels = data.digits("train")
+    index = {bytes(image.numpy()): int(label) for image, label in zip(full, labels)}  # all 1,437 are distinct
+    a, la = data.images("digits", "train", n=50, seed=3)
+    b, _ = data.images("digits", "train", n=50, seed=4)
+    assert [index[bytes(image.numpy())] for image in a] == la.tolist()
+    assert torch.equal(a, data.images("digits", "train", n=50, seed=3)[0])
+    assert not torch.equal(a, b) and not torch.equal(a, full[:50])  # another seed, another (random) subset
 
 
 def test_asking_for_more_images_than_exist_says_so(capsys):
@@ -134,10 +221,17 @@ def test_loader_batches_and_checks_lengths():
     assert sorted(torch.cat([b[1] for b in batches]).tolist()) == list(range(10))
     again = list(data.loader(x, y, batch_size=4, shuffle=True, seed=1))
     assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, again))
+    assert torch.cat([b[1] for b in batches]).tolist() != list(range(10))  # shuffled
+    assert all(torch.equal(b[0].long(), b[1]) for b in batches)  # rows stay paired
+    in_order = list(data.loader(x, y, batch_size=4, shuffle=False))
+    assert torch.cat([b[1] for b in in_order]).tolist() == list(range(10))
+    assert [len(b[0]) for b in data.loader(x, y, batch_size=4, drop_last=True)] == [4, 4]
     with pytest.raises(ValueError, match="same first dimension, got sizes \\[10, 9\\]"):
         data.loader(x, y[:9])
     with pytest.raises(ValueError, match="at least one tensor"):
         data.loader()
+    with pytest.raises(ValueError, match="batch_size must be positive, got 0"):
+        data.loader(x, batch_size=0)
 
 
 def test_gaussian_mixture_samples_match_their_density():
@@ -149,22 +243,45 @@ def test_gaussian_mixture_samples_match_their_density():
     assert torch.trapezoid(density, grid).item() == pytest.approx(1.0, abs=1e-4)
     mean = torch.trapezoid(grid * density, grid).item()
     assert x.mean().item() == pytest.approx(mean, abs=0.03)  # 0.3*(-2) + 0.7*3 = 1.5
+    # each component has its standard deviation (sigma, not sigma^2): about 6,000 and 14,000 samples,
+    # a standard error under 1% of sigma; 4% allows 4 of them
+    for k, (mu, sigma) in enumerate([(-2.0, 0.5), (3.0, 1.0)]):
+        assert x[component == k].mean().item() == pytest.approx(mu, abs=0.04 * sigma)
+        assert x[component == k].std().item() == pytest.approx(sigma, rel=0.04)
     with pytest.raises(ValueError, match="one entry per component"):
         data.gaussian_mixture_1d(10, means=(0.0, 1.0), stds=(1.0,))
+    for bad in ({"weights": (0.5, 0.6)}, {"weights": (1.2, -0.2)}, {"stds": (0.5, 0.0)}):
+        with pytest.raises(ValueError, match="stds must be positive and weights non-negative"):
+            data.gaussian_mixture_1d(10, **bad)
 
 
 def test_toy_sets_have_their_shapes_and_geometry():
-    ring, mode = data.ring_2d(800, num_modes=8, radius=2.0, std=0.01)
-    assert ring.shape == (800, 2) and mode.max() == 7
-    assert torch.allclose(ring.norm(dim=1), torch.full((800,), 2.0), atol=0.05)
-    moons, label = data.moons(500, noise=0.0)
-    assert moons.shape == (500, 2) and set(label.tolist()) == {0, 1}
+    # float32 coordinates of size <= 14: rounding measured below 2e-6; tolerances 1e-5 unless said
+    ring, mode = data.ring_2d(4000, num_modes=8, radius=2.0, std=0.05)
+    assert ring.shape == (4000, 2) and set(mode.tolist()) == set(range(8))
+    angle = 2 * math.pi * mode.float() / 8
+    noise = ring - 2.0 * torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)  # mode k sits at angle 2 pi k / 8
+    # the residual is the added noise: mean 0 and std 0.05 per coordinate (standard errors 0.0008 and 0.0006)
+    assert noise.mean(0).abs().max() < 0.004 and ((noise.std(0) - 0.05).abs() < 0.003).all()
+    moons, label = data.moons(2000, noise=0.0)
+    assert moons.shape == (2000, 2) and set(label.tolist()) == {0, 1}
+    upper, lower = moons[label == 0], moons[label == 1]
+    assert torch.allclose(upper.norm(dim=1), torch.ones(len(upper)), atol=1e-5) and (upper[:, 1] >= 0).all()
+    centre = torch.tensor([1.0, 0.5])  # the lower moon: the upper one turned over and shifted by (1, 0.5)
+    assert torch.allclose((lower - centre).norm(dim=1), torch.ones(len(lower)), atol=1e-5) and (lower[:, 1] <= 0.5).all()
+    noisy, same_label = data.moons(2000, noise=0.1)  # same seed: same points, plus noise of std 0.1
+    assert torch.equal(label, same_label) and abs((noisy - moons).std().item() - 0.1) < 0.005
     roll2, t2 = data.swiss_roll_2d(300)
-    assert torch.allclose(roll2.norm(dim=1), t2, atol=1e-4)  # radius grows with t
+    assert torch.allclose(roll2, torch.stack([t2 * torch.cos(t2), t2 * torch.sin(t2)], dim=1), atol=1e-5)
+    for t in (t2, data.swiss_roll_3d(300)[1]):  # t in [1.5 pi, 4.5 pi]: one and a half turns
+        assert t.min() >= 1.5 * math.pi and t.max() <= 4.5 * math.pi and t.max() - t.min() > 0.95 * 3 * math.pi
     roll3, t3 = data.swiss_roll_3d(300)
-    assert roll3.shape == (300, 3) and torch.allclose(roll3[:, [0, 2]].norm(dim=1), t3, atol=1e-4)
+    assert roll3.shape == (300, 3) and torch.allclose(roll3[:, [0, 2]], torch.stack([t3 * torch.cos(t3), t3 * torch.sin(t3)], 1), atol=1e-5)
+    assert roll3[:, 1].min() >= 0 and roll3[:, 1].max() <= 21 and roll3[:, 1].max() - roll3[:, 1].min() > 20
     s, ts = data.s_curve(300)
-    assert s.shape == (300, 3) and torch.allclose(s[:, 0], torch.sin(ts), atol=1e-6)
+    expected = torch.stack([torch.sin(ts), torch.sign(ts) * (torch.cos(ts) - 1)], dim=1)
+    assert s.shape == (300, 3) and torch.allclose(s[:, [0, 2]], expected, atol=1e-6)
+    assert ts.min() >= -1.5 * math.pi and ts.max() <= 1.5 * math.pi and ts.max() - ts.min() > 0.95 * 3 * math.pi
     assert torch.equal(data.moons(50, seed=5)[0], data.moons(50, seed=5)[0])
 
 
@@ -176,6 +293,8 @@ def test_shapes_covers_every_factor_combination_once():
     assert x.shape == (1200, 1, 28, 28) and x.dtype == torch.float32 and f.shape == (1200, 4) and f.dtype == torch.int64
     assert set(x.unique().tolist()) == {0.0, 1.0}
     assert len({tuple(r) for r in f.tolist()}) == 1200
+    # in order: shape slowest, then scale, x, and y fastest
+    assert torch.equal(f[:, 0] * 400 + f[:, 1] * 100 + f[:, 2] * 10 + f[:, 3], torch.arange(1200))
     assert len({bytes(img.numpy()) for img in x}) == 1200              # every combination looks different
 
 
@@ -189,6 +308,14 @@ def test_shapes_factors_mean_what_they_say():
     centre_x = (x.sum((1, 2)) * cols).sum(1) / area                    # (N,) centre of mass
     per_x = [centre_x[f[:, 2] == i].mean() for i in range(10)]
     assert all(a < b for a, b in zip(per_x, per_x[1:]))
+    centre_y = (x.sum((1, 3)) * cols).sum(1) / area                    # y grows downwards
+    per_y = [centre_y[f[:, 3] == i].mean() for i in range(10)]
+    assert all(a < b for a, b in zip(per_y, per_y[1:]))
+    # the triangle points up: apex at the top, so its mass sits lower than the circle's (measured 1.0 to 2.0
+    # pixels from the smallest to the largest scale; pointing down would be as much above)
+    for r in range(4):
+        triangle, circle = (f[:, 0] == 2) & (f[:, 1] == r), (f[:, 0] == 1) & (f[:, 1] == r)
+        assert centre_y[triangle].mean() > centre_y[circle].mean() + 0.5
     # at one size, the circle covers less than the square and more than the triangle
     big = f[:, 1] == 3
     assert area[big & (f[:, 0] == 1)].mean() < area[big & (f[:, 0] == 0)].mean()
@@ -209,6 +336,9 @@ def test_natural_patches_are_real_image_windows_with_their_mean_removed():
     patches = data.natural_patches(n=500, size=12, seed=0)
     assert patches.shape == (500, 144) and patches.dtype == torch.float32
     assert patches.mean(1).abs().max() < 1e-5 and abs(patches.std().item() - 1) < 1e-4
+    # one common scale: the patches keep their own contrast (measured max/min patch std 158; 1 if each were scaled alone)
+    per_patch = patches.std(1)
+    assert per_patch.max() > 5 * per_patch.min()
     # natural images are smooth: neighbouring pixels of a patch are strongly correlated (noise would give ~0)
     grid = patches.reshape(-1, 12, 12)
     a, b = grid[:, :, 1:].flatten(), grid[:, :, :-1].flatten()

@@ -110,6 +110,11 @@ def test_assert_close_tolerance_is_not_loose():
     checks.assert_close(expected * (1 + 5e-6), expected, what="f")
     with pytest.raises(checks.Mismatch):
         checks.assert_close(expected * (1 + 5e-5), expected, what="f")
+    # near zero the absolute tolerance (1e-6) decides, and it is not loose either
+    zero = torch.zeros(1, dtype=torch.float64)
+    checks.assert_close(zero + 5e-7, zero, what="f")
+    with pytest.raises(checks.Mismatch):
+        checks.assert_close(zero + 5e-6, zero, what="f")
 
 
 def test_not_calling_finds_library_losses_by_name_and_attribute():

@@ -1,4 +1,5 @@
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -76,6 +77,16 @@ def test_data_root_default_and_override(monkeypatch, tmp_path):
     assert runtime.data_root() == tmp_path
 
 
+def test_cache_root_is_its_own_variable(monkeypatch, tmp_path):
+    monkeypatch.delenv("EDU_GEN_CACHE", raising=False)
+    monkeypatch.setenv("EDU_GEN_DATA", str(tmp_path / "data"))  # a read-only shared data folder is not the cache
+    assert runtime.cache_root() == Path.home() / ".cache" / "edu_gen"
+    monkeypatch.setenv("EDU_GEN_CACHE", "~/models")
+    assert runtime.cache_root() == Path.home() / "models"  # ~ is expanded
+    monkeypatch.setenv("EDU_GEN_DATA", "~/data")
+    assert runtime.data_root() == Path.home() / "data"
+
+
 def test_setup_prints_one_status_line(monkeypatch, capsys):
     monkeypatch.setenv("EDU_GEN_SCALE", "ci")
     rt = runtime.setup(seed=7)
@@ -85,6 +96,12 @@ def test_setup_prints_one_status_line(monkeypatch, capsys):
         assert part in line
     assert rt.seed == 7 and rt.scale == "ci"
     assert torch.rand(1, generator=rt.generator).item() == torch.rand(1, generator=torch.Generator().manual_seed(7)).item()
+
+
+def test_setup_can_be_quiet(monkeypatch, capsys):
+    monkeypatch.setenv("EDU_GEN_SCALE", "ci")
+    runtime.setup(seed=1, quiet=True)
+    assert capsys.readouterr().out == ""
 
 
 def test_setup_fails_early_on_a_bad_scale(monkeypatch):
