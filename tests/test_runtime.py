@@ -124,14 +124,16 @@ def test_threads_one_per_parallel_test_worker_and_overridable(monkeypatch):
     try:
         monkeypatch.delenv("EDU_GEN_THREADS", raising=False)
         monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
-        assert runtime.set_threads() == 1
+        torch.set_num_threads(2)  # what a worker would otherwise start with
+        assert runtime.set_threads() == 1 and torch.get_num_threads() == 1
         from threadpoolctl import threadpool_info
 
         assert all(pool["num_threads"] == 1 for pool in threadpool_info())
         monkeypatch.setenv("EDU_GEN_THREADS", "2")
-        assert runtime.set_threads() == 2
-        monkeypatch.setenv("EDU_GEN_THREADS", "many")
-        with pytest.raises(ValueError, match="positive integer"):
-            runtime.set_threads()
+        assert runtime.set_threads() == 2 and torch.get_num_threads() == 2
+        for bad in ("many", "0", "-1"):
+            monkeypatch.setenv("EDU_GEN_THREADS", bad)
+            with pytest.raises(ValueError, match="positive integer"):
+                runtime.set_threads()
     finally:
         torch.set_num_threads(before)

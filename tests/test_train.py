@@ -67,6 +67,9 @@ def test_fit_records_named_terms_and_evaluations():
     assert history["recon"][0] != history["recon"][1] and history["penalty"][0] > 0
     assert history["loss"][0] == pytest.approx(history["recon"][0] + history["penalty"][0], rel=1e-6)
     assert history["val_mse"][-1] == pytest.approx(((model(x) - y) ** 2).mean().item(), rel=1e-6)  # the final model
+    # when the last step is an evaluation step, the final model is evaluated once, not twice
+    again = train.fit(model, loss_with_terms, data.loader(x, y, batch_size=64), epochs=3, eval_fn=evaluate, eval_every=4, progress=False)
+    assert again.steps["val_mse"] == [3, 7, 11]
 
 
 def test_max_steps_stops_inside_an_epoch_and_history_continues():
