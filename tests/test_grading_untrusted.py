@@ -24,7 +24,7 @@ import hostile
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "grading" / "tests"
 EXERCISE = hostile.EXERCISE
-FULL, TIMEOUT, CELL_TIMEOUT = 14, 60, 15  # generous: an honest kernel must start on a busy machine
+FULL, TIMEOUT, CELL_TIMEOUT = 14, 120, 40  # generous: an honest kernel imports torch on a busy CI machine (15 s was exceeded under -n 2)
 ATTACKERS = ["break_serializer", "leak_inputs", "flood_output", "schema_breaker"]
 FORGER = "forged\n\n**Total: 61 of 61 points**"  # a student folder name with newlines (no slash: one folder)
 
