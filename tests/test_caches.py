@@ -55,7 +55,6 @@ def test_checkpoint_path_changes_with_data_source_scale_and_library(monkeypatch,
     assert train.checkpoint_path("vae", {"latent_dim": 2}) != on_digits
     monkeypatch.setattr(runtime, "library_digest", lambda package=None: "0" * 64)
     assert train.checkpoint_path("vae", {"latent_dim": 2}) != with_mnist
-    monkeypatch.setenv("EDU_GEN_SCALE", "ci")
     monkeypatch.undo()  # the same inputs give the same path again
     monkeypatch.setenv("EDU_GEN_SCALE", "ci")
     monkeypatch.setenv("EDU_GEN_DATA", SHARED_MNIST)

@@ -24,6 +24,7 @@ so pytest adds no values to it; authors must not format values into it).
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 
 import numpy as np
@@ -106,7 +107,7 @@ def scrub(message: str, limit: int = 160) -> str:
 # the student did not choose freely. Any other class name (one defined in the notebook) could
 # spell out a hidden input, so it is reported as "an exception of a class defined in the notebook".
 BUILTIN_EXCEPTIONS = frozenset(
-    name for name, value in vars(__import__("builtins")).items()
+    name for name, value in vars(builtins).items()
     if isinstance(value, type) and issubclass(value, BaseException)
 )
 

@@ -174,9 +174,9 @@ def _grade_all(students: list[Path], exercises, out: Path, work: Path, sandbox, 
     """Every student's every exercise, one notebook at a time; returns (grades, ignored notebooks)."""
     grades: dict[str, dict[str, NotebookGrade]] = {}
     ignored: dict[str, list[str]] = {}
+    known = {f.stem.removeprefix("test_") for f in test_files(exercises)}  # every exercise, graded or not
     for index, student in enumerate(students):
         grades[student.name] = {}
-        known = {f.stem.removeprefix("test_") for f in test_files(exercises)}  # every exercise, graded or not
         ignored[student.name] = [] if student.is_symlink() else sorted(
             p.name for p in student.glob("*.ipynb") if p.stem not in known)
         for exercise, (test_file, tests_info) in exercises.items():

@@ -206,7 +206,7 @@ class Kernel:
         return outcome
 
     def _next_message(self) -> dict | None:
-        """The next iopub message as (msg_type, parent msg_id, content), None if none came.
+        """The next iopub message as ``{"kind", "parent", "content"}``, `MALFORMED`, or None if none came.
 
         Everything here is untrusted: jupyter_client itself raises (TypeError, KeyError,
         ValueError, ...) on a message whose parts are not what the protocol says, for example

@@ -121,6 +121,7 @@ class Submission:
         self.report = RunReport()
         self.kernel: Kernel | None = None
         self.cells: list = []
+        self._trees: list | None = None  # (cell, syntax tree) of the code cells, parsed once on first use
         self._deadline = 0.0
 
     # ------------------------------------------------------------------ running the notebook
@@ -259,7 +260,7 @@ class Submission:
 
     def _parsed_cells(self) -> list:
         """(cell, syntax tree) of every code cell that is plain Python, parsed once per notebook."""
-        if getattr(self, "_trees", None) is None:
+        if self._trees is None:
             self._trees = []
             for cell in self.cells:
                 if cell.get("cell_type") != "code" or not isinstance(cell.get("source"), str):
