@@ -32,9 +32,19 @@ def reconstruction_loss(model, batch):
 
 
 def record(name: str, lines: list[str]) -> None:
-    """Write a benchmark's table to benchmarks/results/NAME.txt and print it."""
+    """Write a benchmark's table to benchmarks/results/NAME.txt and print it.
+
+    A line with the machine's load averages is added after the table's header comments: a run
+    timed while other jobs shared the cores (load well above the thread count) is not a
+    measurement of the code alone, and the file says so itself.
+    """
+    import os
     from pathlib import Path
 
+    one, five, _ = os.getloadavg()
+    header = [line for line in lines if line.startswith("#")]
+    load = f"# load average when written: {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} cores"
+    lines = header + [load] + lines[len(header):] if lines[:len(header)] == header else [load] + lines
     results = Path(__file__).parent / "results"
     results.mkdir(exist_ok=True)
     (results / f"{name}.txt").write_text("\n".join(lines) + "\n")
