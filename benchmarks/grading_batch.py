@@ -11,8 +11,8 @@
   tests and solutions, a replaced kernel serialiser, an output flood, every route by which a
   hidden input could reach the feedback), all scoring zero.
 
-The class is graded twice when run as root, without and with ``--sandbox-user
-edu-gen-sandbox`` (created if missing), and once otherwise. The grader's peak resident
+The class is graded twice: without a sandbox, then in the bubblewrap sandbox: as root with
+``--sandbox-user edu-gen-sandbox`` (created if missing), otherwise with ``--sandbox``. The grader's peak resident
 memory is read from /proc/PID/status (VmHWM) while it runs. Prints one JSON object last:
 ``{"notebooks", "modes": {MODE: {"total_s", "per_notebook_s", "grader_peak_mb", "completed",
 "scores_as_expected"}}}``. Run:
@@ -110,7 +110,7 @@ def _watch_peak(process: subprocess.Popen, peak: list[int]) -> None:
         time.sleep(0.2)
 
 
-def grade_once(sandbox: bool) -> dict:
+def grade_once(sandbox: str | None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         submissions, out, spill = Path(tmp) / "submissions", Path(tmp) / "grades", Path(tmp) / "spill.txt"
         students, expected = a_class_of_100(out, spill)
@@ -120,9 +120,10 @@ def grade_once(sandbox: bool) -> dict:
                 nbformat.write(notebook, submissions / student / f"{exercise}.ipynb")
         command = [sys.executable, "-m", "edu_gen.cli", "grade", str(submissions), "--out", str(out),
                    "--timeout", "120", "--cell-timeout", "10"]
-        if sandbox:
-            os.chmod(tmp, 0o755)
+        if sandbox == "--sandbox-user":
             command += ["--sandbox-user", SANDBOX_USER]
+        elif sandbox == "--sandbox":
+            command += ["--sandbox"]
         peak = [0]
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -150,19 +151,21 @@ def grade_once(sandbox: bool) -> dict:
 
 
 def main() -> int:
-    modes = {"no sandbox": False}
-    if os.geteuid() == 0:
+    modes = {"no sandbox": None}
+    if os.geteuid() != 0:
+        modes["--sandbox"] = "--sandbox"  # bubblewrap as the ordinary user
+    else:
         try:
             pwd.getpwnam(SANDBOX_USER)
         except KeyError:
             subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SANDBOX_USER], check=True)
-        modes["--sandbox-user"] = True
+        modes["--sandbox-user"] = "--sandbox-user"  # bubblewrap, kernels as that user
     results = {mode: grade_once(sandbox) for mode, sandbox in modes.items()}
     notebooks = next(iter(results.values()))["notebooks"]
     lines = [f"# edu-gen grade on a class of 20 students x {len(EXERCISES)} exercises = {notebooks} notebooks "
              "(8 correct, 4 blank, 4 partly correct, 4 hostile students), end to end",
              f"# {time.strftime('%Y-%m-%d')} | {platform.machine()} | {os.cpu_count()} cores | --timeout 120 --cell-timeout 10",
-             "# command: python benchmarks/grading_batch.py (as root for the --sandbox-user mode)"]
+             "# command: python benchmarks/grading_batch.py (as root: --sandbox-user mode; otherwise --sandbox)"]
     for mode, r in results.items():
         lines.append(f"{mode}: total_s {r['total_s']}  per_notebook_s {r['per_notebook_s']}  grader_peak_mb {r['grader_peak_mb']}  "
                      f"completed {r['completed']}  scores_as_expected {r['scores_as_expected']}")

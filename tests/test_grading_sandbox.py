@@ -1,10 +1,20 @@
-"""`edu-gen grade --sandbox-user`: kernels run as an unprivileged user that can see no secrets.
+"""`edu-gen grade` in its bubblewrap sandbox, as root (`--sandbox-user`) and as an ordinary user (`--sandbox`).
 
-Runs only as root (the grader must be root to start kernels as another user); CI runs as root.
-The sandbox user is created when missing, as the README tells instructors to. One batch holds
-the solution, the untouched exercise and the attacks that only a sandbox can stop: reading the
-tests, the solutions, the output and other students' notebooks; a daemon that outlives grading;
-a fork bomb; signalling the grader; writing outside the work folder.
+Each mode grades one batch through the real command: an honest solution first and last, the
+untouched exercise, and the attacks that only a sandbox can stop: reading the tests, the
+solutions, the output and other students' notebooks; a daemon that outlives grading; a fork
+bomb; signalling the grader; writing outside; exhausting memory; pinning System V shared
+memory; leaving files in /run/lock, /dev/shm and /tmp for the next student (who looks for
+them); filling the disk with 256 MB files. After the batch nothing of a notebook may be left:
+no file on the host, no shared-memory segment, no process.
+
+Root mode needs root (CI runs as root); the ordinary-user mode runs as the current user, or,
+as root, as a user made for it (``edu-gen-grader``) when that user can run this Python (it
+cannot when the interpreter lives under /root: the test is then skipped, saying so). Both need
+``bwrap``. CI grades a short batch per mode (about 3 minutes in all); ``EDU_GEN_HOSTILE_FULL=1``
+grades every attack and every exercise in both modes (about 8 minutes on 2 cores):
+
+    EDU_GEN_HOSTILE_FULL=1 pytest -n 0 tests/test_grading_sandbox.py
 """
 
 import hashlib
@@ -23,23 +33,34 @@ import pytest
 
 import hostile
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root: the grader starts kernels as another user")
-
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "grading" / "tests"
 SOLUTION = ROOT / "solutions" / f"{hostile.EXERCISE}.ipynb"
-USER = "edu-gen-sandbox"
+SANDBOX_USER = "edu-gen-sandbox"  # root mode: kernels run as this user
+GRADER_USER = "edu-gen-grader"  # ordinary mode under root: the grader runs as this user
+FULL = os.environ.get("EDU_GEN_HOSTILE_FULL") == "1"
+DISK_MB = 512  # --disk-mb of the test batches: fill_disk must stop here
+ATTACKS = ["read_secrets", "detached_daemon", "fork_bomb", "signal_grader", "write_outside", "exhaust_memory",
+           "exit_in_cell", "pin_sysv_shm", "leave_behind", "read_leftovers", "fill_disk", "huge_code_cell"]
+SHORT = {  # what CI grades per mode; FULL grades ATTACKS in both
+    "root": ["read_secrets", "detached_daemon", "fork_bomb", "signal_grader", "write_outside", "exhaust_memory",
+             "exit_in_cell", "pin_sysv_shm", "leave_behind", "read_leftovers", "fill_disk"],
+    "user": ["read_secrets", "detached_daemon", "fork_bomb", "signal_grader", "write_outside",
+             "pin_sysv_shm", "leave_behind", "read_leftovers", "fill_disk"],
+}
+
+pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap (bwrap) is not installed")
 
 
-def _ensure_user() -> int:
+def _ensure_user(name: str) -> pwd.struct_passwd:
     try:
-        return pwd.getpwnam(USER).pw_uid
+        return pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER], check=True)
-        return pwd.getpwnam(USER).pw_uid
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True)
+        return pwd.getpwnam(name)
 
 
-def _processes_of(uid: int) -> list[int]:
+def _live_processes_of(uid: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
         try:
@@ -51,57 +72,114 @@ def _processes_of(uid: int) -> list[int]:
     return found
 
 
-@pytest.fixture(scope="module")
-def batch(tmp_path_factory):
-    uid = _ensure_user()
-    base = tmp_path_factory.mktemp("sandbox")
+def _leftovers_on_host() -> list[str]:
+    """Files named hostile.LEFT in the machine's shared places, and System V segments under hostile.SHM_KEY."""
+    found = []
+    for folder in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/run"):
+        if os.path.exists(os.path.join(folder, hostile.LEFT)):
+            found.append(os.path.join(folder, hostile.LEFT))
+    for work in Path("/tmp").glob("edu-gen-grade-*"):  # the grader's own work folders (removed after a batch)
+        found += [str(p) for p in work.rglob(hostile.LEFT)]
+    segments = subprocess.run(["ipcs", "-m"], capture_output=True, text=True).stdout
+    keys = {f"0x{hostile.SHM_KEY + i:08x}" for i in range(64)}
+    found += [line for line in segments.splitlines() if line.split()[:1] and line.split()[0] in keys]
+    return found
+
+
+def _grader_runs_as(mode: str) -> tuple[list[str], int]:
+    """The command prefix that runs the grader for `mode`, and the uid whose processes the kernels have."""
+    if mode == "root":
+        if os.geteuid() != 0:
+            pytest.skip("--sandbox-user needs root: the grader starts kernels as another user")
+        return [], _ensure_user(SANDBOX_USER).pw_uid
+    if os.geteuid() != 0:
+        return [], os.getuid()
+    account = _ensure_user(GRADER_USER)
+    prefix = ["runuser", "-u", GRADER_USER, "--"]
+    can = subprocess.run(prefix + [sys.executable, "-c", "import edu_gen, ipykernel"], capture_output=True, text=True)
+    if can.returncode != 0:
+        pytest.skip(f"the ordinary user {GRADER_USER} cannot run {sys.executable} "
+                    f"(the interpreter is out of its reach): {can.stderr.strip().splitlines()[-1:]}")
+    userns = subprocess.run(prefix + ["bwrap", "--unshare-user", "--ro-bind", "/", "/", "true"], capture_output=True, text=True)
+    if userns.returncode != 0:
+        pytest.skip(f"unprivileged user namespaces are not allowed here: {userns.stderr.strip()}")
+    return prefix, account.pw_uid
+
+
+@pytest.fixture(scope="module", params=["root", "user"])
+def batch(request):
+    mode = request.param
+    prefix, uid = _grader_runs_as(mode)
+    base = Path(tempfile.mkdtemp(prefix=f"edu-gen-sandbox-test-{mode}-"))
     submissions, out = base / "submissions", base / "grades"
-    canary_folder = Path(tempfile.mkdtemp(prefix="edu-gen-canary-", dir="/run"))  # root-owned, not a scratch folder
-    canary_folder.chmod(0o755)
+    canary_folder = Path(tempfile.mkdtemp(prefix="edu-gen-canary-", dir="/run" if os.access("/run", os.W_OK) else None))
+    canary_folder.chmod(0o755)  # readable by all, writable by its owner (root, or the test's own user)
     canary = canary_folder / "canary.txt"
     canary.write_text("untouched\n")
     canary.chmod(0o644)
     secrets = [TESTS, TESTS / f"test_{hostile.EXERCISE}.py", SOLUTION, ROOT / ".git" / "HEAD", out,
                submissions / "a_solution" / f"{hostile.EXERCISE}.ipynb"]
-    notebooks = {
-        "a_solution": hostile.solution(), "b_untouched": hostile.exercise(),
-        "read_secrets": hostile.read_secrets(secrets, SOLUTION), "detached_daemon": hostile.detached_daemon(out),
-        "fork_bomb": hostile.fork_bomb(), "signal_grader": hostile.signal_grader(), "write_outside": hostile.write_outside(canary),
-        "exhaust_memory": hostile.exhaust_memory(), "exit_in_cell": hostile.exit_in_cell(),
-    }
+    builders = {"read_secrets": lambda: hostile.read_secrets(secrets, SOLUTION), "detached_daemon": lambda: hostile.detached_daemon(out),
+                "write_outside": lambda: hostile.write_outside(canary)}
+    attacks = ATTACKS if FULL else SHORT[mode]
+    notebooks = {"a_solution": hostile.solution(), "b_untouched": hostile.exercise()}
+    notebooks.update({name: builders.get(name, getattr(hostile, name))() for name in attacks})
+    notebooks["z_honest"] = hostile.solution()
     hostile.write_batch(submissions, notebooks)
-    hostile.add_every_exercise(submissions / "a_solution", submissions / "b_untouched")
-    command = [sys.executable, "-m", "edu_gen.cli", "grade", str(submissions), "--out", str(out), "--tests", str(TESTS),
-               # no notebook here hangs; a fork bomb of 250 kernel-sized processes needs a few seconds
-               "--timeout", "60", "--cell-timeout", "20", "--sandbox-user", USER]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    if FULL or mode == "root":
+        hostile.add_every_exercise(submissions / "a_solution", submissions / "b_untouched")
+    if prefix:  # the ordinary grader owns its input and output, as an instructor would
+        shutil.chown(base, GRADER_USER)
+        for path in base.rglob("*"):
+            shutil.chown(path, GRADER_USER)
+    before = _leftovers_on_host()
+    command = prefix + [sys.executable, "-m", "edu_gen.cli", "grade", str(submissions), "--out", str(out), "--tests", str(TESTS),
+                        # no notebook here hangs; a fork bomb of 250 kernel-sized processes needs a few seconds
+                        "--timeout", "90", "--cell-timeout", "30", "--disk-mb", str(DISK_MB)]
+    command += ["--sandbox-user", SANDBOX_USER] if mode == "root" else ["--sandbox"]
+    began = time.monotonic()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
     finished = time.monotonic()
-    yield {"done": done, "out": out, "uid": uid, "canary": canary, "finished": finished,
+    print(f"{mode}: {len(list(submissions.rglob('*.ipynb')))} notebooks graded in {finished - began:.0f} s")
+    yield {"mode": mode, "done": done, "out": out, "uid": uid, "canary": canary, "finished": finished, "attacks": attacks,
+           "before": before, "after": _leftovers_on_host(),
            "summary": json.loads((out / "grades.json").read_text()) if done.returncode == 0 else None,
            "digest": {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.rglob("*") if p.is_file() and "logs" not in p.parts}}
     shutil.rmtree(canary_folder, ignore_errors=True)
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def _log(batch, student):
     return (batch["out"] / "logs" / student / f"{hostile.EXERCISE}.log").read_text()
 
 
+def _attacked(batch, name):
+    if name not in batch["attacks"]:
+        pytest.skip(f"{name} is graded only with EDU_GEN_HOSTILE_FULL=1 in this mode")
+
+
 def test_the_batch_runs_and_the_sandbox_is_checked_first(batch):
     assert batch["done"].returncode == 0, batch["done"].stderr[-3000:]
-    assert "sandbox: user edu-gen-sandbox" in batch["done"].stdout
+    assert "sandbox: bubblewrap" in batch["done"].stdout and "seccomp on" in batch["done"].stdout
+    assert f"{DISK_MB} MB to write" in batch["done"].stdout
     assert "WARNING" not in batch["done"].stderr
 
 
 def test_every_solution_scores_full_marks_and_every_exercise_zero(batch):
     students, exercises = batch["summary"]["students"], batch["summary"]["exercises"]
+    every = FULL or batch["mode"] == "root"  # every exercise's solution was submitted, or chapter 1's alone
     for exercise, tests in exercises.items():
-        assert students["a_solution"]["notebooks"][exercise]["earned"] == sum(t["points"] for t in tests), exercise
+        if every or exercise == hostile.EXERCISE:
+            notebook = students["a_solution"]["notebooks"][exercise]
+            assert notebook["earned"] == sum(t["points"] for t in tests), (exercise, notebook)
+    # graded last: the attacks before it broke nothing
+    assert students["z_honest"]["notebooks"][hostile.EXERCISE]["earned"] == 14
     assert students["b_untouched"]["total"] == 0
 
 
-@pytest.mark.parametrize("name", ["read_secrets", "detached_daemon", "fork_bomb", "signal_grader", "write_outside",
-                                  "exhaust_memory", "exit_in_cell"])
+@pytest.mark.parametrize("name", ATTACKS)
 def test_a_hostile_notebook_gains_no_points(batch, name):
+    _attacked(batch, name)
     assert batch["summary"]["students"][name]["total"] == 0
 
 
@@ -109,9 +187,8 @@ def test_tests_solutions_output_and_other_students_are_unreadable(batch):
     log = _log(batch, "read_secrets")
     denied = re.findall(r"^DENIED (\S+)", log, flags=re.M)
     assert len(denied) == 7 and "READ " not in log, log[-3000:]
-    # PermissionError where the folder is an unreadable mount; FileNotFoundError where the whole
-    # tree is out of the kernel's view (a repository under /tmp, which the sandbox replaces)
-    assert re.search(r"^no solution: (PermissionError|FileNotFoundError)$", log, flags=re.M), log[-3000:]
+    # FileNotFoundError: the sandbox's new root holds none of these paths
+    assert re.search(r"^no solution: FileNotFoundError$", log, flags=re.M), log[-3000:]
     assert "USED THE SOLUTION" not in log
 
 
@@ -121,7 +198,7 @@ def test_a_detached_daemon_dies_with_its_notebook(batch):
     time.sleep(max(0.0, batch["finished"] + 3 - time.monotonic()))
     now = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in batch["out"].rglob("*") if p.is_file() and "logs" not in p.parts}
     assert now == batch["digest"] and "REWROTE" not in _log(batch, "detached_daemon")
-    assert _processes_of(batch["uid"]) == []
+    assert _live_processes_of(batch["uid"]) == []
 
 
 def test_a_fork_bomb_is_stopped_by_the_process_limit(batch):
@@ -131,14 +208,99 @@ def test_a_fork_bomb_is_stopped_by_the_process_limit(batch):
 
 def test_the_grader_cannot_be_signalled_and_nothing_outside_can_be_written(batch):
     log = _log(batch, "signal_grader")
-    assert "KILLED" not in log and log.count("could not signal") == 2
+    seen = re.search(r"^SEES (\d+) processes$", log, flags=re.M)
+    assert seen and int(seen.group(1)) <= 3, log[-2000:]  # measured 2: the sandbox's init and the kernel (a PID namespace)
+    assert re.search(r"^(SENT SIGKILL to every process it may signal|could not signal anyone ProcessLookupError)$", log, flags=re.M)
+    assert batch["done"].returncode == 0  # the grader survived it (and z_honest, graded after it, has full marks)
     assert "could not write" in _log(batch, "write_outside") and batch["canary"].read_text() == "untouched\n"
 
 
 def test_memory_is_limited_inside_the_sandbox(batch):
+    _attacked(batch, "exhaust_memory")
     refused = re.search(r"allocation refused after (\d+) GiB", _log(batch, "exhaust_memory"))
     assert refused and int(refused.group(1)) <= 4
 
 
+def test_system_v_shared_memory_is_refused(batch):
+    log = _log(batch, "pin_sysv_shm")
+    assert "PINNED" not in log and re.search(r"^shmget refused after 0 MB: errno 1$", log, flags=re.M), log[-2000:]
+
+
+def test_nothing_is_left_for_the_next_student(batch):
+    left = _log(batch, "leave_behind")
+    assert left.count("\nLEFT ") >= 5, "leave_behind wrote nothing, so this test would prove nothing: " + left[-2000:]
+    seen = _log(batch, "read_leftovers")
+    assert "FOUND" not in seen and seen.count("NOTHING AT") == 6 and "NO SEGMENT" in seen, seen[-2000:]
+
+
+def test_the_disk_quota_holds_for_all_files_together(batch):
+    full = re.search(r"disk full after (\d+) MB in (\d+) files: OSError errno 28", _log(batch, "fill_disk"))
+    assert full, _log(batch, "fill_disk")[-2000:]
+    assert int(full.group(1)) <= DISK_MB and int(full.group(2)) < DISK_MB // 256
+
+
+def test_nothing_of_a_notebook_is_left_after_the_batch(batch):
+    assert batch["after"] == batch["before"] == []
+    assert _live_processes_of(batch["uid"]) == []
+
+
 def test_the_output_folder_is_private(batch):
     assert batch["out"].stat().st_mode & 0o077 == 0
+
+
+# Called through the C library by name (not through the filter's own table of numbers), so a wrong
+# number in the table shows up as a call that gets through.
+_CALLS = r"""
+import ctypes, json, os
+libc = ctypes.CDLL(None, use_errno=True)
+IPC_PRIVATE, IPC_CREAT, CLONE_NEWUSER, CLONE_NEWIPC = 0, 0o1000, 0x10000000, 0x08000000
+calls = {
+    "shmget": lambda: libc.shmget(IPC_PRIVATE, ctypes.c_size_t(1 << 20), IPC_CREAT | 0o600),
+    "semget": lambda: libc.semget(IPC_PRIVATE, 1, IPC_CREAT | 0o600),
+    "msgget": lambda: libc.msgget(IPC_PRIVATE, IPC_CREAT | 0o600),
+    "memfd_create": lambda: libc.memfd_create(b"x", 0),
+    "unshare(user)": lambda: libc.unshare(CLONE_NEWUSER),
+    "getpid": lambda: libc.getpid(),
+}
+result = {}
+for name, call in calls.items():
+    ctypes.set_errno(0)
+    result[name] = 0 if call() >= 0 else ctypes.get_errno()
+read, write = os.pipe()
+pid = os.fork()  # the child asks to be traced (by this process): its own errno comes back through the pipe
+if pid == 0:
+    ctypes.set_errno(0)
+    os.write(write, str(0 if libc.ptrace(0, 0, None, None) >= 0 else ctypes.get_errno()).encode())
+    os._exit(0)
+os.close(write)
+result["ptrace(traceme)"] = int(os.read(read, 16))
+os.waitpid(pid, 0)
+result["fork"] = 0
+print(json.dumps(result))
+"""
+
+
+def test_the_seccomp_filter_refuses_what_it_lists_and_nothing_a_kernel_needs():
+    from edu_gen.grading.sandbox import seccomp_filter
+
+    program = seccomp_filter()
+    if program is None:
+        pytest.skip("no seccomp table for this architecture")
+
+    def run(with_filter: bool) -> dict:
+        read, write = os.pipe()
+        os.write(write, program)
+        os.close(write)
+        command = ["bwrap", "--unshare-ipc", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]  # its own IPC: nothing left
+        command += ["--seccomp", str(read)] if with_filter else []
+        done = subprocess.run(command + ["--", sys.executable, "-I", "-c", _CALLS], capture_output=True, text=True,
+                              pass_fds=[read], timeout=60)
+        os.close(read)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    without, refused = run(False), run(True)
+    assert without == dict.fromkeys(without, 0), without  # each call works here without the filter: the test can fail
+    EPERM = 1
+    assert refused == {"shmget": EPERM, "semget": EPERM, "msgget": EPERM, "memfd_create": EPERM, "unshare(user)": EPERM,
+                       "ptrace(traceme)": EPERM, "getpid": 0, "fork": 0}, refused

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "grading" / "tests"
 EXERCISE = hostile.EXERCISE
 FULL, TIMEOUT, CELL_TIMEOUT = 14, 120, 40  # generous: an honest kernel imports torch on a busy CI machine (15 s was exceeded under -n 2)
-ATTACKERS = ["break_serializer", "leak_inputs", "flood_output", "schema_breaker"]
+ATTACKERS = ["break_serializer", "leak_inputs", "flood_output", "schema_breaker", "huge_code_cell"]
 FORGER = "forged\n\n**Total: 61 of 61 points**"  # a student folder name with newlines (no slash: one folder)
 
 
@@ -36,7 +36,7 @@ def batch(tmp_path_factory):
     hostile.write_batch(submissions, {
         "a_honest": hostile.solution(), "break_serializer": hostile.break_serializer(),
         "leak_inputs": hostile.leak_inputs(spill), "flood_output": hostile.flood_output(),
-        FORGER: hostile.solution(), "z_honest": hostile.solution(),
+        "huge_code_cell": hostile.huge_code_cell(), FORGER: hostile.solution(), "z_honest": hostile.solution(),
     })
     (submissions / "schema_breaker").mkdir()
     (submissions / "schema_breaker" / f"{EXERCISE}.ipynb").write_text(hostile.schema_breaker())
@@ -140,3 +140,10 @@ def test_grading_only_the_assigned_exercises(tmp_path):
     assert "05_vae" not in header and header.endswith("total,max")
     wrong = subprocess.run(command[:-6] + ["--exercises", "99_nothing"], capture_output=True, text=True, timeout=120)
     assert wrong.returncode == 1 and "--exercises: no exercise '99_nothing'" in wrong.stderr
+
+
+def test_a_multi_megabyte_code_cell_is_run_and_graded_once(batch):
+    """A 4 MB cell (issue 14: the grader once parsed it again for every formula test, 2.7 GB) is just another cell."""
+    notebook = batch["summary"]["students"]["huge_code_cell"]["notebooks"][EXERCISE]
+    assert notebook["not_run"] is None and notebook["cell_problems"] == [], notebook
+    assert notebook["earned"] == 0 and {t["kind"] for t in notebook["tests"]} <= {"wrong values", "wrong shape", "not written from the formula"}, notebook["tests"]

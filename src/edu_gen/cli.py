@@ -3,7 +3,7 @@
     edu-gen info                 versions, device, scale, where data and checkpoints live
     edu-gen data [--name mnist]  check that a data set loads (and whether it falls back)
     edu-gen assign [--check]     solutions/NN_name.ipynb -> exercises/NN_name.ipynb (or check they agree)
-    edu-gen grade SUBMISSIONS/ --out GRADES/ [--sandbox-user USER]
+    edu-gen grade SUBMISSIONS/ --out GRADES/ [--sandbox | --sandbox-user USER]
                                  grade one folder per student; grades.csv, feedback/, logs/
 
 Exercises and grading are described in DESIGN.md section 7 and the README.
@@ -72,7 +72,7 @@ def _grade(args) -> int:
     from edu_gen.grading import grade, plugin, sandbox
 
     options = grade.Options(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_mb=args.memory_mb,
-                            sandbox_user=args.sandbox_user, solutions=args.solutions,
+                            disk_mb=args.disk_mb, sandbox=args.sandbox, sandbox_user=args.sandbox_user, solutions=args.solutions,
                             exercises=tuple(args.exercises) if args.exercises else None)
     started = time.monotonic()
     try:
@@ -112,8 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     grade_parser.add_argument("--exercises", nargs="+", metavar="NN_name", default=None,
                               help="grade only these exercises (e.g. 02_manifold_learning, or just 02); totals "
                                    "are over them (default: every exercise in --tests)")
+    grade_parser.add_argument("--disk-mb", type=int, default=1024,
+                              help="with a sandbox: space a kernel may write in total, /tmp and /dev/shm included (default 1024; it is memory)")
+    grade_parser.add_argument("--sandbox", action="store_true",
+                              help="run each kernel in a bubblewrap sandbox (as an ordinary user; as root use --sandbox-user)")
     grade_parser.add_argument("--sandbox-user", default=None,
-                              help="run kernels as this unprivileged user (the grader must run as root)")
+                              help="as root: run each kernel in a bubblewrap sandbox as this unprivileged user")
     grade_parser.set_defaults(run=_grade)
     args = parser.parse_args(argv)
     return args.run(args)

@@ -23,12 +23,17 @@ The attacks:
 | detached_daemon     | a double-forked daemon that waits for grades.csv and rewrites it and the feedback |
 | read_secrets        | reads the tests, the solutions, the output and other students; uses the solution  |
 | fork_bomb           | forks until refused (sandbox only: as root there is no process limit)             |
-| signal_grader       | SIGKILLs its parent, the grader (sandbox only)                                    |
+| signal_grader       | SIGKILLs its parent, pid 1 and every process it may (kill(-1)) (sandbox only)   |
 | write_outside       | writes into a root-owned folder (sandbox only)                                    |
 | break_serializer    | replaces its kernel's message serialiser: every later message is unreadable       |
 | leak_inputs         | spells the hidden inputs' digits into everything the feedback might repeat        |
 | flood_output        | prints without end, then displays a message larger than the grader accepts        |
 | schema_breaker      | JSON that parses as a notebook but breaks its schema (a number as a cell's source) |
+| pin_sysv_shm        | pins System V shared memory, 256 MB a segment, and leaves a segment for the next student |
+| leave_behind        | leaves files in /run/lock, /dev/shm, /tmp, /var/tmp and its home for the next student |
+| read_leftovers      | looks for what leave_behind and pin_sysv_shm left (graded right after them)        |
+| fill_disk           | writes 256 MB files until refused: its home, /tmp, /dev/shm, /var/tmp               |
+| huge_code_cell      | a code cell of several MB (the grader must parse it once, and send it once)         |
 """
 
 from __future__ import annotations
@@ -256,14 +261,21 @@ except OSError as error:
 
 
 def signal_grader() -> nbformat.NotebookNode:
+    """SIGKILLs its parent, pid 1 and then every process it may signal (kill(-1)): the grader too, if it can see it."""
     return with_cells(exercise(), WRONG_ANSWERS, """
 import os, signal
+print(f"SEES {sum(entry.isdigit() for entry in os.listdir('/proc'))} processes")
 for pid in (os.getppid(), 1):
     try:
         os.kill(pid, signal.SIGKILL)
-        print("KILLED", pid)
+        print("SENT SIGKILL to", pid)
     except OSError as error:
         print("could not signal", pid, type(error).__name__)
+try:
+    os.kill(-1, signal.SIGKILL)
+    print("SENT SIGKILL to every process it may signal")
+except OSError as error:
+    print("could not signal anyone", type(error).__name__)
 """)
 
 
@@ -368,3 +380,98 @@ def add_every_exercise(solution_folder: Path, exercise_folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         for notebook in sorted(source.glob("[0-9][0-9]_*.ipynb")):
             shutil.copy(notebook, folder / notebook.name)
+
+
+# ----------------------------------------------------------------------------- issue 14: quotas and leftovers
+
+LEFT = "edu-gen-left-behind"  # the name of every file leave_behind writes; tests look for it on the host too
+SHM_KEY = 0xED0614  # the System V key pin_sysv_shm leaves a segment under
+
+
+def pin_sysv_shm() -> nbformat.NotebookNode:
+    """Pins up to 16 GB of System V shared memory (segments outlive their processes) under known keys."""
+    return with_cells(exercise(), WRONG_ANSWERS, f"""
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmget.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_int]
+libc.shmat.restype = ctypes.c_void_p
+libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+libc.shmdt.argtypes = [ctypes.c_void_p]
+pinned = 0
+for i in range(64):                                   # 64 x 256 MB
+    segment = libc.shmget({SHM_KEY} + i, 256 << 20, 0o1000 | 0o666)   # IPC_CREAT
+    if segment < 0:
+        print(f"shmget refused after {{pinned}} MB: errno {{ctypes.get_errno()}}")
+        break
+    address = libc.shmat(segment, None, 0)
+    if address is None or address == ctypes.c_void_p(-1).value:
+        print(f"shmat refused after {{pinned}} MB")
+        break
+    ctypes.memset(address, 7, 256 << 20)              # touch every page: real memory
+    libc.shmdt(address)
+    pinned += 256
+    print(f"PINNED {{pinned}} MB", flush=True)
+""")
+
+
+def leave_behind() -> nbformat.NotebookNode:
+    """Leaves a file in every writable shared place, and a POSIX shared-memory object, for the next student."""
+    return with_cells(exercise(), WRONG_ANSWERS, f"""
+import os
+from multiprocessing import shared_memory
+for folder in ("/run/lock", "/dev/shm", "/tmp", "/var/tmp", os.path.expanduser("~"), os.getcwd()):
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, {LEFT!r}), "w") as file:
+            file.write("a message for the next student\\n")
+        os.chmod(os.path.join(folder, {LEFT!r}), 0o666)
+        print("LEFT", folder)
+    except OSError as error:
+        print("could not leave", folder, type(error).__name__)
+try:
+    block = shared_memory.SharedMemory(name={LEFT!r}, create=True, size=4096)
+    block.buf[:5] = b"hello"
+    print("LEFT posix shared memory")
+except OSError as error:
+    print("could not leave posix shared memory", type(error).__name__)
+""")
+
+
+def read_leftovers() -> nbformat.NotebookNode:
+    """Looks for whatever leave_behind and pin_sysv_shm left; prints FOUND for each."""
+    return with_cells(exercise(), WRONG_ANSWERS, f"""
+import ctypes, os
+for folder in ("/run/lock", "/dev/shm", "/tmp", "/var/tmp", os.path.expanduser("~"), os.getcwd()):
+    path = os.path.join(folder, {LEFT!r})
+    print("FOUND" if os.path.exists(path) else "NOTHING AT", path)
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmget.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_int]
+segment = libc.shmget({SHM_KEY}, 0, 0)
+print("FOUND shared memory segment" if segment >= 0 else f"NO SEGMENT: errno {{ctypes.get_errno()}}")
+""")
+
+
+def fill_disk() -> nbformat.NotebookNode:
+    """Writes 256 MB files (the per-file limit) until refused: 40 per folder, 40 GB in all."""
+    return with_cells(exercise(), WRONG_ANSWERS, """
+import os
+written, files = 0, 0
+block = b"\\0" * (16 << 20)
+try:
+    for folder in (os.getcwd(), "/tmp", "/dev/shm", "/var/tmp"):
+        for i in range(40):
+            with open(os.path.join(folder, f"fill-{i}"), "wb") as file:
+                for _ in range(16):
+                    file.write(block)
+                    written += 16
+            files += 1
+    print(f"wrote {written} MB in {files} files, never refused")
+except OSError as error:
+    print(f"disk full after {written} MB in {files} files: {type(error).__name__} errno {error.errno}")
+""")
+
+
+def huge_code_cell(megabytes: int = 4) -> nbformat.NotebookNode:
+    """A code cell of about `megabytes` MB: the wrong answers defined again and again."""
+    copies = (megabytes << 20) // len(WRONG_ANSWERS) + 1
+    return with_cells(exercise(), WRONG_ANSWERS * copies)

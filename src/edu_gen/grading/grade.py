@@ -34,9 +34,9 @@ from edu_gen.grading.plugin import TestInfo, TestResult
 from edu_gen.grading.submission import RunReport, Submission
 
 NO_SANDBOX_WARNING = (
-    "WARNING: no --sandbox-user: submissions run with the grader's own rights ({who}). A hostile "
-    "notebook can read the tests and solutions, change files and signal the grader. Grade untrusted "
-    "submissions as root with --sandbox-user (see README, 'Exercises and grading').")
+    "WARNING: no --sandbox: submissions run with the grader's own rights ({who}). A hostile notebook can read "
+    "the tests and solutions, change files and signal the grader. Grade untrusted submissions with --sandbox "
+    "(as root: --sandbox-user USER); see README, 'Exercises and grading'.")
 
 
 GRADER_FAILED = "the grader could not grade this notebook (the instructor's log says why)"
@@ -51,7 +51,9 @@ class Options:
     timeout: float = 300.0  # seconds per notebook: start, every cell and every grading call
     cell_timeout: float = 60.0  # seconds per cell and per grading call
     memory_mb: int = 4096  # address-space limit of a kernel
-    sandbox_user: str | None = None
+    disk_mb: int = 1024  # the sandbox's tmpfs: everything a kernel may write (memory, not disk)
+    sandbox: bool = False  # bubblewrap sandbox per kernel (as an ordinary user; as root give sandbox_user)
+    sandbox_user: str | None = None  # as root: the user kernels run as (implies sandbox)
     solutions: Path | None = None  # hidden from kernels; default: the solutions/ next to grading/
     exercises: tuple[str, ...] | None = None  # grade only these (names or their NN prefixes); None: all
 
@@ -140,25 +142,24 @@ def grade(submissions: Path, out: Path, tests: Path, options: Options = Options(
     if out == submissions or submissions in out.parents:
         raise GradingInputError("the output folder must not be inside the submissions folder")
     out.mkdir(parents=True, exist_ok=True)
-    limits = sandboxing.Limits(memory_mb=options.memory_mb,
+    limits = sandboxing.Limits(memory_mb=options.memory_mb, disk_mb=options.disk_mb,
                                cpu_seconds=int(options.timeout * (os.cpu_count() or 1)) + 60)
     work = Path(tempfile.mkdtemp(prefix="edu-gen-grade-"))
     try:
         processes.become_subreaper()  # orphans of a kernel come back to us, to be killed and reaped
-        if options.sandbox_user is None:
+        if not options.sandbox and options.sandbox_user is None:
             echo(NO_SANDBOX_WARNING.format(who="root!" if os.geteuid() == 0 else f"uid {os.geteuid()}"), file=sys.stderr)
             keep = processes.descendants(os.getpid())
             grades, ignored = _grade_all(students, exercises, out, work, None, limits, options, echo)
             processes.kill_leftovers(keep=keep)  # once more, before any result is written
         else:
             out.chmod(0o700)
-            work.chmod(0o711)  # the sandbox user may enter (not list) it, to reach its work folder
             hide = [tests, out, submissions, *_repository_secrets(tests, options.solutions)]
             sandbox = sandboxing.Sandbox(options.sandbox_user, hide=hide, needed=_needed_by_kernels(), limits=limits)
             with sandbox:  # holds the user for this run; on leaving, kills every process it has
                 report = sandbox.probe(sys.executable, work / "probe")
                 shutil.rmtree(work / "probe")
-                echo(f"sandbox: user {sandbox.user}, namespaces {report['namespace']}, {len(sandbox.hide)} folders hidden")
+                echo(f"sandbox: {sandbox.description}; {report['scratch_mb']} MB to write")
                 grades, ignored = _grade_all(students, exercises, out, work, sandbox, limits, options, echo)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -124,6 +124,7 @@ class Kernel:
         self.client: BlockingKernelClient | None = None
         self._keep: set[int] = set()
         self.killed_because: str | None = None  # set when the grader kills it at a timeout
+        self._sandbox_init: int | None = None  # the host pid of the sandbox's first process (bwrap's init)
 
     def exit_reason(self) -> str:
         """Why the kernel process is gone, for the feedback."""
@@ -135,29 +136,58 @@ class Kernel:
 
     @property
     def returncode(self) -> int | None:
-        return None if self.process is None else self.process.poll()
+        """The kernel's exit status; negative: the signal that ended it (bwrap reports 128 + signal)."""
+        code = None if self.process is None else self.process.poll()
+        if code is not None and self._sandbox_init is not None and code > 128:
+            return -(code - 128)
+        return code
+
+    def _kernel_pid(self) -> int | None:
+        """The kernel's own process: the sandbox init's child in a sandbox (bwrap does not forward signals)."""
+        if self._sandbox_init is None:
+            return self.process.pid
+        for pid, fields in processes.processes():
+            if int(fields[1]) == self._sandbox_init:
+                return pid
+        return None
 
     def start(self, timeout: float) -> None:
-        """Start the kernel and wait until it answers. Raises RuntimeError when it does not."""
+        """Start the kernel and wait until it answers. Raises RuntimeError when it does not.
+
+        In a sandbox the kernel's sockets are in its own tmpfs (`sandboxing.SOCKETS`); the grader
+        reaches them through ``/proc/PID/root`` of the sandbox, so the kernel writes nothing
+        outside it.
+        """
         connection = self.workdir / "kernel.json"
-        write_connection_file(str(connection), transport="ipc", ip=str(self.workdir / "socket"),
+        inside = self.sandbox is not None
+        write_connection_file(str(connection), transport="ipc", ip=sandboxing.SOCKETS if inside else str(self.workdir / "socket"),
                               key=secrets.token_hex(16).encode())
-        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection), "--HistoryManager.enabled=False"]
-        env = kernel_environment(self.workdir, self.token)
-        if self.sandbox is not None:
-            os.chown(connection, self.sandbox.uid, self.sandbox.gid)
-            argv = self.sandbox.command(argv, env=env, workdir=self.workdir)
-        else:
-            self._keep = processes.descendants(os.getpid())
+        self._keep = processes.descendants(os.getpid())
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(argv, cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
-        if self.sandbox is None:
-            sandboxing.apply_limits(self.process.pid, self.limits)
+            if inside:
+                if self.sandbox.as_root:  # the sandbox user reads it through its read-only bind
+                    os.chown(connection, self.sandbox.uid, self.sandbox.gid)
+                argv = [sys.executable, "-m", "ipykernel_launcher", "-f", sandboxing.CONNECTION, "--HistoryManager.enabled=False"]
+                env = kernel_environment(Path(sandboxing.HOME), self.token)
+                try:
+                    started = self.sandbox.start(argv, env=env, stdout=log, connection=connection)
+                except sandboxing.SandboxError as error:
+                    raise RuntimeError(str(error)) from None
+                self.process, sockets = started.process, str(started.root) + sandboxing.SOCKETS
+                self._sandbox_init = started.child
+            else:
+                argv = [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection), "--HistoryManager.enabled=False"]
+                env = kernel_environment(self.workdir, self.token)
+                self.process = subprocess.Popen(argv, cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                                stderr=subprocess.STDOUT, start_new_session=True)
+                sandboxing.apply_limits(self.process.pid, self.limits)
+                sockets = None
         context = zmq.Context()
         context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)  # default for every socket the client opens
         self.client = BlockingKernelClient(context=context)
         self.client.load_connection_file(str(connection))
+        if sockets is not None:
+            self.client.ip = sockets  # the same sockets, seen from outside the sandbox
         self.client.start_channels()
         deadline = time.monotonic() + timeout
         while True:  # wait_for_ready, but also watching the process
@@ -195,7 +225,9 @@ class Kernel:
             grace = INTERRUPT_GRACE if hard_deadline is None else min(INTERRUPT_GRACE, hard_deadline - time.monotonic())
             late = Execution("timeout")
             if grace > 0:
-                os.kill(self.process.pid, signal.SIGINT)
+                target = self._kernel_pid()
+                if target is not None:
+                    os.kill(target, signal.SIGINT)
                 late = self._collect(message_id, time.monotonic() + grace)
             if late.status not in ("ok", "error"):
                 self.process.kill()
@@ -280,5 +312,4 @@ class Kernel:
             self.process.wait()
             if self.sandbox is not None:
                 self.sandbox.kill_all()
-            else:
-                processes.kill_leftovers(keep=self._keep, session=self.process.pid, token=self.token)
+            processes.kill_leftovers(keep=self._keep, session=self.process.pid, token=self.token)

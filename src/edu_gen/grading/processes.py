@@ -11,8 +11,9 @@ and process group. Two facts make them findable:
 
 `kill_leftovers` kills, until none is left, the descendants of the grader that did not exist
 before the kernel started, the kernel's session, and every process holding the token; it reaps
-the zombies among its own children. With a sandbox user, `sandbox.Sandbox.kill_all` kills by
-user instead, which is stronger (nothing can leave a user id without privileges).
+the zombies among its own children. In a sandbox, `sandbox.Sandbox.kill_all` also kills
+every process left in the sandboxes' PID namespaces (as root: every process of the sandbox user),
+which nothing inside can leave.
 """
 
 from __future__ import annotations

@@ -1,57 +1,84 @@
-"""Running a submission's kernel with fewer rights than the grader, and cleaning up after it.
+"""Running each submission's kernel inside a bubblewrap sandbox, and cleaning up after it.
 
-With ``edu-gen grade --sandbox-user USER`` (the grader runs as root), each kernel is started by
-this module's launcher (``python -m edu_gen.grading.sandbox launch SPEC``), which, still as root:
+``edu-gen grade --sandbox`` (as an ordinary user) or ``--sandbox-user USER`` (as root) starts
+every kernel with `bubblewrap <https://github.com/containers/bubblewrap>`_ (``bwrap``, the
+sandbox under Flatpak; Debian package ``bubblewrap``), one sandbox per notebook:
 
-1. enters a private mount namespace (and network namespace: the kernel talks to the grader over
-   Unix sockets in its work folder, so it needs no network), when the kernel allows it;
-2. there, covers ``/tmp``, ``/var/tmp`` and ``/dev/shm`` with empty private filesystems, covers
-   folders the user may not enter (``/root`` when the Python installation lives in it) and binds
-   back read-only just what the kernel needs (the interpreter, the virtual environment, the
-   work folder), and covers the grading tests, the solutions, the repository's ``.git``, the
-   submissions and the output folder with empty unreadable filesystems;
-3. forbids gaining privileges (``PR_SET_NO_NEW_PRIVS``: setuid programs do not elevate), sets
-   resource limits (address space, CPU time, file size, processes, no core files);
-4. becomes USER (no supplementary groups) and executes the kernel.
+* **Namespaces.** Private mount, PID, IPC, UTS, network and cgroup namespaces (and, as an
+  ordinary user, a user namespace that may not create further ones). The kernel sees no other
+  process (it cannot signal or trace the grader), has no network (the grader reaches its Unix
+  sockets through ``/proc/PID/root``), and its System V objects die with it.
+* **Files.** A new root holding only read-only binds of what a kernel needs (``/usr``, the
+  Python installation and environment, the library, the data folder, a few files of ``/etc``)
+  and one private, size-capped tmpfs, ``/sandbox``, that is everything it can write: its home
+  and working folder, ``/tmp``, ``/var/tmp``, ``/run`` and ``/dev/shm`` (links into it). The root
+  itself is read-only. Secrets (grading tests, solutions, ``.git``, submissions, output) are not
+  in the view; one inside a bound folder is covered by an empty read-only tmpfs.
+* **Limits.** Address space, CPU time, file size, processes (counted inside the sandbox's own
+  user namespace as an ordinary user, per sandbox user as root), open files, no core files; the
+  tmpfs caps the disk space of the notebook in total; ``oom_score_adj`` 1000 makes the kernel
+  the first thing the kernel's OOM killer ends, before the grader.
+* **seccomp.** A small filter (`seccomp_filter`) refuses System V shared memory, semaphores and
+  message queues (memory they pin is counted by no limit), ``memfd_create`` (the same, through a
+  file that is in no filesystem), the kernel keyrings (shared by every process of a user: a
+  channel to the next student), new namespaces and mounts, ``ptrace``, ``perf_event_open``,
+  ``bpf``, ``userfaultfd`` and ``io_uring``; foreign system-call ABIs end the process.
+* ``--die-with-parent`` (the sandbox dies with the grader) and ``--new-session`` (no access to
+  the grader's terminal).
 
-Without namespaces (a container without CAP_SYS_ADMIN) steps 1-2 are skipped and file
-permissions alone must keep the secrets unreadable. Either way the grader *checks* before
-grading, by running a probe through the same launcher (`Sandbox.probe`), and refuses to grade
-when the user can read a protected file or cannot run the interpreter.
+As root, ``bwrap`` runs as root without a user namespace, so that it can bind a Python
+installation the sandbox user may not enter (``/root/.pyenv``); a short launcher inside then
+sets the limits and becomes the sandbox user (no supplementary groups, no privileges; setuid
+programs do not elevate) before it executes the kernel. As an ordinary user, the kernel runs
+with the grader's own uid, so the namespaces alone keep it from the grader's files and
+processes; the probe below checks that they do.
 
-After each notebook, `Sandbox.kill_all` kills every process of USER (``kill(-1, SIGKILL)`` sent
-as that user: the kernel walks the process table atomically, so a process that forks cannot
-slip through), daemons included; a lock keeps two grading runs from sharing the user.
+Before grading, `Sandbox.probe` runs a small program through the same sandbox and refuses to
+grade when it can read a secret, write outside its tmpfs, reach a network, or cannot import
+the kernel's packages. After each notebook, every process of the sandbox is killed: its PID
+namespace dies with its first process, and `Sandbox.kill_all` checks that none is left (as
+root: every process of the sandbox user, daemons included; a lock keeps two grading runs from
+sharing the user).
 
-Without a sandbox user, `processes.kill_leftovers` does the cleaning instead.
+The hand-written isolation this module replaced (``unshare`` and ``mount`` through ctypes, root
+only) is gone, not kept as a fallback: it had no PID or IPC namespace and no total disk quota,
+the very gaps of issue 14, and a second path with weaker guarantees would need its own tests
+and would look as safe as this one. Where ``bwrap`` is missing or namespaces are not allowed, the
+grader refuses ``--sandbox`` and says so; grading without it (a warning) is for trusted notebooks.
 
-This module imports only the standard library: the launcher must start fast.
+What it does not limit: memory in total across a notebook's processes (each has the address
+space limit; without a cgroup the sum is not capped, only the number of processes); CPU and disk
+bandwidth; and it shares the machine's kernel, so a kernel exploit escapes it.
 """
 
 from __future__ import annotations
 
-import ctypes
 import fcntl
 import json
 import os
+import platform
 import pwd
 import resource
+import shutil
 import signal
-import stat
+import struct
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from edu_gen.grading.processes import is_zombie, owner, processes, reap
 
-CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
-MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
-PR_SET_NO_NEW_PRIVS = 38
-SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")  # world-writable places, private to each kernel
+SCRATCH = "/sandbox"  # the one writable place inside a sandbox (a size-capped tmpfs)
+HOME = f"{SCRATCH}/home"  # the kernel's working folder and HOME
+SCRATCH_FOLDERS = ("home", "tmp", "run", "shm", "kernel")
+CONNECTION = f"{SCRATCH}/kernel.json"  # the connection file, bound read-only
+SOCKETS = f"{SCRATCH}/kernel/socket"  # the kernel's Unix sockets: SOCKETS-1 ... SOCKETS-5
+ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "nsswitch.conf", "passwd", "group", "localtime", "fonts",
+       "alternatives", "matplotlibrc", "mime.types")
+DEVICES = ("null", "zero", "full", "random", "urandom")
 
 
 class SandboxError(RuntimeError):
@@ -62,10 +89,12 @@ class SandboxError(RuntimeError):
 class Limits:
     """Resource limits of a kernel process (and, inherited, of everything it starts)."""
 
-    memory_mb: int = 4096  # address space; torch alone maps ~1.5 GB
+    memory_mb: int = 4096  # address space of each process; torch alone maps ~1.5 GB
     cpu_seconds: int = 3600  # CPU time summed over threads; the wall-clock timeout is separate
     file_size_mb: int = 256  # largest file it may write (its own log included)
-    processes: int = 256  # processes + threads of the sandbox user (only enforced for non-root)
+    processes: int = 256  # processes + threads (sandbox only: per sandbox user, or per user namespace)
+    open_files: int = 1024
+    disk_mb: int = 1024  # the sandbox's tmpfs: everything it writes, /tmp and /dev/shm included (it is memory)
 
     def rlimits(self, *, with_processes: bool) -> dict[int, tuple[int, int]]:
         limits = {
@@ -76,75 +105,132 @@ class Limits:
         }
         if with_processes:
             limits[resource.RLIMIT_NPROC] = (self.processes,) * 2
+            limits[resource.RLIMIT_NOFILE] = (self.open_files,) * 2
         return limits
 
 
 def apply_limits(pid: int, limits: Limits) -> None:
-    """Set `limits` on a running process (used without a sandbox user, right after the start)."""
+    """Set `limits` on a running process (used without a sandbox, right after the start)."""
     for which, value in limits.rlimits(with_processes=False).items():
         resource.prlimit(pid, which, value)
 
 
-# ----------------------------------------------------------------------------- the launcher (root)
+# ----------------------------------------------------------------------------- seccomp
 
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _syscall(result: int, what: str) -> None:
-    if result != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"{what}: {os.strerror(errno)}")
-
-
-def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    encode = lambda s: s.encode() if s is not None else None  # noqa: E731
-    _syscall(_libc.mount(encode(source), encode(target), encode(fstype), flags, encode(data)), f"mount {target}")
-
-
-def _private_filesystem_view(spec: dict) -> str:
-    """Steps 1-2 of the module docstring; returns which namespaces were entered."""
-    try:
-        _syscall(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
-        entered = "mount+net"
-    except OSError:
-        try:
-            _syscall(_libc.unshare(CLONE_NEWNS), "unshare")
-            entered = "mount"
-        except OSError as error:
-            print(f"edu-gen sandbox: no mount namespace ({error.strerror}); only file permissions protect", file=sys.stderr)
-            return "none"
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing below propagates to the real system
-    # Hold the folders to bind back before covering their parents: a /proc/self/fd/N path
-    # still reaches a folder after its parent is covered.
-    held = [(os.open(path, os.O_PATH | os.O_DIRECTORY), path, writable) for path, writable in spec["expose"]]
-    for path, mode in spec["cover"]:
-        if os.path.isdir(path):
-            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"mode={mode},size=64m")
-    for fd, path, writable in held:
-        os.makedirs(path, exist_ok=True)
-        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-        if not writable:
-            _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID)
-        os.close(fd)
-    for path in spec["hide"]:
-        if os.path.isdir(path):  # under a covered scratch folder it is already gone
-            _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=000,size=4k")
-    return entered
+# System calls a notebook never needs and that reach memory no limit counts, state shared with
+# the next student, or the kernel's attack surface. Numbers from the kernel's syscall tables.
+_BLOCKED = {
+    "x86_64": {"shmget": 29, "semget": 64, "msgget": 68, "memfd_create": 319, "keyctl": 250, "add_key": 248,
+               "request_key": 249, "unshare": 272, "setns": 308, "mount": 165, "umount2": 166, "pivot_root": 155,
+               "ptrace": 101, "perf_event_open": 298, "bpf": 321, "userfaultfd": 323},
+    "aarch64": {"shmget": 194, "semget": 190, "msgget": 186, "memfd_create": 279, "keyctl": 219, "add_key": 217,
+                "request_key": 218, "unshare": 97, "setns": 268, "mount": 40, "umount2": 39, "pivot_root": 41,
+                "ptrace": 117, "perf_event_open": 241, "bpf": 280, "userfaultfd": 282},
+}
+_COMMON = {"io_uring_setup": 425, "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431,
+           "fsmount": 432, "fspick": 433, "mount_setattr": 442}  # the same number on every architecture
+_CLONE = {"x86_64": 56, "aarch64": 220}
+_CLONE3 = 435
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+_CLONE_NEWUSER = 0x10000000
+_X32_BIT = 0x40000000
+_EPERM, _ENOSYS = 1, 38
+_RET_ALLOW, _RET_KILL, _RET_ERRNO = 0x7FFF0000, 0x80000000, 0x00050000
+_LD_W_ABS, _JEQ_K, _JGE_K, _JSET_K, _RET_K = 0x20, 0x15, 0x35, 0x45, 0x06
 
 
-def _launch(spec: dict) -> None:
-    """Set up the view, drop privileges, execute the kernel (never returns)."""
-    entered = _private_filesystem_view(spec)
-    _syscall(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
-    for which, value in Limits(**spec["limits"]).rlimits(with_processes=True).items():
-        resource.setrlimit(which, value)
+def seccomp_filter(machine: str | None = None) -> bytes | None:
+    """The classic-BPF program (``struct sock_filter[]``) that ``bwrap --seccomp`` loads.
+
+    Refuses (EPERM) every call in `_BLOCKED` and `_COMMON`, ``clone`` with ``CLONE_NEWUSER``, and the
+    x32 ABI; ``clone3`` gets ENOSYS (its flags are behind a pointer, so the filter cannot read
+    them; C libraries then fall back to ``clone``); another architecture's calls kill the process.
+    Returns None on an architecture without a table here (the sandbox then runs without it).
+    """
+    machine = machine or platform.machine()
+    if machine not in _BLOCKED:
+        return None
+    program: list[tuple[int, int, int, int]] = []
+
+    def deny(errno: int) -> None:
+        program.append((_RET_K, 0, 0, _RET_ERRNO | errno))
+
+    program += [(_LD_W_ABS, 0, 0, 4), (_JEQ_K, 1, 0, _AUDIT_ARCH[machine]), (_RET_K, 0, 0, _RET_KILL)]
+    program.append((_LD_W_ABS, 0, 0, 0))  # the system call's number
+    if machine == "x86_64":
+        program.append((_JGE_K, 0, 1, _X32_BIT))
+        deny(_EPERM)
+    for number in sorted({*_BLOCKED[machine].values(), *_COMMON.values()}):
+        program.append((_JEQ_K, 0, 1, number))
+        deny(_EPERM)
+    program.append((_JEQ_K, 0, 1, _CLONE3))
+    deny(_ENOSYS)
+    program += [(_JEQ_K, 0, 3, _CLONE[machine]), (_LD_W_ABS, 0, 0, 16),  # clone's flags (low 32 bits of args[0])
+                (_JSET_K, 0, 1, _CLONE_NEWUSER)]
+    deny(_EPERM)
+    program.append((_RET_K, 0, 0, _RET_ALLOW))
+    return b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
+
+
+# ----------------------------------------------------------------------------- inside the sandbox
+
+# Runs inside the sandbox, before the kernel (standard library only, no site: it must start fast).
+# As root (bwrap run by root keeps root inside) it sets the limits and oom_score_adj (as root, so the
+# notebook cannot lower it), then becomes the sandbox user, which drops every capability.
+_LAUNCHER = r"""
+import json, os, resource, sys
+spec = json.loads(sys.argv[1])
+for which, value in spec["rlimits"].items():
+    resource.setrlimit(int(which), tuple(value))
+with open("/proc/self/oom_score_adj", "w") as file:
+    file.write("1000")
+if spec.get("uid") is not None:
+    for folder in spec["own"]:  # made by bwrap as root: the sandbox user's own
+        os.chown(folder, spec["uid"], spec["gid"])
     os.setgroups([])
     os.setgid(spec["gid"])
     os.setuid(spec["uid"])
-    os.chdir(spec["workdir"])
-    os.umask(0o077)
-    env = dict(spec["env"], EDU_GEN_SANDBOX_NAMESPACE=entered)
-    os.execve(spec["argv"][0], spec["argv"], env)
+os.umask(0o077)
+os.chdir(spec["cwd"])
+os.execve(spec["argv"][0], spec["argv"], dict(os.environ))
+"""
+
+
+_PROBE = r"""
+import json, os, socket, sys
+readable = []
+for path in json.loads(sys.argv[1]):
+    try:
+        if os.path.isdir(path):
+            if os.listdir(path):
+                readable.append(path)
+        else:
+            open(path, "rb").close()
+            readable.append(path)
+    except OSError:
+        pass
+writable = []
+for path in ("/", "/usr", "/etc", sys.prefix, os.path.dirname(os.path.dirname(os.__file__))):
+    try:
+        open(os.path.join(path, ".edu-gen-probe"), "w").close()
+        writable.append(path)
+    except OSError:
+        pass
+status = dict(line.split(":\t", 1) for line in open("/proc/self/status").read().splitlines() if ":\t" in line)
+seen = [entry for entry in os.listdir("/proc") if entry.isdigit()]
+report = {"uid": os.getuid(), "readable": readable, "writable": writable,
+          "seccomp": status.get("Seccomp", "?").strip(), "no_new_privs": status.get("NoNewPrivs", "?").strip(),
+          "capabilities": status.get("CapEff", "?").strip(),
+          "networks": sorted(name for _, name in socket.if_nameindex()), "processes_seen": len(seen),
+          "scratch_mb": os.statvfs("/tmp").f_blocks * os.statvfs("/tmp").f_frsize >> 20,
+          "oom_score_adj": open("/proc/self/oom_score_adj").read().strip()}
+try:
+    import ipykernel, edu_gen
+    report["imports"] = "ok"
+except Exception as error:
+    report["imports"] = f"{type(error).__name__}: {error}"
+print(json.dumps(report))
+"""
 
 
 def _kill_as(uid: int, gid: int) -> None:
@@ -158,86 +244,89 @@ def _kill_as(uid: int, gid: int) -> None:
         pass  # there was nothing to kill
 
 
-# ----------------------------------------------------------------------------- the grader's side
-
-_PROBE = r"""
-import json, os, sys
-readable = []
-for path in json.loads(sys.argv[1]):
-    try:
-        os.listdir(path) if os.path.isdir(path) else open(path, "rb").close()
-        readable.append(path)
-    except OSError:
-        pass
-report = {"uid": os.getuid(), "namespace": os.environ.get("EDU_GEN_SANDBOX_NAMESPACE"), "readable": readable}
-try:
-    import ipykernel, edu_gen
-    report["imports"] = "ok"
-except Exception as error:
-    report["imports"] = f"{type(error).__name__}: {error}"
-print(json.dumps(report))
-"""
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
 
 
-def _can_traverse(path: Path, uid: int, gid: int) -> bool:
-    info = path.stat()
-    if info.st_uid == uid:
-        return bool(info.st_mode & stat.S_IXUSR)
-    if info.st_gid == gid:
-        return bool(info.st_mode & stat.S_IXGRP)
-    return bool(info.st_mode & stat.S_IXOTH)
+@dataclass
+class Started:
+    """A process started in a sandbox: `process` is bwrap; `root` reaches its files from outside."""
 
-
-def _blocked_ancestor(path: Path, uid: int, gid: int) -> Path | None:
-    """The highest folder on the way to `path` that `uid` may not enter, if any."""
-    for ancestor in reversed(path.parents):
-        if ancestor != Path("/") and not _can_traverse(ancestor, uid, gid):
-            return ancestor
-    return None
+    process: subprocess.Popen
+    child: int  # the host pid of the sandbox's first process (bwrap's init, PID 1 inside)
+    root: Path  # /proc/PID/root of the sandbox's first process
+    namespace: str  # its PID namespace (``pid:[N]``), to find every process left in it
 
 
 class Sandbox:
-    """An unprivileged user that kernels run as, and what it must not see.
+    """A bubblewrap sandbox per kernel, and what it must not see.
 
     Args:
-        user: the account's name (create it with ``useradd --system --no-create-home USER``).
+        user: as root, the unprivileged account that kernels run as (``useradd --system
+            --no-create-home USER``); None as an ordinary user (kernels keep the grader's uid).
         hide: folders whose contents the kernel must not read (tests, solutions, output, ...).
-        needed: folders the kernel must read (the interpreter's installation, the environment).
+        needed: folders the kernel must read (the Python installation, the environment, the library).
         limits: resource limits of every kernel.
+
+    Raises:
+        SandboxError: no ``bwrap``; a user given without root, or root without a user; a needed
+            folder inside a hidden one.
     """
 
-    def __init__(self, user: str, *, hide: list[Path], needed: list[Path], limits: Limits):
-        if os.geteuid() != 0:
-            raise SandboxError("--sandbox-user needs the grader to run as root (it starts kernels as that user)")
-        try:
-            account = pwd.getpwnam(user)
-        except KeyError:
-            raise SandboxError(f"no user {user!r}; create it with: useradd --system --no-create-home --shell /usr/sbin/nologin {user}") from None
-        if account.pw_uid == 0 or account.pw_gid == 0:
-            raise SandboxError(f"the sandbox user {user!r} must not be root or in group root")
-        self.user, self.uid, self.gid, self.limits = user, account.pw_uid, account.pw_gid, limits
+    def __init__(self, user: str | None, *, hide: list[Path], needed: list[Path], limits: Limits):
+        self.bwrap = shutil.which("bwrap")
+        if self.bwrap is None:
+            raise SandboxError("--sandbox needs bubblewrap (the bwrap command); install it, e.g. apt-get install bubblewrap")
+        self.as_root = os.geteuid() == 0
+        if user is not None and not self.as_root:
+            raise SandboxError("--sandbox-user needs the grader to run as root; as an ordinary user use --sandbox")
+        if user is None and self.as_root:
+            raise SandboxError("as root, name the unprivileged user that kernels run as: --sandbox-user USER "
+                               "(--sandbox alone would run them as root)")
+        if user is not None:
+            try:
+                account = pwd.getpwnam(user)
+            except KeyError:
+                raise SandboxError(f"no user {user!r}; create it with: useradd --system --no-create-home "
+                                   f"--shell /usr/sbin/nologin {user}") from None
+            if account.pw_uid == 0 or account.pw_gid == 0:
+                raise SandboxError(f"the sandbox user {user!r} must not be root or in group root")
+            self.user, self.uid, self.gid = user, account.pw_uid, account.pw_gid
+        else:
+            self.user, self.uid, self.gid = pwd.getpwuid(os.getuid()).pw_name, os.getuid(), os.getgid()
+        self.limits = limits
         self.hide = sorted({p.resolve() for p in hide if p.exists()})
-        needed = sorted({p.resolve() for p in needed if p.exists()})
+        self.needed = sorted({p.resolve() for p in needed if p.exists()})
         for hidden in self.hide:
-            for path in needed:
-                if path == hidden or hidden in path.parents:
+            for path in self.needed:
+                if _inside(path, hidden):
                     raise SandboxError(f"cannot hide {hidden}: the kernel needs {path}, which is inside it")
-        self.cover = {str(b): "0755" for p in needed if (b := _blocked_ancestor(p, self.uid, self.gid))}
-        self.cover.update({s: "1777" for s in SCRATCH})
-        self.expose = [str(p) for p in needed if any(Path(c) in p.parents for c in self.cover)]
+        self.filter = seccomp_filter()
+        version = subprocess.run([self.bwrap, "--version"], capture_output=True, text=True).stdout.split()[-1:]
+        try:
+            self.version = tuple(int(part) for part in version[0].split(".")[:2])
+        except (IndexError, ValueError):
+            self.version = (0, 0)
         self._lock = None
+        self._namespaces: set[str] = set()
+
+    @property
+    def description(self) -> str:
+        who = f"user {self.user}" if self.as_root else f"the grader's user {self.user} in a user namespace"
+        return f"bubblewrap, {who}, seccomp {'on' if self.filter else 'off (unknown architecture)'}, {len(self.hide)} folders hidden"
 
     def __enter__(self) -> "Sandbox":
-        """Hold the user for this run: a second grader would otherwise kill our kernels."""
-        path = Path(tempfile.gettempdir()) / f"edu-gen-sandbox-{self.uid}.lock"
-        self._lock = open(os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600), "w")
-        if os.fstat(self._lock.fileno()).st_uid != 0:
-            raise SandboxError(f"{path} is not owned by root; remove it")
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"waiting for another grading run that uses the sandbox user {self.user} ...", file=sys.stderr)
-            fcntl.flock(self._lock, fcntl.LOCK_EX)
+        """As root, hold the sandbox user for this run: a second grader would otherwise kill our kernels."""
+        if self.as_root:
+            path = Path(tempfile.gettempdir()) / f"edu-gen-sandbox-{self.uid}.lock"
+            self._lock = open(os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600), "w")
+            if os.fstat(self._lock.fileno()).st_uid != 0:
+                raise SandboxError(f"{path} is not owned by root; remove it")
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"waiting for another grading run that uses the sandbox user {self.user} ...", file=sys.stderr)
+                fcntl.flock(self._lock, fcntl.LOCK_EX)
         self.kill_all()
         return self
 
@@ -247,80 +336,203 @@ class Sandbox:
             self._lock.close()
 
     def prepare_workdir(self, path: Path) -> None:
-        """A fresh folder that only the sandbox user (and root) can use."""
+        """The grader's own folder for one kernel (connection file, log); the kernel never writes there."""
         path.mkdir(mode=0o700)
-        os.chown(path, self.uid, self.gid)
 
-    def command(self, argv: list[str], *, env: dict[str, str], workdir: Path) -> list[str]:
-        """The command that runs `argv` as the sandbox user, inside its private view."""
-        spec = {
-            "uid": self.uid, "gid": self.gid, "workdir": str(workdir), "argv": argv, "env": env,
-            "limits": asdict(self.limits), "cover": sorted(self.cover.items()),
-            "expose": [(p, False) for p in self.expose] + [(str(workdir), True)],
-            "hide": [str(p) for p in self.hide],
-        }
-        return [sys.executable, "-m", "edu_gen.grading.sandbox", "launch", json.dumps(spec)]
+    # ------------------------------------------------------------------ the bwrap command
 
-    def probe(self, python: str, workdir: Path) -> dict:
-        """Check, as the sandbox user, that nothing hidden is readable and the kernel can start.
+    def _view(self) -> list[str]:
+        """bwrap arguments for the file system: read-only binds, devices, the tmpfs, hidden folders."""
+        args = []
+        for top in ("bin", "lib", "lib32", "lib64", "libx32", "sbin"):
+            path = Path("/") / top
+            if path.is_symlink():
+                args += ["--symlink", os.readlink(path), str(path)]
+            elif path.is_dir():
+                args += ["--ro-bind", str(path), str(path)]
+        args += ["--ro-bind", "/usr", "/usr"]
+        for name in ETC:
+            args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+        bound = [Path("/usr")]
+        for path in self.needed:  # sorted: a folder comes before what is inside it
+            if any(_inside(path, done) for done in bound):
+                continue
+            for folder in reversed(path.parents):  # bwrap would make them 0700 as root: the sandbox user could not pass
+                if folder != Path("/"):
+                    args += ["--perms", "0755", "--dir", str(folder)]
+            args += ["--ro-bind", str(path), str(path)]
+            bound.append(path)
+        for hidden in self.hide:  # a secret inside a bound folder: covered by an empty read-only tmpfs
+            if any(_inside(hidden, path) for path in bound):
+                args += ["--tmpfs", str(hidden), "--remount-ro", str(hidden)] if hidden.is_dir() else ["--ro-bind", "/dev/null", str(hidden)]
+        args += ["--proc", "/proc", "--dir", "/dev"]
+        for device in DEVICES:
+            args += ["--dev-bind", f"/dev/{device}", f"/dev/{device}"]
+        args += ["--symlink", "/proc/self/fd", "/dev/fd"]
+        for number, name in enumerate(("stdin", "stdout", "stderr")):
+            args += ["--symlink", f"/proc/self/fd/{number}", f"/dev/{name}"]
+        args += ["--size", str(self.limits.disk_mb << 20), "--tmpfs", SCRATCH]
+        for folder in SCRATCH_FOLDERS:
+            args += ["--dir", f"{SCRATCH}/{folder}"]
+        args += ["--symlink", f"{SCRATCH}/tmp", "/tmp", "--symlink", f"{SCRATCH}/tmp", "/var/tmp",
+                 "--symlink", f"{SCRATCH}/run", "/run", "--symlink", f"{SCRATCH}/shm", "/dev/shm"]
+        return args
+
+    def start(self, argv: list[str], *, env: dict[str, str], stdout, connection: Path | None = None) -> Started:
+        """Start `argv` in a new sandbox; `connection` (a file) is bound read-only at `CONNECTION`.
 
         Raises:
-            SandboxError: naming every readable file or folder, or why Python cannot start.
+            SandboxError: bwrap failed before the command started (its message).
+        """
+        info_read, info_write = os.pipe()
+        seccomp_read = None
+        command = [self.bwrap, "--die-with-parent", "--new-session", "--hostname", "sandbox",
+                   "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+        if not self.as_root:  # as root: no user namespace, so that the launcher can become the sandbox user
+            command += ["--unshare-user"] + (["--disable-userns"] if self.version >= (0, 8) else [])  # seccomp refuses them too
+        command += self._view()
+        if connection is not None:
+            command += ["--ro-bind", str(connection), CONNECTION]
+        command += ["--remount-ro", "/", "--chdir", HOME, "--info-fd", str(info_write)]
+        fds = [info_write]
+        if self.filter is not None:
+            seccomp_read, seccomp_write = os.pipe()
+            os.write(seccomp_write, self.filter)  # a few hundred bytes: fits the pipe's buffer
+            os.close(seccomp_write)
+            command += ["--seccomp", str(seccomp_read)]
+            fds.append(seccomp_read)
+        spec = {"rlimits": {str(k): v for k, v in self.limits.rlimits(with_processes=True).items()},
+                "uid": self.uid if self.as_root else None, "gid": self.gid, "cwd": HOME, "argv": argv,
+                "own": [f"{SCRATCH}/{folder}" for folder in SCRATCH_FOLDERS]}
+        command += ["--", sys.executable, "-I", "-S", "-c", _LAUNCHER, json.dumps(spec)]
+        try:
+            process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT,
+                                       pass_fds=fds, start_new_session=True)
+        finally:
+            os.close(info_write)
+            if seccomp_read is not None:
+                os.close(seccomp_read)
+        info = b""
+        try:
+            while True:  # bwrap writes this once the sandbox exists (EOF without it: bwrap failed)
+                try:
+                    found = json.loads(info)
+                    break
+                except ValueError:
+                    pass
+                chunk = os.read(info_read, 4096)
+                if not chunk or len(info) > 65536:
+                    found = None
+                    break
+                info += chunk
+        finally:
+            os.close(info_read)
+        try:
+            child, namespace = int(found["child-pid"]), f"pid:[{int(found['pid-namespace'])}]"
+        except (KeyError, TypeError, ValueError):
+            process.wait()
+            raise SandboxError(f"bubblewrap could not start the sandbox (exit {process.returncode}); its message is in "
+                               "the log. Unprivileged user namespaces must be allowed (sysctl kernel.unprivileged_userns_clone=1, "
+                               "or a container that permits them), or run as root with --sandbox-user") from None
+        self._namespaces.add(namespace)
+        return Started(process, child, Path(f"/proc/{child}/root"), namespace)
+
+    # ------------------------------------------------------------------ checks and cleaning
+
+    def probe(self, python: str, workdir: Path) -> dict:
+        """Check, from inside a sandbox, that nothing hidden is readable and the kernel can start.
+
+        Raises:
+            SandboxError: naming every readable secret, writable folder or network, or why Python cannot start.
         """
         targets = [str(p) for p in self.hide]
         for hidden in self.hide:  # a few files by name too: a folder may be enterable but not listable
             targets += [str(p) for p in sorted(hidden.rglob("*"))[:50] if p.is_file()]
         self.prepare_workdir(workdir)
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(workdir), "LANG": "C.UTF-8"}
-        command = self.command([python, "-c", _PROBE, json.dumps(targets)], env=env, workdir=workdir)
-        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        output = workdir / "probe.out"
+        env = {"PATH": "/usr/bin:/bin", "HOME": HOME, "LANG": "C.UTF-8"}
+        with open(output, "wb") as stdout:
+            started = self.start([python, "-c", _PROBE, json.dumps(targets)], env=env, stdout=stdout)
+            try:
+                started.process.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                started.process.kill()
+                started.process.wait()
         self.kill_all()
+        text = output.read_text(errors="replace")
         try:
-            report = json.loads(result.stdout.strip().splitlines()[-1])
+            report = json.loads(text.strip().splitlines()[-1])
         except (IndexError, json.JSONDecodeError):
-            lines = result.stderr.strip().splitlines()
-            notes = [line for line in lines if line.startswith("edu-gen sandbox:")] + lines[-1:]
-            blocked = [c for c in self.cover if c not in SCRATCH]
-            raise SandboxError(
-                f"the sandbox user {self.user} cannot run {python}:\n  " + "\n  ".join(notes)
-                + (f"\n{self.user} may not enter {', '.join(blocked)}, which holds the Python installation." if blocked else "")
-                + f"\nThe interpreter, its installation and the environment must be readable by {self.user}: install "
-                "them where it can read them (e.g. a virtual environment made from /usr/bin/python3), or allow mount "
-                "namespaces (CAP_SYS_ADMIN) so that the grader can show it that installation alone.") from None
-        if report["uid"] != self.uid:
-            raise SandboxError(f"the probe ran as uid {report['uid']}, not {self.uid}")
+            raise SandboxError(f"the sandbox cannot run {python}:\n  " + "\n  ".join(text.strip().splitlines()[-5:])
+                               + f"\nThe interpreter and its installation must be readable by {self.user}"
+                               + (" (the grader's user)." if not self.as_root else ".")) from None
+        problems = []
+        if report["uid"] != (self.uid if self.as_root else os.getuid()):
+            problems.append(f"it ran as uid {report['uid']}")
         if report["readable"]:
-            raise SandboxError(
-                f"the sandbox user {self.user} can read what it must not:\n  " + "\n  ".join(report["readable"])
-                + f"\n(mount namespaces: {report['namespace']}). Without namespaces, make these folders "
-                "unreadable to other users, e.g. chmod 700 on each.")
+            problems.append("it can read what it must not: " + ", ".join(report["readable"]))
+        if report["writable"]:
+            problems.append("it can write to: " + ", ".join(report["writable"]))
+        if report["processes_seen"] > 5:  # bwrap, the probe and not much else: the PID namespace holds
+            problems.append(f"it sees {report['processes_seen']} processes (no private PID namespace)")
+        if report["networks"] not in ([], ["lo"]):
+            problems.append("it has a network: " + ", ".join(report["networks"]))
+        if self.filter is not None and report["seccomp"] != "2":
+            problems.append("its seccomp filter is not active")
+        if report["capabilities"].strip("0"):
+            problems.append(f"it holds capabilities ({report['capabilities']})")
+        if report["no_new_privs"] != "1":
+            problems.append("it could gain privileges (no_new_privs is off)")
+        if problems:
+            raise SandboxError("the sandbox does not protect what it must: " + "; ".join(problems))
         if report["imports"] != "ok":
-            raise SandboxError(f"the sandbox user {self.user} cannot import ipykernel and edu_gen: {report['imports']}")
+            raise SandboxError(f"the sandbox cannot import ipykernel and edu_gen: {report['imports']}")
         return report
 
     def kill_all(self) -> None:
-        """Kill every process of the sandbox user; return when none is left, zombies included.
+        """Kill every process of this run's sandboxes; return when none is left, zombies included.
 
-        Zombies count against the user's process limit until reaped. The grader is a child
-        subreaper (`become_subreaper`), so the orphans of a killed kernel become its children
-        and are reaped here rather than waiting for init.
+        A PID namespace dies with its first process (the kernel SIGKILLs the rest), so killing
+        bwrap ends a sandbox; this also kills whatever is still in any PID namespace this object
+        started (and, as root, every process of the sandbox user). The grader is a child subreaper
+        (`processes.become_subreaper`), so orphans come back to it and are reaped here.
         """
         deadline = time.monotonic() + 10
         while True:
-            subprocess.run([sys.executable, "-m", "edu_gen.grading.sandbox", "kill", str(self.uid), str(self.gid)], check=True)
-            left = [pid for pid, _ in processes() if owner(pid) == self.uid]
+            if self.as_root:
+                subprocess.run([sys.executable, "-m", "edu_gen.grading.sandbox", "kill", str(self.uid), str(self.gid)], check=True)
+            left = [pid for pid, _ in processes() if self._ours(pid)]
             for pid in left:
                 if is_zombie(pid):
                     reap(pid)
-            if not [pid for pid in left if owner(pid) == self.uid]:
+                    continue
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                reap(pid)
+            if not [pid for pid in left if self._ours(pid) and not is_zombie(pid)]:
+                self._namespaces = {ns for ns in self._namespaces if any(self._in(pid, ns) for pid, _ in processes())}
                 return
             if time.monotonic() > deadline:
-                raise SandboxError(f"processes of {self.user} survive SIGKILL")
+                raise SandboxError(f"processes of the sandbox ({self.user}) survive SIGKILL")
             time.sleep(0.05)
+
+    def _ours(self, pid: int) -> bool:
+        if pid == os.getpid():
+            return False
+        if self.as_root and owner(pid) == self.uid:
+            return True
+        return any(self._in(pid, ns) for ns in self._namespaces)
+
+    @staticmethod
+    def _in(pid: int, namespace: str) -> bool:
+        try:
+            return os.readlink(f"/proc/{pid}/ns/pid") == namespace
+        except OSError:
+            return False
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "launch":
-        _launch(json.loads(sys.argv[2]))
-    elif sys.argv[1] == "kill":
+    if sys.argv[1] == "kill":
         _kill_as(int(sys.argv[2]), int(sys.argv[3]))
