@@ -502,3 +502,53 @@ def shapes(n: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Ten
             cache[key] = _draw_shape(s, _SHAPE_SCALES[r], _SHAPE_POSITIONS[x], _SHAPE_POSITIONS[y])
         out[i, 0] = cache[key]
     return torch.from_numpy(out), factors.long()
+
+
+# --------------------------------------------------------------------------------------------
+# A few labels: the labelled subset of semi-supervised learning
+# --------------------------------------------------------------------------------------------
+
+
+def labelled_subset(labels: torch.Tensor, per_class: int, seed: int = 0, num_classes: int | None = None) -> torch.Tensor:
+    """Indices of a class-balanced labelled subset: `per_class` examples of every class, drawn with `seed`.
+
+    Semi-supervised MNIST with 100 labels keeps 10 digits per class (Kingma et al., 2014,
+    section 4.2). The subset depends only on `labels` and `seed`, so every run with the same seed
+    labels the same examples (one seed is one "label draw"; the semi-supervised chapter reports
+    several).
+
+    Args:
+        labels: integer class labels (N,) of the whole training set.
+        per_class: how many examples of each class to keep, >= 1.
+        seed: seed of the draw (a generator of its own; the global random state is untouched).
+        num_classes: C; default the largest label + 1. Every class 0..C-1 must have `per_class` examples.
+
+    Returns:
+        (C * per_class,) int64 indices into `labels`, class 0's first, each class's in drawn order.
+
+    Raises:
+        TypeError: labels is not an integer tensor.
+        ValueError: labels is not 1-D, per_class is not an int >= 1, a label lies outside 0..C-1, or a
+            class has fewer than `per_class` examples (the message names the class and its count).
+    """
+    if not isinstance(labels, torch.Tensor) or labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        got = labels.dtype if isinstance(labels, torch.Tensor) else type(labels).__name__
+        raise TypeError(f"labels must be an integer tensor (N,), got {got}")
+    if labels.dim() != 1 or len(labels) == 0:
+        raise ValueError(f"labels must have shape (N,) with N >= 1, got {tuple(labels.shape)}")
+    if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1:
+        raise ValueError(f"per_class must be an int >= 1, got {per_class!r}")
+    num_classes = int(labels.max()) + 1 if num_classes is None else num_classes
+    if int(labels.min()) < 0 or int(labels.max()) >= num_classes:
+        raise ValueError(f"labels must lie in 0..{num_classes - 1}, got values in [{int(labels.min())}, {int(labels.max())}]")
+    counts = torch.bincount(labels.cpu(), minlength=num_classes)
+    short = [(c, int(counts[c])) for c in range(num_classes) if counts[c] < per_class]
+    if short:
+        raise ValueError(f"asked for {per_class} examples per class, but class {short[0][0]} has only {short[0][1]}"
+                         + (f" (and {len(short) - 1} more classes are short)" if len(short) > 1 else ""))
+    generator = torch.Generator().manual_seed(seed)
+    chosen = []
+    for c in range(num_classes):
+        members = (labels.cpu() == c).nonzero().squeeze(1)                   # (N_c,) indices of class c
+        chosen.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
+    return torch.cat(chosen)

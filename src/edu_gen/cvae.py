@@ -1,0 +1,477 @@
+"""The conditional VAE and the M2 model of semi-supervised learning (Kingma et al., 2014).
+
+The conditional VAE (CVAE) feeds the class label y, as a one-hot vector e_y in {0, 1}^C, to both
+the encoder q_phi(z|x, y) and the decoder p_theta(x|y, z), with the priors p(z) = N(0, I_d) and
+p(y) = 1/C. Its bound on the joint log-likelihood of an example and its label is
+
+    log p(x, y) >= -L(x, y) = E_q(z|x,y)[log p_theta(x|y, z)] + log p(y) - KL(q_phi(z|x, y) || p(z))
+
+(Kingma et al., 2014, eq. 6). M2 adds a classifier q_phi(y|x) and uses it when the label is
+missing, summing over the C labels instead of sampling one:
+
+    log p(x) >= -U(x) = sum_y q_phi(y|x) (-L(x, y)) + H(q_phi(y|x))             (their eq. 7),
+
+and trains the classifier on the labelled examples too, with weight alpha (their eq. 9):
+
+    J^alpha = sum_labelled L(x, y) + sum_unlabelled U(x) + alpha * E_labelled[-log q_phi(y|x)].
+
+Order of the module: one-hot labels and their checks, the conditioned MLP, `CVAEConfig`, `CVAE`
+(encode, decode, the labelled bound, sampling, analogies), `M2` (classifier, the unlabelled bound
+enumerated and sampled, the semi-supervised loss, `classify`), and the training recipe `train_m2`.
+Inputs are images (B, 1, 28, 28) with a Bernoulli decoder, or vectors (B, D) such as a VAE's codes
+with a Gaussian decoder (M1+M2). Devices follow the model and the inputs; nothing is created on
+the CPU by hand. Symbols follow the book's notation page (C classes, d latent size).
+
+Introduced in the chapter "The conditional VAE and semi-supervised learning" (label ch-cvae).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edu_gen.likelihood import bernoulli_nll, categorical_nll, gaussian_nll, kl_normal_std
+from edu_gen.vae import reparameterize
+
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+# --------------------------------------------------------------------------------------------
+# Labels
+# --------------------------------------------------------------------------------------------
+
+
+def check_labels(y: torch.Tensor, num_classes: int, batch_size: int | None = None, who: str = "y") -> torch.Tensor:
+    """Refuse anything but integer class labels (B,) in 0..C-1; return them as int64.
+
+    Args:
+        y: the labels, an integer tensor (B,).
+        num_classes: C.
+        batch_size: when given, y must hold exactly this many labels (one per example of x).
+        who: the argument's name in the error messages.
+
+    Raises:
+        TypeError: y is not a tensor, or its dtype is floating-point, complex or bool.
+        ValueError: y is not 1-D, has another batch size than x, or a label lies outside 0..C-1.
+    """
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"{who} must be a tensor of integer class labels (B,), got {type(y).__name__}")
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        raise TypeError(f"{who} must hold integer class labels (e.g. int64), got dtype {y.dtype}")
+    if y.dim() != 1:
+        raise ValueError(f"{who} must have shape (B,), one label per example, got {tuple(y.shape)}")
+    if batch_size is not None and len(y) != batch_size:
+        raise ValueError(f"{who} must have x's batch size {batch_size}, one label per example; got {len(y)} labels")
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        raise ValueError(f"{who}: labels must lie in 0..{num_classes - 1}, got values in [{int(y.min())}, {int(y.max())}]")
+    return y.long()
+
+
+def one_hot(y: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Integer labels (B,) -> float one-hot vectors e_y (B, C) on y's device; checked by `check_labels`."""
+    return F.one_hot(check_labels(y, num_classes), num_classes).float()
+
+
+# --------------------------------------------------------------------------------------------
+# Parts
+# --------------------------------------------------------------------------------------------
+
+
+class ConditionedMLP(nn.Module):
+    r"""An MLP with one hidden layer whose input is the concatenation [v, e_y] of a vector and a one-hot label.
+
+    .. math::
+        h = \mathrm{relu}\big(W [v; e_y] + b\big) = \mathrm{relu}\big(W_v v + W_y e_y + b\big), \qquad
+        \text{out} = W_2 h + b_2
+
+    The first layer is stored as its two blocks W_v and W_y (the same linear map as one layer on
+    the concatenation), so that the C labels of the unlabelled bound can share one W_v v:
+    `forward` broadcasts v (B, in) against labels (..., B, C).
+    """
+
+    def __init__(self, in_dim: int, num_classes: int, hidden_dim: int, out_dim: int):
+        super().__init__()
+        self.input = nn.Linear(in_dim, hidden_dim)                    # W_v, b
+        self.label = nn.Linear(num_classes, hidden_dim, bias=False)   # W_y: column y is added for label y
+        self.output = nn.Linear(hidden_dim, out_dim)
+
+    def forward(self, v: torch.Tensor, e_y: torch.Tensor) -> torch.Tensor:
+        """v (..., B, in) and e_y (..., B, C), broadcast against each other -> (..., B, out)."""
+        return self.output(torch.relu(self.input(v) + self.label(e_y)))
+
+
+# --------------------------------------------------------------------------------------------
+# The conditional VAE
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CVAEConfig:
+    """Everything that fixes a CVAE's or M2's architecture and loss; saved in its checkpoints.
+
+    Attributes:
+        input_shape: the shape of one example: (1, 28, 28) for images, (D,) for vectors.
+        latent_dim: d, the size of z (2 draws the lecture's figures; Kingma et al. use 50).
+        hidden_dim: width of the one hidden layer of the encoder, decoder and classifier.
+        num_classes: C.
+        likelihood: ``"bernoulli"`` (pixels in [0, 1]; a log-likelihood only for binary x) or
+            ``"gaussian"`` (the decoder predicts a mean and a log-variance per coordinate; M1+M2).
+        alpha: weight of M2's classification term on the labelled examples (ignored by `CVAE`).
+    """
+
+    input_shape: tuple = (1, 28, 28)
+    latent_dim: int = 2
+    hidden_dim: int = 500
+    num_classes: int = 10
+    likelihood: str = "bernoulli"
+    alpha: float = 0.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "input_shape", tuple(self.input_shape))   # a list from a JSON checkpoint
+        if not self.input_shape or not all(isinstance(s, int) and s >= 1 for s in self.input_shape):
+            raise ValueError(f"input_shape must be a tuple of positive ints, got {self.input_shape!r}")
+        for name in ("latent_dim", "hidden_dim"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 2:
+            raise ValueError(f"num_classes must be an int >= 2 (C), got {self.num_classes!r}")
+        if self.likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
+        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or self.alpha < 0:
+            raise ValueError(f"alpha must be a number >= 0 (the classification weight), got {self.alpha!r}")
+
+    @property
+    def input_dim(self) -> int:
+        """D, the number of coordinates of one example."""
+        return math.prod(self.input_shape)
+
+
+class CVAE(nn.Module):
+    r"""The conditional VAE: the label enters the encoder and the decoder as a one-hot vector.
+
+    .. math::
+        q_\phi(z \mid x, y) = \mathcal N\big(\mu_\phi(x, y), \operatorname{diag}\sigma^2_\phi(x, y)\big), \quad
+        p_\theta(x \mid y, z), \quad p(z) = \mathcal N(0, I_d), \quad p(y) = 1/C
+
+    Trained on labelled data by minimising L(x, y) = recon + kl + log C, the negative of the bound
+    on log p(x, y) (Kingma et al., 2014, eq. 6; the lecture slide drops the KL term). Introduced
+    in the chapter "The conditional VAE and semi-supervised learning" (label ch-cvae).
+    """
+
+    def __init__(self, config: CVAEConfig = CVAEConfig()):
+        super().__init__()
+        self.config = config
+        D, d, H, C = config.input_dim, config.latent_dim, config.hidden_dim, config.num_classes
+        out = D if config.likelihood == "bernoulli" else 2 * D          # logits, or mean and log-variance
+        self.encoder = ConditionedMLP(D, C, H, 2 * d)                   # [x, e_y] -> (mu, log_var)
+        self.decoder = ConditionedMLP(d, C, H, out)                     # [z, e_y] -> p(x | y, z)
+
+    # ---- inputs --------------------------------------------------------------------------------
+
+    def flatten(self, x: torch.Tensor, who: str = "x") -> torch.Tensor:
+        """Check x (B, *input_shape) and return it as (B, D); Bernoulli inputs must lie in [0, 1]."""
+        shape = self.config.input_shape
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            raise TypeError(f"{who} must be a floating-point tensor (B, {', '.join(map(str, shape))}), got "
+                            f"{x.dtype if isinstance(x, torch.Tensor) else type(x).__name__}")
+        if x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != shape:
+            raise ValueError(f"{who} must have shape (B, {', '.join(map(str, shape))}), got {tuple(x.shape)}")
+        if self.config.likelihood == "bernoulli" and x.numel() and (x.min() < 0 or x.max() > 1):
+            raise ValueError(f"{who}: a Bernoulli decoder needs values in [0, 1], got [{x.min().item():.3g}, {x.max().item():.3g}]")
+        return x.reshape(len(x), -1)
+
+    def labels(self, y: torch.Tensor, x: torch.Tensor, who: str = "y") -> torch.Tensor:
+        """Check that y holds one label in 0..C-1 per example of x; return e_y (B, C) with x's device and dtype."""
+        return one_hot(check_labels(y, self.config.num_classes, len(x), who), self.config.num_classes).to(x.device, x.dtype)
+
+    # ---- encoder and decoder -------------------------------------------------------------------
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, *input_shape), y (B,) integer labels -> mu (B, d), log_var (B, d) of q(z|x, y)."""
+        return self._encode(self.flatten(x), self.labels(y, x))
+
+    def _encode(self, x: torch.Tensor, e_y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, log_var = self.encoder(x, e_y).chunk(2, dim=-1)
+        return mu, log_var
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """z (B, d), y (B,) -> the decoder's output (B, *input_shape): Bernoulli logits, or the Gaussian's mean."""
+        if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.shape[1] != self.config.latent_dim:
+            raise ValueError(f"z must have shape (B, {self.config.latent_dim}), got "
+                             f"{tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__}")
+        out = self.decoder(z, self.labels(y, z))
+        if self.config.likelihood == "gaussian":
+            out = out.chunk(2, dim=-1)[0]
+        return out.reshape(len(z), *self.config.input_shape)
+
+    def decode_mean(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The mean of p(x | y, z), (B, *input_shape): pixel probabilities for a Bernoulli decoder (not samples)."""
+        out = self.decode(z, y)
+        return torch.sigmoid(out) if self.config.likelihood == "bernoulli" else out
+
+    def _log_likelihood(self, x: torch.Tensor, z: torch.Tensor, e_y: torch.Tensor) -> torch.Tensor:
+        """log p(x | y, z) in nats: x (B, D), z (..., B, d), e_y (..., B, C) -> (..., B)."""
+        out = self.decoder(z, e_y)                                       # (..., B, D) or (..., B, 2D)
+        lead = out.shape[:-1]
+        rows = lambda t: t.reshape(-1, t.shape[-1])                      # (everything before D, D)
+        xs = rows(x.expand(*lead, x.shape[-1]))
+        if self.config.likelihood == "bernoulli":
+            nll = bernoulli_nll(xs, rows(out))
+        else:
+            mean, log_var = out.chunk(2, dim=-1)
+            nll = gaussian_nll(xs, rows(mean), rows(log_var))
+        return -nll.reshape(lead)
+
+    def _bound_terms(self, x: torch.Tensor, e_y: torch.Tensor, generator=None) -> dict[str, torch.Tensor]:
+        """recon, kl and loss = L(x, y) for x (B, D) and labels e_y (..., B, C), one z per (label, example)."""
+        mu, log_var = self._encode(x, e_y)                               # (..., B, d) each
+        z = reparameterize(mu, log_var, generator)
+        recon = -self._log_likelihood(x, z, e_y)                         # -log p(x | y, z), (..., B)
+        kl = kl_normal_std(mu.reshape(-1, mu.shape[-1]), log_var.reshape(-1, mu.shape[-1])).reshape(mu.shape[:-1])
+        log_prior_y = -math.log(self.config.num_classes)                 # log p(y), p(y) = 1/C
+        return {"recon": recon, "kl": kl, "loss": recon + kl - log_prior_y}
+
+    # ---- the labelled bound --------------------------------------------------------------------
+
+    def negative_elbo(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        r"""The negative bound L(x, y) on -log p(x, y), one value per example, with one draw of z.
+
+        .. math::
+            \mathcal L(x, y) = \underbrace{-\log p_\theta(x \mid y, z)}_{\text{recon}}
+            + \underbrace{\mathrm{KL}\big(q_\phi(z \mid x, y) \,\|\, \mathcal N(0, I_d)\big)}_{\text{kl}} - \log p(y),
+            \qquad z \sim q_\phi(z \mid x, y)
+
+        Args:
+            x: (B, *input_shape); in [0, 1] for a Bernoulli decoder (a log-likelihood only if binary).
+            y: (B,) integer labels in 0..C-1.
+            generator: for a reproducible z.
+
+        Returns:
+            ``{"recon", "kl", "loss"}``, each (B,) in nats; ``loss`` = recon + kl + log C.
+
+        Raises:
+            TypeError, ValueError: x of the wrong shape or range, y not integer, outside 0..C-1, or
+                of another batch size than x.
+        """
+        return self._bound_terms(self.flatten(x), self.labels(y, x), generator)
+
+    def loss(self, batch, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Mean over a labelled batch (x, y) of `negative_elbo`'s terms (for `train.fit`)."""
+        x, y = batch[0], batch[1]
+        return {k: v.mean() for k, v in self.negative_elbo(x, y, generator).items()}
+
+    # ---- sampling and analogies ----------------------------------------------------------------
+
+    @torch.no_grad()
+    def sample(self, y: torch.Tensor, generator: torch.Generator | None = None, mean: bool = True) -> torch.Tensor:
+        """Draw z ~ N(0, I_d) for each label of y (B,) and decode: (B, *input_shape).
+
+        ``mean=True`` returns the decoder's means (pixel probabilities, not samples); ``mean=False``
+        samples x ~ p(x | y, z) (binary pixels; Bernoulli decoders only).
+        """
+        device = next(self.parameters()).device
+        y = check_labels(y, self.config.num_classes).to(device)
+        z = torch.randn(len(y), self.config.latent_dim, generator=generator).to(device)
+        probs = self.decode_mean(z, y)
+        if mean:
+            return probs
+        if self.config.likelihood != "bernoulli":
+            raise ValueError("mean=False samples binary pixels: only for a Bernoulli decoder")
+        return torch.bernoulli(probs.cpu(), generator=generator).to(device)
+
+    @torch.no_grad()
+    def analogy(self, x: torch.Tensor, y: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Encode each x with its own label, keep z = mu(x, y), decode with each target label.
+
+        Args:
+            x: (B, *input_shape); y: (B,) their labels; targets: (T,) the labels to decode with.
+
+        Returns:
+            decoder means (B, T, *input_shape): row b is x_b's style written as each target class.
+        """
+        mu, _ = self.encode(x, y)                                               # (B, d)
+        targets = check_labels(targets, self.config.num_classes, who="targets").to(mu.device)
+        B, T = len(mu), len(targets)
+        out = self.decode_mean(mu.repeat_interleave(T, 0), targets.repeat(B))   # (B * T, ...)
+        return out.reshape(B, T, *self.config.input_shape)
+
+
+# --------------------------------------------------------------------------------------------
+# M2: the classifier and the unlabelled bound
+# --------------------------------------------------------------------------------------------
+
+
+class M2(CVAE):
+    r"""Kingma et al.'s (2014) M2: a CVAE plus a classifier q_phi(y|x) that stands in for missing labels.
+
+    .. math::
+        -\mathcal U(x) = \sum_{y=1}^{C} q_\phi(y \mid x)\,\big(-\mathcal L(x, y)\big) + H\big(q_\phi(y \mid x)\big) \le \log p(x)
+
+    The sum over y is enumerated (C passes of the encoder and decoder per example), so the
+    classifier's gradient is exact; `sampled_unlabelled_loss` samples y instead, for comparison.
+    ``config.alpha`` weights the classification term -log q(y|x) on labelled examples.
+    """
+
+    def __init__(self, config: CVAEConfig = CVAEConfig()):
+        super().__init__(config)
+        D, H, C = config.input_dim, config.hidden_dim, config.num_classes
+        self.classifier = nn.Sequential(nn.Linear(D, H), nn.ReLU(), nn.Linear(H, C))   # (B, D) -> (B, C) logits
+
+    def classifier_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, *input_shape) -> logits of q_phi(y|x), (B, C)."""
+        return self.classifier(self.flatten(x))
+
+    @torch.no_grad()
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """The most probable label under q_phi(y|x): x (B, *input_shape) -> (B,) int64."""
+        return self.classifier_logits(x).argmax(dim=1)
+
+    def _all_labels(self, x: torch.Tensor) -> torch.Tensor:
+        C = self.config.num_classes
+        return torch.eye(C, device=x.device, dtype=x.dtype)[:, None, :].expand(C, len(x), C)   # (C, B, C): e_y for y = 0..C-1
+
+    def unlabelled_terms(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        r"""The negative unlabelled bound U(x), with the sum over the C labels enumerated.
+
+        .. math::
+            \mathcal U(x) = \sum_y q_\phi(y \mid x)\,\mathcal L(x, y) - H\big(q_\phi(y \mid x)\big)
+
+        Args:
+            x: (B, *input_shape).
+            generator: for reproducible draws of z (one per label and example).
+
+        Returns:
+            ``loss`` (B,) U(x) in nats; ``entropy`` (B,) H(q(y|x)); ``labelled`` (B, C) L(x, y) for
+            every y; ``probs`` (B, C) q(y|x).
+        """
+        x = self.flatten(x)
+        L = self._bound_terms(x, self._all_labels(x), generator)["loss"].T    # (B, C)
+        log_q = torch.log_softmax(self.classifier(x), dim=1)                  # (B, C)
+        q = log_q.exp()
+        entropy = -(q * log_q).sum(1)
+        return {"loss": (q * L).sum(1) - entropy, "entropy": entropy, "labelled": L, "probs": q}
+
+    def sampled_unlabelled_loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        r"""U(x) estimated with ONE label y ~ q(y|x) instead of the sum: an unbiased but noisier estimate.
+
+        .. math::
+            \mathcal U(x) = \mathbb E_{y \sim q}\big[f(y)\big], \quad f(y) = \mathcal L(x, y) + \log q_\phi(y \mid x);
+            \qquad \nabla \mathcal U = \mathbb E_{y \sim q}\big[\nabla f(y) + f(y)\,\nabla \log q_\phi(y \mid x)\big]
+
+        y is discrete, so the classifier's gradient comes from the score-function (REINFORCE)
+        term. ``surrogate`` has that gradient and the value of ``loss``; minimise it, report ``loss``.
+
+        Returns:
+            ``loss`` (B,) the one-sample estimate f(y); ``surrogate`` (B,); ``y`` (B,) the drawn labels.
+        """
+        x = self.flatten(x)
+        log_q = torch.log_softmax(self.classifier(x), dim=1)                  # (B, C)
+        y = torch.multinomial(log_q.detach().exp().cpu(), 1, generator=generator).squeeze(1).to(x.device)
+        log_q_y = log_q.gather(1, y[:, None]).squeeze(1)
+        f = self._bound_terms(x, F.one_hot(y, self.config.num_classes).to(x.dtype), generator)["loss"] + log_q_y
+        surrogate = f + f.detach() * log_q_y - (f.detach() * log_q_y).detach()   # value f, gradient as above
+        return {"loss": f, "surrogate": surrogate, "y": y}
+
+    def classification_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """-log q_phi(y|x), (B,) in nats, for labelled examples x (B, *input_shape), y (B,)."""
+        y = check_labels(y, self.config.num_classes, len(x)).to(x.device)
+        return categorical_nll(y, self.classifier_logits(x))
+
+    def semi_supervised_loss(self, x_labelled, y_labelled, x_unlabelled, generator=None) -> dict[str, torch.Tensor]:
+        r"""M2's objective on one labelled and one unlabelled batch, as per-example means.
+
+        .. math::
+            \text{loss} = \overline{\mathcal L(x, y)}^{\,\text{labelled}} + \overline{\mathcal U(x)}^{\,\text{unlabelled}}
+            + \alpha\,\overline{-\log q_\phi(y \mid x)}^{\,\text{labelled}}
+
+        Kingma et al. (2014, eq. 9) sum L and U over the data sets and add alpha times the mean
+        classification loss; here each term is a mean over its batch, and alpha (``config.alpha``)
+        is stated per example (the chapter uses alpha = 0.1 N / N_labelled).
+
+        Returns:
+            ``{"labelled", "unlabelled", "classification", "loss"}``, scalars in nats.
+        """
+        labelled = self.negative_elbo(x_labelled, y_labelled, generator)["loss"].mean()
+        unlabelled = self.unlabelled_terms(x_unlabelled, generator)["loss"].mean()
+        classification = self.classification_loss(x_labelled, y_labelled).mean()
+        loss = labelled + unlabelled + self.config.alpha * classification
+        return {"labelled": labelled, "unlabelled": unlabelled, "classification": classification, "loss": loss}
+
+    def loss(self, batch, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """`semi_supervised_loss` on a batch (x_labelled, y_labelled, x_unlabelled) from `SemiSupervisedBatches`."""
+        return self.semi_supervised_loss(*batch, generator=generator)
+
+
+# --------------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------------
+
+
+class SemiSupervisedBatches:
+    """Batches (x_labelled, y_labelled, x_unlabelled): one pass over the unlabelled set per epoch,
+    the few labelled examples drawn afresh (seeded) for every batch.
+
+    With ``binarize``, both image batches are binarised afresh at every step (x_j ~ Bernoulli(grey_j)).
+    """
+
+    def __init__(self, x_labelled, y_labelled, x_unlabelled, batch_size=100, labelled_batch_size=100,
+                 seed=0, binarize=False):
+        if len(x_labelled) != len(y_labelled):
+            raise ValueError(f"y_labelled must have one label per labelled example: {len(y_labelled)} labels "
+                             f"for {len(x_labelled)} examples")
+        if len(x_unlabelled) < batch_size:
+            raise ValueError(f"x_unlabelled holds {len(x_unlabelled)} examples, fewer than one batch of {batch_size}")
+        self.x_l, self.y_l, self.x_u = x_labelled, y_labelled, x_unlabelled
+        self.batch_size, self.labelled_batch_size = batch_size, labelled_batch_size
+        self.binarize, self.generator = binarize, torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self.x_u) // self.batch_size
+
+    def __iter__(self):
+        order = torch.randperm(len(self.x_u), generator=self.generator)
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            pick = torch.randint(len(self.x_l), (self.labelled_batch_size,), generator=self.generator)
+            x_l, x_u = self.x_l[pick], self.x_u[order[start:start + self.batch_size]]
+            if self.binarize:
+                x_l, x_u = torch.bernoulli(x_l, generator=self.generator), torch.bernoulli(x_u, generator=self.generator)
+            yield x_l, self.y_l[pick], x_u
+
+
+def train_m2(model: M2, x_labelled, y_labelled, x_unlabelled, *, steps: int, batch_size: int = 100,
+             lr: float = 1e-3, seed: int = 0, binarize: bool | None = None, progress: bool | None = None):
+    """Train M2 with Adam for `steps` steps on a labelled set and an unlabelled set; returns the History.
+
+    The chapter's recipe, shared by the notebook and `benchmarks/semi_supervised_mnist.py`. Images are
+    binarised afresh at every step when `binarize` (default: for a Bernoulli decoder).
+    """
+    from edu_gen import train
+
+    torch.manual_seed(seed)
+    binarize = model.config.likelihood == "bernoulli" if binarize is None else binarize
+    batches = SemiSupervisedBatches(x_labelled, y_labelled, x_unlabelled, batch_size, batch_size, seed, binarize)
+    epochs = math.ceil(steps / len(batches))
+    return train.fit(model, lambda m, b: m.loss(b), batches, epochs=epochs, max_steps=steps, lr=lr, progress=progress)
+
+
+def train_cvae(model: CVAE, images, labels, *, steps: int, batch_size: int = 100, lr: float = 1e-3, seed: int = 0,
+               binarize: bool | None = None, progress: bool | None = None):
+    """Train a CVAE on labelled images (N, *input_shape) and labels (N,) with Adam; returns the History.
+
+    Each batch is binarised afresh when `binarize` (default: for a Bernoulli decoder), so the loss is
+    the negative bound on log p(x, y) of binary digits, in nats.
+    """
+    from edu_gen import data, train
+
+    check_labels(labels, model.config.num_classes, len(images), "labels")
+    torch.manual_seed(seed)
+    binarize = model.config.likelihood == "bernoulli" if binarize is None else binarize
+    loader = data.loader(images, labels, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True)
+    epochs = math.ceil(steps / len(loader))
+    loss_fn = (lambda m, b: m.loss((torch.bernoulli(b[0]), b[1]))) if binarize else (lambda m, b: m.loss(b))
+    return train.fit(model, loss_fn, loader, epochs=epochs, max_steps=steps, lr=lr, progress=progress)
