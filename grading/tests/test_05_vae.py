@@ -11,10 +11,14 @@ import pytest
 import torch
 
 from edu_gen import likelihood
-from edu_gen.grading.checks import assert_close, assert_not_calling, hidden
+from edu_gen.grading.checks import Rules, assert_close, hidden
 
+# What the text forbids: the book's library (edu_gen.vae, edu_gen.likelihood, and its functions by name) and
+# torch.distributions. PyTorch's own losses (F.binary_cross_entropy_with_logits) are allowed: the text does not
+# forbid them (issue 15). Checked in every graded test of each function.
 LIBRARY = {"edu_gen", "likelihood", "vae", "distributions", "kl_normal_std", "bernoulli_nll", "iwae_log_likelihood",
-           "binary_cross_entropy_with_logits", "binary_cross_entropy", "Normal", "Bernoulli", "log_mean_exp"}
+           "Normal", "Bernoulli", "log_mean_exp"}
+RULES = Rules({name: LIBRARY for name in ("encoder_forward", "negative_elbo", "iwae_bound", "decode_latent_grid")})
 
 
 def randn(g: torch.Generator, *shape) -> torch.Tensor:
@@ -32,11 +36,10 @@ def test_encoder_forward_on_hidden_weights(student):
     w1, b1 = 0.1 * randn(g, 9, 784), randn(g, 9)
     w2, b2 = randn(g, 6, 9), randn(g, 6)
     out = torch.relu(x.flatten(1) @ w1.T + b1) @ w2.T + b2
-    got = student.call("encoder_forward", x, w1, b1, w2, b2)
+    got = RULES.call(student, "encoder_forward", x, w1, b1, w2, b2)
     assert isinstance(got, tuple) and len(got) == 2, "encoder_forward must return a pair (mu, log_var)"
     assert_close(got[0], out[:, :3], what="mu from encoder_forward", rtol=1e-7, atol=1e-9)
     assert_close(got[1], out[:, 3:], what="log_var from encoder_forward", rtol=1e-7, atol=1e-9)
-    assert_not_calling(student.names_used("encoder_forward"), "encoder_forward", LIBRARY)
 
 
 # --------------------------------------------------------------------------- 2. negative ELBO
@@ -49,9 +52,8 @@ def test_negative_elbo_on_hidden_inputs(student):
     x = (torch.rand(5, 1, 28, 28, generator=g) < 0.3).double()
     logits, mu, log_var = 3 * randn(g, 5, 1, 28, 28), randn(g, 5, 4), randn(g, 5, 4)
     expected = likelihood.bernoulli_nll(x, logits) + likelihood.kl_normal_std(mu, log_var)
-    assert_close(student.call("negative_elbo", x, logits, mu, log_var), expected,
+    assert_close(RULES.call(student, "negative_elbo", x, logits, mu, log_var), expected,
                  what="negative_elbo(x, logits, mu, log_var)", rtol=1e-7, atol=1e-7)
-    assert_not_calling(student.names_used("negative_elbo"), "negative_elbo", LIBRARY)
 
 
 @pytest.mark.points(1)
@@ -61,7 +63,7 @@ def test_negative_elbo_with_huge_logits(student):
     x = (torch.rand(3, 1, 28, 28, generator=g) < 0.5).double()
     logits = 1e4 * randn(g, 3, 1, 28, 28)
     mu, log_var = torch.zeros(3, 2, dtype=torch.float64), torch.zeros(3, 2, dtype=torch.float64)
-    assert_close(student.call("negative_elbo", x, logits, mu, log_var), likelihood.bernoulli_nll(x, logits),
+    assert_close(RULES.call(student, "negative_elbo", x, logits, mu, log_var), likelihood.bernoulli_nll(x, logits),
                  what="negative_elbo with huge logits", rtol=1e-9, atol=1e-6)
 
 
@@ -76,8 +78,7 @@ def test_iwae_bound_on_hidden_log_weights(student):
     log_w = (lpx + lpz - lqz).double()
     expected = torch.tensor([math.log(sum(math.exp(v - 100) for v in col) / 17) + 100 for col in log_w.T.tolist()],
                             dtype=torch.float64)
-    assert_close(student.call("iwae_bound", lpx, lpz, lqz), expected, what="iwae_bound(...)", rtol=1e-9, atol=1e-9)
-    assert_not_calling(student.names_used("iwae_bound"), "iwae_bound", LIBRARY)
+    assert_close(RULES.call(student, "iwae_bound", lpx, lpz, lqz), expected, what="iwae_bound(...)", rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.points(1)
@@ -87,7 +88,7 @@ def test_iwae_bound_does_not_underflow(student):
     lpx = -5000 + randn(g, 8, 3)
     zero = torch.zeros(8, 3, dtype=torch.float64)
     expected = torch.logsumexp(lpx, 0) - math.log(8)
-    assert_close(student.call("iwae_bound", lpx, zero, zero), expected, what="iwae_bound with log-weights near -5000",
+    assert_close(RULES.call(student, "iwae_bound", lpx, zero, zero), expected, what="iwae_bound with log-weights near -5000",
                  rtol=1e-12, atol=1e-9)
 
 
@@ -96,13 +97,22 @@ def test_iwae_bound_does_not_underflow(student):
 
 @pytest.mark.points(2)
 def test_decode_latent_grid_layout(student):
-    """`decode_latent_grid` decodes the codes row by row from the top, z1 rightwards, z2 upwards"""
+    """`decode_latent_grid` decodes the codes row by row from the top, z1 rightwards, z2 upwards (float64 and float32)"""
     g = hidden(5401)
     weight, bias = randn(g, 784, 2), randn(g, 784)
     side, limit = 5, 1.7
     v = torch.linspace(-limit, limit, side, dtype=torch.float64)
     z = torch.stack([torch.stack([v[c], v[side - 1 - r]]) for r in range(side) for c in range(side)])
     expected = torch.sigmoid(z @ weight.T + bias).reshape(-1, 1, 28, 28)
-    assert_close(student.call("decode_latent_grid", weight, bias, side, limit), expected,
+    assert_close(RULES.call(student, "decode_latent_grid", weight, bias, side, limit), expected,
                  what="decode_latent_grid(weight, bias, 5, 1.7)", rtol=1e-6, atol=1e-7)
-    assert_not_calling(student.names_used("decode_latent_grid"), "decode_latent_grid", LIBRARY)
+    # float32 weights too: the grid in the weights' dtype, as the docstring says
+    g = hidden(5402)
+    weight, bias = randn(g, 784, 2).float(), randn(g, 784).float()
+    side, limit = 4, 2.5
+    v = torch.linspace(-limit, limit, side, dtype=torch.float64)
+    z = torch.stack([torch.stack([v[c], v[side - 1 - r]]) for r in range(side) for c in range(side)])
+    expected = torch.sigmoid(z @ weight.double().T + bias.double()).reshape(-1, 1, 28, 28)
+    # float32 rounding of the logits (|logit| ~ 5): measured ~1e-7 in the probabilities; 10x margin
+    assert_close(RULES.call(student, "decode_latent_grid", weight, bias, side, limit), expected,
+                 what="decode_latent_grid(float32 weight, bias, 4, 2.5)", rtol=1e-5, atol=1e-6)

@@ -219,3 +219,51 @@ def assert_not_calling(used, function: str, forbidden: set[str]) -> None:
     hits = set(used) & set(forbidden)
     if hits:  # names from the grader's own forbidden set: closed vocabulary
         raise ForbiddenCall(f"{function} uses {', '.join(sorted(hits))}; write it from the formula instead")
+
+
+def assert_calls(used, function: str, required: set[str], what: str) -> None:
+    """Fail if the student's `function` uses none of the `required` names (the exercise asks for one).
+
+    Args:
+        used: what ``student.names_used(function)`` returned (see `assert_not_calling`).
+        function: the function's name, for the message.
+        required: names of which at least one must be used, e.g. ``{"svd"}``.
+        what: how the message names what is asked for, e.g. ``"an SVD (torch.linalg.svd)"``
+            (the grader's own words: closed vocabulary).
+    """
+    if used is None:
+        raise NotDefined(f"found no `def {function}(...)` in the notebook's code cells")
+    if not set(used) & set(required):
+        raise ForbiddenCall(f"{function} does not call {what}; the exercise asks for it")
+
+
+class Rules:
+    """What an exercise's text forbids (and requires) in each function, checked in EVERY graded test.
+
+    A grading file makes one ``RULES = Rules({...})`` and calls the student's functions through
+    ``RULES.call(student, name, *args)``: the rule is then enforced in every test of the function,
+    not only in the test that happens to check it (issue 15: a submission that calls the library
+    must not earn the stability point).
+
+    Args:
+        forbidden: function name -> names it must not use (`assert_not_calling`).
+        required: function name -> (names of which one must be used, how to name them).
+    """
+
+    def __init__(self, forbidden: dict[str, set[str]], required: dict[str, tuple[set[str], str]] | None = None):
+        self.forbidden = forbidden
+        self.required = required or {}
+
+    def check(self, student, name: str) -> None:
+        if name not in self.forbidden:
+            raise KeyError(f"no rule for {name!r}: every graded function needs one (an empty set if nothing is forbidden)")
+        used = student.names_used(name)
+        assert_not_calling(used, name, self.forbidden[name])
+        if name in self.required:
+            names, what = self.required[name]
+            assert_calls(used, name, names, what)
+
+    def call(self, student, name: str, *args, **kwargs):
+        """``student.call(name, *args, **kwargs)`` after checking the rule for `name`."""
+        self.check(student, name)
+        return student.call(name, *args, **kwargs)

@@ -1,0 +1,608 @@
+"""The catalogue of classic student mistakes, and of correct variants, for exercises 01-05 (issue 15).
+
+Data only; `benchmarks/exercise_mutants.py` applies each entry to the solution notebook and reports
+which checks notice it. An entry changes ONE function the student writes:
+
+- ``replace``: (old, new) pairs applied to the solution's ``def`` (each `old` must occur in it), or
+- ``source``: the whole new ``def``.
+
+MISTAKES are what students get wrong (from the lecture slides' slips, from issue 15's trial of
+exercises 02 and 05 as students, and from grading); every graded test file must take points off
+for each, and the part's own self-check should fail with a message that names the cause.
+CORRECT are other right answers (another algorithm, another dtype, the text's hints followed
+literally, a library function the text allows): no check may reject them.
+"""
+
+# --------------------------------------------------------------------------- 01 losses as likelihood
+
+_E1 = "01_losses_as_likelihood"
+
+MISTAKES = [
+    # gaussian_nll
+    dict(exercise=_E1, function="gaussian_nll", name="no 1/2 on the squared error",
+         replace=[("0.5 * squared_error.sum(dim=1)", "squared_error.sum(dim=1)")]),
+    dict(exercise=_E1, function="gaussian_nll", name="mean over dimensions instead of sum",
+         replace=[("0.5 * squared_error.sum(dim=1)", "0.5 * squared_error.mean(dim=1)")]),
+    dict(exercise=_E1, function="gaussian_nll", name="constant (D/2) log 2pi forgotten",
+         replace=[(" + 0.5 * D * math.log(2 * math.pi)", "")]),
+    dict(exercise=_E1, function="gaussian_nll", name="D log 2pi without the 1/2",
+         replace=[("0.5 * D * math.log", "D * math.log")]),
+    dict(exercise=_E1, function="gaussian_nll", name="sums the last dimension only",
+         source='''def gaussian_nll(x, mean):
+    squared_error = (x - mean) ** 2
+    D = x.shape[-1]
+    return 0.5 * squared_error.sum(dim=-1) + 0.5 * D * math.log(2 * math.pi)
+'''),
+    dict(exercise=_E1, function="gaussian_nll", name="averages over the batch (a scalar)",
+         replace=[("return 0.5 * squared_error.sum(dim=1) + 0.5 * D * math.log(2 * math.pi)",
+                   "return (0.5 * squared_error.sum(dim=1) + 0.5 * D * math.log(2 * math.pi)).mean()")]),
+    # bernoulli_nll
+    dict(exercise=_E1, function="bernoulli_nll", name="log(sigmoid(l)) instead of logsigmoid",
+         replace=[("F.logsigmoid(logits)", "torch.log(torch.sigmoid(logits))"),
+                  ("F.logsigmoid(-logits)", "torch.log(1 - torch.sigmoid(logits))")]),
+    dict(exercise=_E1, function="bernoulli_nll", name="x and 1 - x swapped",
+         replace=[("-(x * log_lambda + (1 - x) * log_one_minus_lambda)", "-((1 - x) * log_lambda + x * log_one_minus_lambda)")]),
+    dict(exercise=_E1, function="bernoulli_nll", name="sign dropped (a log-likelihood)",
+         replace=[("nll = -(x * log_lambda", "nll = (x * log_lambda")]),
+    dict(exercise=_E1, function="bernoulli_nll", name="mean over dimensions instead of sum",
+         replace=[("nll.reshape(len(x), -1).sum(dim=1)", "nll.reshape(len(x), -1).mean(dim=1)")]),
+    dict(exercise=_E1, function="bernoulli_nll", name="log(1 - lambda) as logsigmoid(l) again",
+         replace=[("F.logsigmoid(-logits)", "F.logsigmoid(logits)")]),
+    # categorical_nll
+    dict(exercise=_E1, function="categorical_nll", name="sign flipped (log-likelihood)",
+         replace=[("return torch.logsumexp(logits, dim=1) - logit_of_label", "return logit_of_label - torch.logsumexp(logits, dim=1)")]),
+    dict(exercise=_E1, function="categorical_nll", name="log(sum(exp)) overflows",
+         replace=[("torch.logsumexp(logits, dim=1)", "torch.log(torch.exp(logits).sum(dim=1))")]),
+    dict(exercise=_E1, function="categorical_nll", name="largest logit instead of the label's",
+         replace=[("logits.gather(1, y[:, None]).squeeze(1)", "logits.max(dim=1).values")]),
+    dict(exercise=_E1, function="categorical_nll", name="log C normaliser instead of logsumexp",
+         replace=[("torch.logsumexp(logits, dim=1)", "math.log(logits.shape[1])")]),
+    # delta_mse, delta_cross_entropy
+    dict(exercise=_E1, function="delta_mse", name="sigm' factor forgotten",
+         replace=[("return (a - y) * a * (1 - a)", "return (a - y)")]),
+    dict(exercise=_E1, function="delta_mse", name="sign flipped",
+         replace=[("return (a - y) * a * (1 - a)", "return (y - a) * a * (1 - a)")]),
+    dict(exercise=_E1, function="delta_cross_entropy", name="sign flipped",
+         replace=[("return a - y", "return y - a")]),
+    dict(exercise=_E1, function="delta_cross_entropy", name="sigm' factor kept",
+         replace=[("return a - y", "return (a - y) * a * (1 - a)")]),
+    # gaussian_nll_learned_variance
+    dict(exercise=_E1, function="gaussian_nll_learned_variance", name="multiplies by the variance",
+         replace=[("torch.exp(-log_var)", "torch.exp(log_var)")]),
+    dict(exercise=_E1, function="gaussian_nll_learned_variance", name="sigma instead of sigma^2 in the division",
+         replace=[("torch.exp(-log_var)", "torch.exp(-0.5 * log_var)")]),
+    dict(exercise=_E1, function="gaussian_nll_learned_variance", name="log sigma^2 term forgotten",
+         replace=[("0.5 * (log_var + (y - mean)", "0.5 * ((y - mean)")]),
+    dict(exercise=_E1, function="gaussian_nll_learned_variance", name="log 2pi forgotten",
+         replace=[(" + math.log(2 * math.pi))", ")")]),
+]
+
+CORRECT = [
+    dict(exercise=_E1, function="bernoulli_nll", name="softplus form: softplus(l) - x l",
+         source='''def bernoulli_nll(x, logits):
+    return (F.softplus(logits) - x * logits).reshape(len(x), -1).sum(dim=1)
+'''),
+    dict(exercise=_E1, function="categorical_nll", name="log_softmax and a one-hot mask",
+         source='''def categorical_nll(y, logits):
+    log_p = torch.log_softmax(logits, dim=1)
+    return -(log_p * torch.nn.functional.one_hot(y, logits.shape[1])).sum(dim=1)
+'''),
+    dict(exercise=_E1, function="gaussian_nll", name="computed in float64, returned in the input's dtype",
+         source='''def gaussian_nll(x, mean):
+    d = (x.double() - mean.double()).flatten(1)
+    return (0.5 * (d * d).sum(1) + 0.5 * d.shape[1] * math.log(2 * math.pi)).to(x.dtype)
+'''),
+    dict(exercise=_E1, function="delta_mse", name="a - a^2 for sigm'",
+         source='''def delta_mse(a, y):
+    return (a - y) * (a - a ** 2)
+'''),
+    dict(exercise=_E1, function="gaussian_nll_learned_variance", name="divides by exp(log_var) (the text advises against; exact here)",
+         source='''def gaussian_nll_learned_variance(y, mean, log_var):
+    per = 0.5 * (log_var + (y - mean) ** 2 / torch.exp(log_var) + math.log(2 * math.pi))
+    return per.flatten(1).sum(1)
+'''),
+]
+
+# --------------------------------------------------------------------------- 02 manifold learning
+
+_E2 = "02_manifold_learning"
+
+MISTAKES += [
+    # pca
+    dict(exercise=_E2, function="pca", name="transposed V (columns of Vh as directions)",
+         replace=[("vh[:num_components]", "vh.T[:num_components]")]),
+    dict(exercise=_E2, function="pca", name="not centred",
+         replace=[("torch.linalg.svd(x - mean, full_matrices=False)", "torch.linalg.svd(x, full_matrices=False)")]),
+    dict(exercise=_E2, function="pca", name="variance s^2 / N",
+         replace=[("/ (len(x) - 1)", "/ len(x)")]),
+    dict(exercise=_E2, function="pca", name="singular values not squared",
+         replace=[("s[:num_components] ** 2 / (len(x) - 1)", "s[:num_components] / (len(x) - 1)")]),
+    dict(exercise=_E2, function="pca", name="the last d directions (smallest variance)",
+         replace=[("vh[:num_components], s[:num_components]", "vh[-num_components:], s[-num_components:]")]),
+    dict(exercise=_E2, function="pca", name="standard deviations s / sqrt(N - 1) as variances",
+         replace=[("s[:num_components] ** 2 / (len(x) - 1)", "s[:num_components] / (len(x) - 1) ** 0.5")]),
+    # shortest_paths
+    dict(exercise=_E2, function="shortest_paths", name="Floyd-Warshall loop starts at 1",
+         replace=[("for via in range(len(d))", "for via in range(1, len(d))")]),
+    dict(exercise=_E2, function="shortest_paths", name="Floyd-Warshall loop stops at N - 1",
+         replace=[("for via in range(len(d))", "for via in range(len(d) - 1)")]),
+    dict(exercise=_E2, function="shortest_paths", name="second leg from the original lengths",
+         replace=[("d[via : via + 1, :])", "lengths[via : via + 1, :])")]),
+    dict(exercise=_E2, function="shortest_paths", name="only paths of two edges (one min-plus step)",
+         source='''def shortest_paths(lengths):
+    return (lengths[:, :, None] + lengths[None, :, :]).min(dim=1).values
+'''),
+    dict(exercise=_E2, function="shortest_paths", name="both legs through row via (d[via] + d[via]^T of the row)",
+         replace=[("d[:, via : via + 1] + d[via : via + 1, :]", "d[via : via + 1, :].T + d[via : via + 1, :].T")]),
+    # lle_weights_one
+    dict(exercise=_E2, function="lle_weights_one", name="Gram matrix the wrong way round (z^T z)",
+         replace=[("gram = z @ z.T", "gram = z.T @ z")]),
+    dict(exercise=_E2, function="lle_weights_one", name="neighbours not relative to the point",
+         replace=[("z = neighbors - point", "z = neighbors")]),
+    dict(exercise=_E2, function="lle_weights_one", name="weights not normalised to sum 1",
+         replace=[("return w / w.sum()", "return w")]),
+    dict(exercise=_E2, function="lle_weights_one", name="ridge r, not r tr(G)",
+         replace=[("regularization * torch.trace(gram)", "regularization")]),
+    dict(exercise=_E2, function="lle_weights_one", name="regularization argument ignored (1e-3 always)",
+         replace=[("regularization * torch.trace(gram)", "1e-3 * torch.trace(gram)")]),
+    dict(exercise=_E2, function="lle_weights_one", name="normalised by the norm, not the sum",
+         replace=[("return w / w.sum()", "return w / w.norm()")]),
+    # parzen_log_density
+    dict(exercise=_E2, function="parzen_log_density", name="h instead of h^2 in the exponent",
+         replace=[("-squared / (2 * bandwidth**2)", "-squared / (2 * bandwidth)")]),
+    dict(exercise=_E2, function="parzen_log_density", name="distance not squared",
+         replace=[("torch.cdist(x, centers) ** 2", "torch.cdist(x, centers)")]),
+    dict(exercise=_E2, function="parzen_log_density", name="normaliser log(2 pi h), not h^2",
+         replace=[("math.log(2 * math.pi * bandwidth**2)", "math.log(2 * math.pi * bandwidth)")]),
+    dict(exercise=_E2, function="parzen_log_density", name="log N forgotten (a sum, not a mean)",
+         replace=[(" - math.log(n)", "")]),
+    dict(exercise=_E2, function="parzen_log_density", name="normaliser for one dimension (D forgotten)",
+         replace=[("0.5 * dim * math.log", "0.5 * math.log")]),
+    dict(exercise=_E2, function="parzen_log_density", name="log of the mean of exp (underflows)",
+         replace=[("torch.logsumexp(-squared / (2 * bandwidth**2), dim=1)",
+                   "torch.log(torch.exp(-squared / (2 * bandwidth**2)).sum(dim=1))")]),
+    # local_covariance, kernel_covariance
+    dict(exercise=_E2, function="local_covariance", name="centred on the neighbours' mean",
+         replace=[("z = x[neighbors] - x[center]", "z = x[neighbors] - x[neighbors].mean(dim=0)")]),
+    dict(exercise=_E2, function="local_covariance", name="divides by k - 1",
+         replace=[("return z.T @ z / len(z)", "return z.T @ z / (len(z) - 1)")]),
+    dict(exercise=_E2, function="local_covariance", name="not divided by k",
+         replace=[("return z.T @ z / len(z)", "return z.T @ z")]),
+    dict(exercise=_E2, function="kernel_covariance", name="eigenvectors taken as rows",
+         replace=[("vectors[:, len(values) - dim:]", "vectors[len(values) - dim:, :].T")]),
+    dict(exercise=_E2, function="kernel_covariance", name="the d smallest directions",
+         replace=[("values[len(values) - dim:], vectors[:, len(values) - dim:]", "values[:dim], vectors[:, :dim]")]),
+    dict(exercise=_E2, function="kernel_covariance", name="sigma^2 squared again",
+         replace=[("noise_variance * torch.eye", "noise_variance**2 * torch.eye")]),
+    dict(exercise=_E2, function="kernel_covariance", name="square roots of the eigenvalues",
+         replace=[("torch.diag(top_values)", "torch.diag(top_values.sqrt())")]),
+    dict(exercise=_E2, function="kernel_covariance", name="d = 0 keeps every direction ([-0:])",
+         replace=[("values[len(values) - dim:], vectors[:, len(values) - dim:]", "values[-dim:], vectors[:, -dim:]")]),
+    dict(exercise=_E2, function="kernel_covariance", name="noise term forgotten",
+         replace=[("noise_variance * torch.eye(dim, dtype=covariance.dtype) + ", "")]),
+]
+
+CORRECT += [
+    dict(exercise=_E2, function="pca", name="SVD of the transposed data (directions from U)",
+         source='''def pca(x, num_components):
+    mean = x.mean(0)
+    u, s, _ = torch.linalg.svd((x - mean).T, full_matrices=False)
+    return mean, u[:, :num_components].T, s[:num_components] ** 2 / (x.shape[0] - 1)
+'''),
+    dict(exercise=_E2, function="shortest_paths", name="two Python loops, one row at a time",
+         source='''def shortest_paths(lengths):
+    d = lengths.clone()
+    n = len(d)
+    for l in range(n):
+        for i in range(n):
+            d[i] = torch.minimum(d[i], d[i, l] + d[l])
+    return d
+'''),
+    dict(exercise=_E2, function="shortest_paths", name="updates its own copy in place (out=)",
+         source='''def shortest_paths(lengths):
+    d = lengths.clone()
+    for l in range(len(d)):
+        torch.minimum(d, d[:, l : l + 1] + d[l : l + 1, :], out=d)
+    return d
+'''),
+    dict(exercise=_E2, function="lle_weights_one", name="least squares instead of solve",
+         source='''def lle_weights_one(point, neighbors, regularization=1e-3):
+    z = neighbors - point
+    gram = z @ z.T
+    gram = gram + regularization * gram.trace() * torch.eye(len(z), dtype=z.dtype)
+    w = torch.linalg.lstsq(gram, torch.ones(len(z), 1, dtype=z.dtype)).solution[:, 0]
+    return w / w.sum()
+'''),
+    dict(exercise=_E2, function="parzen_log_density", name="squared distances by ||x||^2 - 2 x.c + ||c||^2",
+         source='''def parzen_log_density(x, centers, bandwidth):
+    squared = (x**2).sum(1)[:, None] - 2 * x @ centers.T + (centers**2).sum(1)[None, :]
+    n, dim = centers.shape
+    return (torch.logsumexp(-squared / (2 * bandwidth**2), dim=1) - math.log(n)
+            - 0.5 * dim * math.log(2 * math.pi * bandwidth**2))
+'''),
+    dict(exercise=_E2, function="kernel_covariance", name="sum of outer products over sorted eigenpairs",
+         source='''def kernel_covariance(covariance, dim, noise_variance):
+    values, vectors = torch.linalg.eigh(covariance)
+    order = torch.argsort(values, descending=True)[:dim]
+    result = noise_variance * torch.eye(len(covariance), dtype=covariance.dtype)
+    for j in order.tolist():
+        result = result + values[j] * torch.outer(vectors[:, j], vectors[:, j])
+    return result
+'''),
+    dict(exercise=_E2, function="local_covariance", name="einsum of the differences",
+         source='''def local_covariance(x, center, neighbors):
+    z = x[neighbors] - x[center]
+    return torch.einsum("ki,kj->ij", z, z) / z.shape[0]
+'''),
+]
+
+# --------------------------------------------------------------------------- 03 autoencoders
+
+_E3 = "03_autoencoders"
+
+MISTAKES += [
+    dict(exercise=_E3, function="mask_noise", name="masks where u > level",
+         replace=[("torch.where(u < level, torch.zeros_like(x), x)", "torch.where(u > level, torch.zeros_like(x), x)")]),
+    dict(exercise=_E3, function="mask_noise", name="rescales kept entries by 1/(1 - p) (dropout)",
+         replace=[("torch.where(u < level, torch.zeros_like(x), x)", "torch.where(u < level, torch.zeros_like(x), x / (1 - level))")]),
+    dict(exercise=_E3, function="gaussian_noise", name="level used as a variance",
+         replace=[("return x + level * eps", "return x + level**0.5 * eps")]),
+    dict(exercise=_E3, function="gaussian_noise", name="level squared",
+         replace=[("return x + level * eps", "return x + level**2 * eps")]),
+    dict(exercise=_E3, function="salt_and_pepper", name="coin the wrong way (0 if coin < 1/2)",
+         replace=[("salt = (coin < 0.5)", "salt = (coin >= 0.5)")]),
+    dict(exercise=_E3, function="salt_and_pepper", name="corrupts where u > level",
+         replace=[("torch.where(u < level, salt, x)", "torch.where(u > level, salt, x)")]),
+    dict(exercise=_E3, function="salt_and_pepper", name="coin ignored (always salt)",
+         replace=[("salt = (coin < 0.5).to(x.dtype)", "salt = torch.ones_like(x)")]),
+    dict(exercise=_E3, function="tied_forward", name="sigmoid on the output (probabilities, not logits)",
+         replace=[("return h @ weight + output_bias", "return torch.sigmoid(h @ weight + output_bias)")]),
+    dict(exercise=_E3, function="tied_forward", name="no sigmoid on the code",
+         replace=[("h = torch.sigmoid(x @ weight.T + bias)", "h = x @ weight.T + bias")]),
+    dict(exercise=_E3, function="tied_forward", name="output bias forgotten",
+         replace=[("return h @ weight + output_bias", "return h @ weight")]),
+    dict(exercise=_E3, function="dae_loss", name="noisy input as the target",
+         source='''def dae_loss(x, level, u, weight, bias, output_bias):
+    total = 0.0
+    for u_s in u:
+        noisy = mask_noise(x, level, u_s)
+        logits = tied_forward(noisy, weight, bias, output_bias)
+        total = total + torch.nn.functional.binary_cross_entropy_with_logits(logits, noisy, reduction="none").sum(dim=1).mean()
+    return total / len(u)
+'''),
+    dict(exercise=_E3, function="dae_loss", name="sums over the S samples",
+         replace=[("return total / len(u)", "return total")]),
+    dict(exercise=_E3, function="dae_loss", name="mean over pixels instead of sum",
+         replace=[('reduction="none").sum(dim=1)', 'reduction="none").mean(dim=1)')]),
+    dict(exercise=_E3, function="dae_loss", name="input not corrupted",
+         replace=[("tied_forward(mask_noise(x, level, u_s), weight", "tied_forward(x, weight")]),
+    dict(exercise=_E3, function="dae_loss", name="sums over the batch",
+         replace=[("total = total + bce.mean()", "total = total + bce.sum()")]),
+    dict(exercise=_E3, function="contractive_penalty", name="h(1 - h) not squared",
+         replace=[("(h * (1 - h)).pow(2) @", "(h * (1 - h)) @")]),
+    dict(exercise=_E3, function="contractive_penalty", name="W not squared",
+         replace=[("weight.pow(2).sum(dim=1)", "weight.sum(dim=1)")]),
+    dict(exercise=_E3, function="contractive_penalty", name="h instead of h(1 - h)",
+         replace=[("(h * (1 - h)).pow(2) @", "h.pow(2) @")]),
+    dict(exercise=_E3, function="contractive_penalty", name="squared norm of W over all rows (no per-unit weighting)",
+         replace=[("(h * (1 - h)).pow(2) @ weight.pow(2).sum(dim=1)", "(h * (1 - h)).pow(2).sum(dim=1) * weight.pow(2).sum() / len(weight)")]),
+    dict(exercise=_E3, function="principal_angles", name="not orthonormalised (no QR)",
+         replace=[("qa, _ = torch.linalg.qr(a)", "qa = a"), ("qb, _ = torch.linalg.qr(b)", "qb = b")]),
+    dict(exercise=_E3, function="principal_angles", name="cosines returned, not angles",
+         replace=[("return torch.arccos(cosines)", "return cosines")]),
+    dict(exercise=_E3, function="principal_angles", name="degrees, not radians",
+         replace=[("return torch.arccos(cosines)", "return torch.rad2deg(torch.arccos(cosines))")]),
+    dict(exercise=_E3, function="principal_angles", name="largest angle first",
+         replace=[("return torch.arccos(cosines)", "return torch.arccos(cosines).flip(0)")]),
+    dict(exercise=_E3, function="principal_angles", name="cosines not clamped (nan for equal subspaces)",
+         replace=[(".clamp(max=1.0)", "")]),
+]
+
+CORRECT += [
+    dict(exercise=_E3, function="mask_noise", name="multiply by a 0/1 mask",
+         source='''def mask_noise(x, level, u):
+    return x * (u >= level).to(x.dtype)
+'''),
+    dict(exercise=_E3, function="dae_loss", name="all samples at once, BCE from logsigmoid",
+         source='''def dae_loss(x, level, u, weight, bias, output_bias):
+    S, B, D = u.shape
+    clean = x.repeat(S, 1)
+    logits = tied_forward(mask_noise(clean, level, u.reshape(S * B, D)), weight, bias, output_bias)
+    nll = -(clean * torch.nn.functional.logsigmoid(logits) + (1 - clean) * torch.nn.functional.logsigmoid(-logits))
+    return nll.sum(dim=1).mean()
+'''),
+    dict(exercise=_E3, function="contractive_penalty", name="explicit Jacobian J = diag(h(1-h)) W per example",
+         source='''def contractive_penalty(x, weight, bias):
+    h = torch.sigmoid(x @ weight.T + bias)
+    jac = (h * (1 - h))[:, :, None] * weight[None]
+    return jac.pow(2).sum(dim=(1, 2))
+'''),
+    dict(exercise=_E3, function="principal_angles", name="arccos of sorted singular values, float32 input kept",
+         source='''def principal_angles(a, b):
+    qa = torch.linalg.qr(a).Q
+    qb = torch.linalg.qr(b).Q
+    s = torch.linalg.svd(qa.T @ qb).S
+    return torch.arccos(torch.clamp(s, -1.0, 1.0)).sort().values
+'''),
+]
+
+# --------------------------------------------------------------------------- 04 ELBO
+
+_E4 = "04_elbo"
+
+MISTAKES += [
+    dict(exercise=_E4, function="kl_to_standard_normal", name="sigma instead of sigma^2",
+         replace=[("log_var.exp()", "(0.5 * log_var).exp()")]),
+    dict(exercise=_E4, function="kl_to_standard_normal", name="the -1 forgotten",
+         replace=[(" - log_var - 1)", " - log_var)")]),
+    dict(exercise=_E4, function="kl_to_standard_normal", name="the 1/2 forgotten",
+         replace=[("return 0.5 * (mu**2", "return (mu**2")]),
+    dict(exercise=_E4, function="kl_to_standard_normal", name="+ log sigma^2 instead of -",
+         replace=[(" - log_var - 1)", " + log_var - 1)")]),
+    dict(exercise=_E4, function="kl_to_standard_normal", name="mean over dimensions instead of sum",
+         replace=[(".sum(dim=1)", ".mean(dim=1)")]),
+    dict(exercise=_E4, function="kl_to_standard_normal", name="mu not squared",
+         replace=[("(mu**2 + ", "(mu.abs() + ")]),
+    dict(exercise=_E4, function="reparameterized_sample", name="sigma^2 instead of sigma",
+         replace=[("torch.exp(0.5 * log_var)", "torch.exp(log_var)")]),
+    dict(exercise=_E4, function="reparameterized_sample", name="log_var used as sigma",
+         replace=[("torch.exp(0.5 * log_var)", "log_var")]),
+    dict(exercise=_E4, function="reparameterized_sample", name="detached (no gradient to mu, log_var)",
+         replace=[("return mu + torch.exp(0.5 * log_var) * eps", "return (mu + torch.exp(0.5 * log_var) * eps).detach()")]),
+    dict(exercise=_E4, function="reparameterized_sample", name="mu - sigma eps",
+         replace=[("return mu + torch.exp", "return mu - torch.exp")]),
+    dict(exercise=_E4, function="monte_carlo_elbo", name="KL added instead of subtracted",
+         replace=[("return log_px / len(eps) - kl_to_standard_normal", "return log_px / len(eps) + kl_to_standard_normal")]),
+    dict(exercise=_E4, function="monte_carlo_elbo", name="sums over the S samples",
+         replace=[("return log_px / len(eps) - ", "return log_px - ")]),
+    dict(exercise=_E4, function="monte_carlo_elbo", name="decodes the mean, not the samples",
+         replace=[("decode(reparameterized_sample(mu, log_var, eps_s), dec_weight", "decode(mu, dec_weight")]),
+    dict(exercise=_E4, function="monte_carlo_elbo", name="only the first sample",
+         replace=[("for eps_s in eps:", "for eps_s in eps[:1]:")]),
+    dict(exercise=_E4, function="monte_carlo_elbo", name="log(sigmoid) (underflows for large logits)",
+         replace=[("(x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits))",
+                   "(x * torch.log(torch.sigmoid(logits)) + (1 - x) * torch.log(1 - torch.sigmoid(logits)))")]),
+    dict(exercise=_E4, function="monte_carlo_elbo", name="x and 1 - x swapped in log p(x|z)",
+         replace=[("(x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits))",
+                   "((1 - x) * F.logsigmoid(logits) + x * F.logsigmoid(-logits))")]),
+    dict(exercise=_E4, function="linear_gaussian_log_evidence", name="s instead of s^2 on the diagonal",
+         replace=[("noise_std**2 * torch.eye", "noise_std * torch.eye")]),
+    dict(exercise=_E4, function="linear_gaussian_log_evidence", name="log det without the factor 2",
+         replace=[("log_det = 2 * torch.log", "log_det = torch.log")]),
+    dict(exercise=_E4, function="linear_gaussian_log_evidence", name="bias forgotten",
+         replace=[("(x - bias).T", "x.T")]),
+    dict(exercise=_E4, function="linear_gaussian_log_evidence", name="C = W^T W style (W W^T transposed: identity)",
+         replace=[("weight @ weight.T + noise_std**2", "(weight**2).sum() / len(weight) + noise_std**2")]),
+    dict(exercise=_E4, function="linear_gaussian_log_evidence", name="solve with the upper triangle",
+         replace=[("(x - bias).T, upper=False)", "(x - bias).T, upper=True)")]),
+    dict(exercise=_E4, function="linear_gaussian_log_evidence", name="2 pi constant for one dimension",
+         replace=[("D * math.log(2 * math.pi)", "math.log(2 * math.pi)")]),
+]
+
+CORRECT += [
+    dict(exercise=_E4, function="kl_to_standard_normal", name="sigma^2 from exp(log_var) named, summed terms",
+         source='''def kl_to_standard_normal(mu, log_var):
+    var = torch.exp(log_var)
+    return 0.5 * (mu.pow(2).sum(1) + var.sum(1) - log_var.sum(1) - mu.shape[1])
+'''),
+    dict(exercise=_E4, function="reparameterized_sample", name="sqrt(exp(log_var))",
+         source='''def reparameterized_sample(mu, log_var, eps):
+    return mu + torch.sqrt(torch.exp(log_var)) * eps
+'''),
+    dict(exercise=_E4, function="monte_carlo_elbo", name="all samples at once by broadcasting",
+         source='''def monte_carlo_elbo(x, enc_weight, enc_bias, dec_weight, dec_bias, eps):
+    mu, log_var = encode(x, enc_weight, enc_bias)
+    z = reparameterized_sample(mu, log_var, eps)                       # (S, B, d)
+    logits = z @ dec_weight.T + dec_bias                               # (S, B, D)
+    log_px = (x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)).sum(-1).mean(0)
+    return log_px - kl_to_standard_normal(mu, log_var)
+'''),
+    dict(exercise=_E4, function="linear_gaussian_log_evidence", name="torch.logdet and torch.linalg.solve",
+         source='''def linear_gaussian_log_evidence(x, weight, bias, noise_std):
+    D = x.shape[1]
+    cov = weight @ weight.T + noise_std**2 * torch.eye(D, dtype=x.dtype)
+    r = x - bias
+    quad = (r * torch.linalg.solve(cov, r.T).T).sum(1)
+    return -0.5 * (D * math.log(2 * math.pi) + torch.logdet(cov) + quad)
+'''),
+]
+
+# --------------------------------------------------------------------------- 05 VAE
+
+_E5 = "05_vae"
+
+MISTAKES += [
+    dict(exercise=_E5, function="encoder_forward", name="extra ReLU on the output layer",
+         replace=[("out = h @ w2.T + b2", "out = torch.relu(h @ w2.T + b2)")]),
+    dict(exercise=_E5, function="encoder_forward", name="no ReLU on the hidden layer",
+         replace=[("h = torch.relu(x.flatten(1) @ w1.T + b1)", "h = x.flatten(1) @ w1.T + b1")]),
+    dict(exercise=_E5, function="encoder_forward", name="halves swapped (log_var first)",
+         replace=[("return out[:, :d], out[:, d:]", "return out[:, d:], out[:, :d]")]),
+    dict(exercise=_E5, function="encoder_forward", name="sigmoid instead of ReLU",
+         replace=[("h = torch.relu(", "h = torch.sigmoid(")]),
+    dict(exercise=_E5, function="encoder_forward", name="interleaved split (even outputs are mu)",
+         replace=[("return out[:, :d], out[:, d:]", "return out[:, 0::2], out[:, 1::2]")]),
+    dict(exercise=_E5, function="encoder_forward", name="output bias forgotten",
+         replace=[("out = h @ w2.T + b2", "out = h @ w2.T")]),
+    dict(exercise=_E5, function="negative_elbo", name="sigma instead of sigma^2 in the KL",
+         replace=[("log_var.exp()", "(0.5 * log_var).exp()")]),
+    dict(exercise=_E5, function="negative_elbo", name="KL subtracted",
+         replace=[("return recon + kl", "return recon - kl")]),
+    dict(exercise=_E5, function="negative_elbo", name="log(sigmoid) (inf for large logits)",
+         replace=[("-(x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits))",
+                   "-(x * torch.log(torch.sigmoid(logits)) + (1 - x) * torch.log(1 - torch.sigmoid(logits)))")]),
+    dict(exercise=_E5, function="negative_elbo", name="mean over pixels instead of sum",
+         replace=[(".flatten(1).sum(1)", ".flatten(1).mean(1)")]),
+    dict(exercise=_E5, function="negative_elbo", name="KL without the 1/2",
+         replace=[("kl = 0.5 * (", "kl = (")]),
+    dict(exercise=_E5, function="negative_elbo", name="KL without the -1",
+         replace=[(" - log_var - 1)", " - log_var)")]),
+    dict(exercise=_E5, function="iwae_bound", name="log K not subtracted",
+         replace=[(" - math.log(log_w.shape[0])", "")]),
+    dict(exercise=_E5, function="iwae_bound", name="mean of the log-weights (the ELBO, not ELBO_K)",
+         replace=[("return torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])", "return log_w.mean(dim=0)")]),
+    dict(exercise=_E5, function="iwae_bound", name="+ log q instead of -",
+         replace=[("log_w = log_px_given_z + log_pz - log_qz", "log_w = log_px_given_z + log_pz + log_qz")]),
+    dict(exercise=_E5, function="iwae_bound", name="log(mean(exp)) (underflows)",
+         replace=[("return torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])", "return torch.log(torch.exp(log_w).mean(dim=0))")]),
+    dict(exercise=_E5, function="iwae_bound", name="log-sum-exp over the batch (dim 1)",
+         replace=[("return torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])",
+                   "return torch.logsumexp(log_w, dim=1) - math.log(log_w.shape[1])")]),
+    dict(exercise=_E5, function="iwae_bound", name="log p(z) left out",
+         replace=[("log_w = log_px_given_z + log_pz - log_qz", "log_w = log_px_given_z - log_qz")]),
+    dict(exercise=_E5, function="decode_latent_grid", name="row 0 at the bottom (z2 grows downwards)",
+         replace=[("torch.meshgrid(v, v.flip(0), indexing=\"xy\")", "torch.meshgrid(v, v, indexing=\"xy\")")]),
+    dict(exercise=_E5, function="decode_latent_grid", name="z1 and z2 swapped (column by column)",
+         replace=[("torch.meshgrid(v, v.flip(0), indexing=\"xy\")", "torch.meshgrid(v, v.flip(0), indexing=\"ij\")")]),
+    dict(exercise=_E5, function="decode_latent_grid", name="logits returned, not probabilities",
+         replace=[("return torch.sigmoid(z @ weight.T + bias)", "return (z @ weight.T + bias)")]),
+    dict(exercise=_E5, function="decode_latent_grid", name="float32 grid whatever the weights (linspace default)",
+         replace=[("v = torch.linspace(-limit, limit, side, dtype=weight.dtype)", "v = torch.linspace(-limit, limit, side)")]),
+    dict(exercise=_E5, function="decode_latent_grid", name="grid from 0 to limit",
+         replace=[("torch.linspace(-limit, limit, side", "torch.linspace(0, limit, side")]),
+    dict(exercise=_E5, function="decode_latent_grid", name="samples instead of means (bernoulli)",
+         replace=[("return torch.sigmoid(z @ weight.T + bias).reshape", "return torch.bernoulli(torch.sigmoid(z @ weight.T + bias)).reshape")]),
+]
+
+CORRECT += [
+    dict(exercise=_E5, function="negative_elbo", name="F.binary_cross_entropy_with_logits (the text allows it)",
+         source='''def negative_elbo(x, logits, mu, log_var):
+    recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+    return recon + 0.5 * (mu**2 + log_var.exp() - log_var - 1).sum(1)
+'''),
+    dict(exercise=_E5, function="iwae_bound", name="log-sum-exp by hand (subtract the max)",
+         source='''def iwae_bound(log_px_given_z, log_pz, log_qz):
+    log_w = log_px_given_z + log_pz - log_qz
+    top = log_w.max(dim=0).values
+    return top + torch.log(torch.exp(log_w - top).mean(dim=0))
+'''),
+    dict(exercise=_E5, function="decode_latent_grid", name="two Python loops, codes appended row by row",
+         source='''def decode_latent_grid(weight, bias, side, limit):
+    v = torch.linspace(-limit, limit, side, dtype=weight.dtype)
+    codes = []
+    for r in range(side):
+        for c in range(side):
+            codes.append(torch.stack([v[c], v[side - 1 - r]]))
+    z = torch.stack(codes)
+    return torch.sigmoid(z @ weight.T + bias).reshape(-1, 1, 28, 28)
+'''),
+    dict(exercise=_E5, function="encoder_forward", name="chunk(2, dim=1) and F.relu",
+         source='''def encoder_forward(x, w1, b1, w2, b2):
+    h = F.relu(F.linear(x.reshape(len(x), -1), w1, b1))
+    mu, log_var = F.linear(h, w2, b2).chunk(2, dim=1)
+    return mu, log_var
+'''),
+]
+
+
+# --------------------------------------------------------------------------- literal solutions
+# Each exercise's functions written the way the text and its hints say, line by line (issue 15,
+# part 1: "a solution written the way the text suggests gets full marks"). The notebook made from
+# the solution with ALL of an exercise's functions replaced by these must pass every cell and
+# every graded test (`tests/test_literal_solutions.py`). Functions whose solution already is the
+# hint's literal reading are not repeated.
+
+LITERAL = {
+    _E1: {
+        "gaussian_nll": '''def gaussian_nll(x, mean):
+    return 0.5 * ((x - mean) ** 2).reshape(len(x), -1).sum(dim=1) + 0.5 * x[0].numel() * math.log(2 * math.pi)
+''',
+        "gaussian_nll_learned_variance": '''def gaussian_nll_learned_variance(y, mean, log_var):
+    terms = log_var + (y - mean) ** 2 * torch.exp(-log_var) + math.log(2 * math.pi)
+    return 0.5 * terms.reshape(len(y), -1).sum(dim=1)
+''',
+    },
+    _E2: {
+        "shortest_paths": '''def shortest_paths(lengths):
+    d = lengths
+    for l in range(len(d)):
+        d = torch.minimum(d, d[:, l:l+1] + d[l:l+1, :])
+    return d
+''',
+        "parzen_log_density": '''def parzen_log_density(x, centers, bandwidth):
+    squared = torch.cdist(x, centers) ** 2
+    N, D = centers.shape
+    return torch.logsumexp(-squared / (2 * bandwidth**2), dim=1) - math.log(N) - D / 2 * math.log(2 * math.pi * bandwidth**2)
+''',
+        "kernel_covariance": '''def kernel_covariance(covariance, dim, noise_variance):
+    values, vectors = torch.linalg.eigh(covariance)
+    D = len(values)
+    values, vectors = values[D - dim:], vectors[:, D - dim:]
+    return noise_variance * torch.eye(D, dtype=covariance.dtype) + vectors @ torch.diag(values) @ vectors.T
+''',
+    },
+    _E3: {
+        "salt_and_pepper": '''def salt_and_pepper(x, level, u, coin):
+    return torch.where(u < level, torch.where(coin < 0.5, torch.ones_like(x), torch.zeros_like(x)), x)
+''',
+        "dae_loss": '''def dae_loss(x, level, u, weight, bias, output_bias):
+    S, B, D = u.shape
+    noisy = mask_noise(x.repeat(S, 1), level, u.reshape(S * B, D))
+    logits = tied_forward(noisy, weight, bias, output_bias)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, x.repeat(S, 1), reduction="none")
+    return bce.sum(dim=1).mean()
+''',
+    },
+    _E4: {
+        "monte_carlo_elbo": '''def monte_carlo_elbo(x, enc_weight, enc_bias, dec_weight, dec_bias, eps):
+    mu, log_var = encode(x, enc_weight, enc_bias)
+    total = 0
+    for e in eps:
+        z = reparameterized_sample(mu, log_var, e)
+        logits = decode(z, dec_weight, dec_bias)
+        total = total + (x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)).sum(dim=1)
+    return total / len(eps) - kl_to_standard_normal(mu, log_var)
+''',
+    },
+    _E5: {
+        "encoder_forward": '''def encoder_forward(x, w1, b1, w2, b2):
+    h = torch.relu(x.flatten(1) @ w1.T + b1)
+    out = h @ w2.T + b2
+    d = w2.shape[0] // 2
+    return out[:, :d], out[:, d:]
+''',
+        "decode_latent_grid": '''def decode_latent_grid(weight, bias, side, limit):
+    v = torch.linspace(-limit, limit, side, dtype=weight.dtype)
+    z1, z2 = torch.meshgrid(v, v.flip(0), indexing="xy")
+    z = torch.stack([z1.reshape(-1), z2.reshape(-1)], dim=1)
+    logits = z @ weight.T + bias
+    return torch.sigmoid(logits).reshape(-1, 1, 28, 28)
+''',
+    },
+}
+
+
+# --------------------------------------------------------------------------- what the texts forbid
+# Right values from a forbidden shortcut (the library, a ready-made loss, another algorithm than the one
+# the text asks for). No self-check can see these (they check values); the graded tests must take the
+# points of EVERY test of the function (`every_test`: the prefix of those tests' names), not of one.
+
+MISTAKES += [
+    dict(exercise=_E1, function="categorical_nll", name="rule: F.cross_entropy", every_test="test_categorical_nll",
+         source='''def categorical_nll(y, logits):
+    return F.cross_entropy(logits, y, reduction="none")
+'''),
+    dict(exercise=_E2, function="pca", name="rule: eigendecomposition of the covariance (not the SVD)", every_test="test_pca",
+         source='''def pca(x, num_components):
+    mean = x.mean(0)
+    values, vectors = torch.linalg.eigh(torch.cov((x - mean).T))
+    top = torch.argsort(values, descending=True)[:num_components]
+    return mean, vectors[:, top].T, values[top]
+'''),
+    dict(exercise=_E2, function="parzen_log_density", name="rule: calls the library", every_test="test_parzen_log_density",
+         source='''def parzen_log_density(x, centers, bandwidth):
+    return parzen.parzen_log_density(x, centers, bandwidth)
+'''),
+    dict(exercise=_E4, function="kl_to_standard_normal", name="rule: calls the library", every_test="test_kl_to_standard_normal",
+         source='''def kl_to_standard_normal(mu, log_var):
+    return likelihood.kl_normal_std(mu, log_var)
+'''),
+    dict(exercise=_E5, function="negative_elbo", name="rule: calls the library", every_test="test_negative_elbo",
+         source='''def negative_elbo(x, logits, mu, log_var):
+    return likelihood.bernoulli_nll(x, logits) + likelihood.kl_normal_std(mu, log_var)
+'''),
+    dict(exercise=_E5, function="iwae_bound", name="rule: the library's log_mean_exp", every_test="test_iwae_bound",
+         source='''def iwae_bound(log_px_given_z, log_pz, log_qz):
+    return likelihood.log_mean_exp(log_px_given_z + log_pz - log_qz, dim=0)
+'''),
+]
