@@ -40,13 +40,14 @@ SANDBOX_USER = "edu-gen-sandbox"  # root mode: kernels run as this user
 GRADER_USER = "edu-gen-grader"  # ordinary mode under root: the grader runs as this user
 FULL = os.environ.get("EDU_GEN_HOSTILE_FULL") == "1"
 DISK_MB = 512  # --disk-mb of the test batches: fill_disk must stop here
+GRADER_ONLY = "EDU_GEN_TEST_GRADER_ONLY"  # in the grader's environment, never in a kernel's
 ATTACKS = ["read_secrets", "detached_daemon", "fork_bomb", "signal_grader", "write_outside", "exhaust_memory",
            "exit_in_cell", "pin_sysv_shm", "leave_behind", "read_leftovers", "fill_disk", "huge_code_cell"]
 SHORT = {  # what CI grades per mode; FULL grades ATTACKS in both
     "root": ["read_secrets", "detached_daemon", "fork_bomb", "signal_grader", "write_outside", "exhaust_memory",
              "exit_in_cell", "pin_sysv_shm", "leave_behind", "read_leftovers", "fill_disk"],
-    "user": ["read_secrets", "detached_daemon", "fork_bomb", "signal_grader", "write_outside",
-             "pin_sysv_shm", "leave_behind", "read_leftovers", "fill_disk"],
+    "user": ["read_secrets", "detached_daemon", "fork_bomb", "signal_grader", "pin_sysv_shm", "leave_behind",
+             "read_leftovers", "fill_disk"],
 }
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap (bwrap) is not installed")
@@ -138,7 +139,7 @@ def batch(request):
                         "--timeout", "90", "--cell-timeout", "30", "--disk-mb", str(DISK_MB)]
     command += ["--sandbox-user", SANDBOX_USER] if mode == "root" else ["--sandbox"]
     began = time.monotonic()
-    done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1800, env=dict(os.environ, **{GRADER_ONLY: "1"}))
     finished = time.monotonic()
     print(f"{mode}: {len(list(submissions.rglob('*.ipynb')))} notebooks graded in {finished - began:.0f} s")
     yield {"mode": mode, "done": done, "out": out, "uid": uid, "canary": canary, "finished": finished, "attacks": attacks,
@@ -186,7 +187,11 @@ def test_a_hostile_notebook_gains_no_points(batch, name):
 def test_tests_solutions_output_and_other_students_are_unreadable(batch):
     log = _log(batch, "read_secrets")
     denied = re.findall(r"^DENIED (\S+)", log, flags=re.M)
-    assert len(denied) == 7 and "READ " not in log, log[-3000:]
+    assert len([path for path in denied if not path.endswith("/environ")]) == 6 and "READ " not in log, log[-3000:]
+    # the parent and pid 1 are the sandbox's init: as root it is root's (unreadable); as an ordinary user its
+    # environment is the kernel's own, which the grader wrote: nothing of the grader's (GRADER_ONLY) is in it
+    environments = re.findall(r"^(?:ENVIRON|DENIED) /proc/\d+/environ(.*)$", log, flags=re.M)
+    assert len(environments) == 2 and not any(GRADER_ONLY in line for line in environments), log[-3000:]
     # FileNotFoundError: the sandbox's new root holds none of these paths
     assert re.search(r"^no solution: FileNotFoundError$", log, flags=re.M), log[-3000:]
     assert "USED THE SOLUTION" not in log
@@ -206,12 +211,16 @@ def test_a_fork_bomb_is_stopped_by_the_process_limit(batch):
     assert refused and int(refused.group(1)) < 256
 
 
-def test_the_grader_cannot_be_signalled_and_nothing_outside_can_be_written(batch):
+def test_the_grader_cannot_be_signalled(batch):
     log = _log(batch, "signal_grader")
     seen = re.search(r"^SEES (\d+) processes$", log, flags=re.M)
     assert seen and int(seen.group(1)) <= 3, log[-2000:]  # measured 2: the sandbox's init and the kernel (a PID namespace)
     assert re.search(r"^(SENT SIGKILL to every process it may signal|could not signal anyone ProcessLookupError)$", log, flags=re.M)
     assert batch["done"].returncode == 0  # the grader survived it (and z_honest, graded after it, has full marks)
+
+
+def test_nothing_outside_can_be_written(batch):
+    _attacked(batch, "write_outside")
     assert "could not write" in _log(batch, "write_outside") and batch["canary"].read_text() == "untouched\n"
 
 

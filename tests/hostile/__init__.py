@@ -227,10 +227,16 @@ def read_secrets(targets: list[Path], solution_path: Path) -> nbformat.NotebookN
     return with_cells(exercise(), WRONG_ANSWERS, f"""
 import json, os
 from pathlib import Path
-for target in {[str(t) for t in targets]!r} + [f"/proc/{{os.getppid()}}/environ"]:   # the grader's environment too
+for target in {[str(t) for t in targets]!r}:
     try:
         found = os.listdir(target) if os.path.isdir(target) else Path(target).read_bytes()[:80]
         print("READ", target, str(found)[:80])
+    except OSError as error:
+        print("DENIED", target, type(error).__name__)
+for target in (f"/proc/{{os.getppid()}}/environ", "/proc/1/environ"):   # the grader's environment, if it is the parent
+    try:
+        names = sorted(item.split(b"=")[0].decode(errors="replace") for item in Path(target).read_bytes().split(b"\0") if item)
+        print("ENVIRON", target, " ".join(names))
     except OSError as error:
         print("DENIED", target, type(error).__name__)
 try:

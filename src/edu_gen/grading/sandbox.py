@@ -180,8 +180,11 @@ def seccomp_filter(machine: str | None = None) -> bytes | None:
 _LAUNCHER = r"""
 import json, os, resource, sys
 spec = json.loads(sys.argv[1])
-for which, value in spec["rlimits"].items():
-    resource.setrlimit(int(which), tuple(value))
+for which, (soft, hard) in spec["rlimits"].items():  # never above a limit the grader itself runs under
+    _, ceiling = resource.getrlimit(int(which))
+    if ceiling != resource.RLIM_INFINITY:
+        soft, hard = min(soft, ceiling), min(hard, ceiling)
+    resource.setrlimit(int(which), (soft, hard))
 with open("/proc/self/oom_score_adj", "w") as file:
     file.write("1000")
 if spec.get("uid") is not None:

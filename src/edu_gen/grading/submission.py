@@ -196,8 +196,11 @@ class Submission:
         if self.kernel is not None:
             self.kernel.stop()
             kernel_log = self.workdir.parent / f"{self.workdir.name}.kernel.log"
-            if kernel_log.is_file():
-                self._write_log("--- the kernel process's own output\n" + kernel_log.read_text(errors="replace")[-20_000:])
+            if kernel_log.is_file():  # up to the file-size limit (256 MB): only its end is read
+                with open(kernel_log, "rb") as file:
+                    file.seek(max(0, file.seek(0, os.SEEK_END) - 20_000))
+                    tail = file.read().decode(errors="replace")
+                self._write_log("--- the kernel process's own output\n" + tail)
                 kernel_log.unlink()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
