@@ -207,3 +207,20 @@ def test_stack_refuses_layers_that_do_not_fit():
         ae.stack([first, ae.Autoencoder(ae.AEConfig(input_shape=(20,), hidden_dims=(), code_dim=5, activation="relu"))])
     with pytest.raises(ValueError, match="at least one"):
         ae.stack([])
+
+
+def test_ae_config_accepts_integer_kinds_and_refuses_bools_and_floats():
+    import numpy as np
+
+    config = ae.AEConfig(input_shape=(np.int64(2),), hidden_dims=[torch.tensor(4)], code_dim=np.int32(1), activation="relu",
+                      likelihood="gaussian")
+    assert config.input_shape == (2,) and config.hidden_dims == (4,) and type(config.code_dim) is int
+    assert config == ae.AEConfig(input_shape=(2,), hidden_dims=(4,), code_dim=1, activation="relu", likelihood="gaussian")
+    with pytest.raises(TypeError, match=r"code_dim must be an int >= 1 .*got True \(bool\)"):
+        ae.AEConfig(code_dim=True)
+    with pytest.raises(TypeError, match=r"hidden_dims\[1\] must be an int >= 1, got 2.5"):
+        ae.AEConfig(hidden_dims=(4, 2.5))
+    with pytest.raises(ValueError, match=r"code_dim must be an int >= 1 .*got 0"):
+        ae.AEConfig(code_dim=0)
+    with pytest.raises(TypeError, match="tied must be a bool"):
+        ae.AEConfig(tied=1)

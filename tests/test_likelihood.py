@@ -190,3 +190,31 @@ def test_log_mean_exp_is_stable_and_exact():
 def test_bad_shapes_and_dtypes_are_named(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("fn", [likelihood.bernoulli_nll, likelihood.continuous_bernoulli_nll])
+@pytest.mark.parametrize("bad, found", [(1.5, r"values in \[0, 1.5\]"), (-0.25, r"values in \[-0.25, 1\]"),
+                                        (float("nan"), "1 NaN entries")])
+def test_bernoulli_targets_outside_the_unit_interval_are_refused(fn, bad, found):
+    """Outside [0, 1] the Bernoulli formula is no probability (it went negative before: e.g. x = 2, logit 5)."""
+    x = torch.tensor([[0.0, 1.0, 0.5], [0.2, 0.3, 0.4]], dtype=torch.float64)
+    x[1, 1] = bad
+    with pytest.raises(ValueError, match=rf"{fn.__name__}: x .* must hold values in \[0, 1\], got " + found):
+        fn(x, torch.zeros_like(x))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_an_empty_batch_gives_an_empty_result(dtype):
+    """Every likelihood function: B = 0 gives a (0,) tensor of the input's dtype (it was a reshape error)."""
+    x = torch.zeros(0, 1, 4, 4, dtype=dtype)
+    mu = torch.zeros(0, 3, dtype=dtype)
+    results = [
+        likelihood.gaussian_nll(x, x), likelihood.gaussian_nll(x, x, torch.zeros_like(x)),
+        likelihood.bernoulli_nll(x, x), likelihood.continuous_bernoulli_nll(x, x),
+        likelihood.categorical_nll(torch.zeros(0, dtype=torch.int64), torch.zeros(0, 10, dtype=dtype)),
+        likelihood.categorical_nll(torch.zeros(0, 4, 4, dtype=torch.int64), torch.zeros(0, 10, 4, 4, dtype=dtype)),
+        likelihood.kl_normal_std(mu, mu), likelihood.kl_normal_normal(mu, mu, mu, mu),
+    ]
+    for result in results:
+        assert result.shape == (0,) and result.dtype == dtype
+    assert likelihood.continuous_bernoulli_log_norm(x).shape == x.shape

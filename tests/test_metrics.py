@@ -89,3 +89,34 @@ def test_kl_per_latent_splits_the_kl_term_by_coordinate():
     assert torch.allclose(per_latent, expected, rtol=0, atol=1e-6)
     with pytest.raises(ValueError, match=r"same shape \(N, d\)"):
         metrics.kl_per_latent(mu, log_var[:, :3])
+
+
+def test_mig_ties_share_a_bin_and_row_order_does_not_matter():
+    """Issue 12: one constant latent and two pure-noise latents on the shapes data (sorted by factor).
+
+    With ties ranked by row order, the constant latent's bins followed the row order, hence the sorted
+    factors: it scored MIG 0.375. Tied values must share a bin, so a constant latent carries nothing."""
+    from edu_gen import data
+
+    _, factors = data.shapes()                                             # (1200, 4), sorted by factor
+    g = torch.Generator().manual_seed(0)
+    latents = torch.cat([torch.zeros(len(factors), 1), torch.rand(len(factors), 2, generator=g)], 1)
+    score = metrics.mutual_information_gap(latents, factors)
+    # two noise latents differ only by sampling noise: measured 0.0030; the old ranking by row order gave 0.376
+    assert 0 <= score < 0.02
+    shuffled = torch.randperm(len(factors), generator=g)
+    assert metrics.mutual_information_gap(latents[shuffled], factors[shuffled]) == pytest.approx(score, abs=1e-12)
+    # a latent with two tied values: its bins are the two values, whatever the rows' order
+    two = torch.cat([(factors[:, :1] % 2).float(), torch.rand(len(factors), 1, generator=g)], 1)
+    assert metrics.mutual_information_gap(two[shuffled], factors[shuffled]) == pytest.approx(
+        metrics.mutual_information_gap(two, factors), abs=1e-12)
+
+
+def test_mig_refuses_non_finite_latents_and_bad_bins():
+    factors = torch.randint(3, (10, 1), generator=torch.Generator().manual_seed(0))
+    latents = torch.rand(10, 2)
+    latents[3, 1] = float("nan")
+    with pytest.raises(ValueError, match="latents must be finite"):
+        metrics.mutual_information_gap(latents, factors)
+    with pytest.raises(ValueError, match="bins must be an int >= 2"):
+        metrics.mutual_information_gap(torch.rand(10, 2), factors, bins=1)

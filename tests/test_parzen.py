@@ -110,3 +110,28 @@ def test_bad_input_is_refused():
         parzen.manifold_parzen(x, num_neighbors=5, dim=3)
     with pytest.raises(ValueError, match="at least one bandwidth"):
         parzen.select_bandwidth(x, x, [])
+
+
+def test_a_non_positive_noise_variance_is_refused_clearly_even_after_replace():
+    x = torch.randn(30, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    model = parzen.manifold_parzen(x, num_neighbors=5, dim=1)
+    for bad in (0.0, -0.01, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"noise_variance must be a positive number \(finite\), got"):
+            dataclasses.replace(model, noise_variance=bad)    # was "math domain error" once evaluated
+    with pytest.raises(TypeError, match="noise_variance must be .*bool"):
+        dataclasses.replace(model, noise_variance=True)
+    # any numeric kind is accepted and stored as a float
+    assert dataclasses.replace(model, noise_variance=torch.tensor(0.5)).noise_variance == 0.5
+    with pytest.raises(TypeError, match="model must be a ManifoldParzen"):
+        parzen.manifold_parzen_log_density(x, {"centers": x})
+
+
+def test_manifold_parzen_works_on_the_model_device_meta():
+    """`covariances` builds its identity on the model's device and the log-density moves x there:
+    on the meta device (no values, every op checks devices) both ran on the CPU before and failed."""
+    x = torch.randn(30, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    model = parzen.manifold_parzen(x, num_neighbors=5, dim=1)
+    on_meta = dataclasses.replace(model, centers=model.centers.to("meta"), directions=model.directions.to("meta"),
+                                  variances=model.variances.to("meta"))
+    assert on_meta.covariances().device.type == "meta"
+    assert parzen.manifold_parzen_log_density(x[:4], on_meta).device.type == "meta"   # x comes from the CPU

@@ -9,6 +9,7 @@ import importlib.util
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import distributions as D
@@ -368,3 +369,81 @@ def test_full_scale_benchmark_starts_and_reports_its_protocol(monkeypatch, tmp_p
     assert result["protocol"]["batch_size"] == 20 and result["protocol"]["data"] == "digits"
     assert result["reference"]["nll_nats"] == 86.76 and "k = 5000" in result["reference"]["evaluation"]
     assert result["nll_nats"] <= -result["elbo_nats"] + 5                  # ELBO_3 vs one ELBO draw, 20 digits
+
+
+def test_nan_images_are_refused_by_every_function_that_takes_images():
+    """Every comparison with NaN is false, so a check written as `x < 0 or x > 1` lets NaN through."""
+    model = vae.VAE(vae.VAEConfig(latent_dim=2, hidden_dim=8))
+    x = torch.rand(3, 1, 28, 28, generator=gen(0))
+    x[1, 0, 5, 5] = float("nan")
+    for call in (lambda: vae.iwae_log_likelihood(model, x, 3), lambda: model.loss(x), lambda: vae.binarized_loss(model, x),
+                 lambda: vae.check_unit_interval(x, "here")):
+        with pytest.raises(ValueError, match=r"pixel values in \[0, 1\], got 1 NaN entries"):
+            call()
+
+
+def test_iwae_refuses_models_without_a_gaussian_encoder():
+    from edu_gen import autoencoders
+
+    x = torch.rand(2, 1, 28, 28, generator=gen(0))
+    for model in (vae.DeterministicAE(vae.VAEConfig(latent_dim=2, hidden_dim=8)), autoencoders.Autoencoder()):
+        with pytest.raises(TypeError, match=f"model must be a VAE .*got {type(model).__name__}"):
+            vae.iwae_log_likelihood(model, x, 3)
+
+
+def test_deterministic_ae_has_no_variance_head():
+    config = vae.VAEConfig(latent_dim=3, hidden_dim=8)
+    torch.manual_seed(5)
+    ae = vae.DeterministicAE(config)
+    after_ae = torch.rand(1)
+    torch.manual_seed(5)
+    full = vae.VAE(config)
+    assert torch.equal(torch.rand(1), after_ae)            # the AE draws what the VAE draws, no more
+    assert ae.encoder[-1].out_features == 3 and full.encoder[-1].out_features == 6
+    # 8 * 3 + 3 fewer parameters than the VAE: the log-variance head's weights and biases
+    assert sum(p.numel() for p in full.parameters()) - sum(p.numel() for p in ae.parameters()) == 8 * 3 + 3
+    # from one seed, every weight the AE has starts where the VAE's does (the chapter compares them so)
+    full_state = full.state_dict()
+    for name, value in ae.state_dict().items():
+        assert torch.equal(value, full_state[name][: len(value)]), name
+    conv = vae.DeterministicAE(vae.VAEConfig(latent_dim=3, architecture="conv"))
+    mu, log_var = conv.encode(torch.rand(2, 1, 28, 28, generator=gen(0)))
+    assert mu.shape == (2, 3) and log_var is None
+
+
+def test_old_deterministic_ae_checkpoints_are_refused(tmp_path):
+    """A checkpoint saved with the unused variance head no longer fits: train.load says so (and
+    load_or_train trains anew) rather than loading half of it."""
+    from edu_gen import train
+
+    config = vae.VAEConfig(latent_dim=2, hidden_dim=8)
+    old = vae.DeterministicAE(config)
+    old.encoder[-1] = torch.nn.Linear(8, 4)   # the old DeterministicAE had the VAE's encoder, 2 * d outputs
+    train.save(tmp_path / "old.pt", old, config)
+    with pytest.raises(train.CheckpointMismatchError, match="another architecture"):
+        train.load(tmp_path / "old.pt", vae.DeterministicAE(config), config=config)
+
+
+@pytest.mark.parametrize("value", [np.float32(2.0), np.int64(3), torch.tensor(2.0), torch.tensor(4), 2, 2.5])
+def test_vae_config_accepts_numbers_of_any_kind_as_python_numbers(value):
+    config = vae.VAEConfig(latent_dim=np.int64(3), hidden_dim=torch.tensor(8), beta=value)
+    assert type(config.beta) is float and config.beta == float(value)
+    assert type(config.latent_dim) is int and config.latent_dim == 3 and type(config.hidden_dim) is int
+    assert config == vae.VAEConfig(latent_dim=3, hidden_dim=8, beta=float(value))
+
+
+@pytest.mark.parametrize("field, value, error, message", [
+    ("beta", True, TypeError, r"beta must be a number >= 0 .*got True \(bool\)"),
+    ("beta", float("inf"), ValueError, r"beta must be a number >= 0 \(the KL weight; finite\), got inf"),
+    ("beta", float("nan"), ValueError, "beta must be .*got nan"),
+    ("beta", "1.0", TypeError, r"beta must be .*got '1.0' \(str\)"),
+    ("beta", torch.tensor([1.0, 2.0]), TypeError, r"beta must be .*got a tensor of shape \(2,\)"),
+    ("beta", torch.tensor(True), TypeError, "beta must be .*torch.bool"),
+    ("latent_dim", True, TypeError, r"latent_dim must be an int >= 1 .*got True \(bool\)"),
+    ("latent_dim", 2.0, TypeError, r"latent_dim must be an int >= 1 .*got 2.0 \(float\)"),
+    ("latent_dim", np.int64(0), ValueError, "latent_dim must be an int >= 1"),
+    ("hidden_dim", torch.tensor(-1), ValueError, "hidden_dim must be an int >= 1"),
+])
+def test_vae_config_refuses_bools_non_finite_and_non_numbers(field, value, error, message):
+    with pytest.raises(error, match=message):
+        vae.VAEConfig(**{field: value})

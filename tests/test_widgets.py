@@ -40,7 +40,9 @@ def test_sliders_start_at_the_default_of_draw_or_at_the_given_value():
     ("bandwidth", (0.1, 1.0), r"expected \(low, high, step\)"),
     ("bandwidth", (1.0, 0.1, 0.1), "need low < high"),
     ("bandwidth", (0.1, 1.0, 0.1, 2.0), "outside"),
-    ("bandwidth", ("a", 1.0, 0.1), "must be numbers"),
+    ("bandwidth", ("a", 1.0, 0.1), r"slider 'bandwidth': low must be a finite number, got 'a' \(str\)"),
+    ("bandwidth", (0.1, True, 0.1), "high must be a finite number, got True"),
+    ("bandwidth", (0.1, float("inf"), 0.1), "high must be a finite number, got inf"),
 ])
 def test_bad_slider_specifications_are_refused(name, spec, message):
     with pytest.raises((TypeError, ValueError), match=message):
@@ -82,3 +84,13 @@ def test_the_explorer_offers_the_widget_and_a_png_fallback(monkeypatch):
     bundle = explorer._repr_mimebundle_()
     assert widgets.WIDGET_VIEW in bundle and bundle[widgets.WIDGET_VIEW]["model_id"] == explorer.box.model_id
     assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG")
+
+
+def test_slider_numbers_of_any_numeric_kind_become_python_numbers():
+    import numpy as np
+    import torch
+
+    slider = widgets.parse_slider(draw, "num_samples", (np.int64(10), torch.tensor(500), 10, np.int32(250)))
+    assert slider.is_integer and (slider.low, slider.high, slider.value) == (10, 500, 250)
+    slider = widgets.parse_slider(draw, "bandwidth", (np.float32(0.25), 1.0, torch.tensor(0.25)))
+    assert not slider.is_integer and type(slider.low) is float and slider.step == 0.25

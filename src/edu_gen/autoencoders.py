@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from edu_gen import likelihood
+from edu_gen._checks import number
 
 ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "linear": nn.Identity}
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -98,9 +99,7 @@ def corrupt(x: torch.Tensor, kind: str, level: float, generator: torch.Generator
         raise ValueError(f"corruption kind must be one of {CORRUPTIONS}, got {kind!r}")
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
         raise TypeError(f"corrupt expects a floating-point tensor, got {type(x).__name__}")
-    level = float(level)
-    if not 0.0 <= level <= 1.0:
-        raise ValueError(f"corruption level must be in [0, 1] (a probability, or a noise std), got {level}")
+    level = number(level, "corruption level", "in [0, 1] (a probability, or a noise std)", minimum=0.0, maximum=1.0)
 
     def uniform():
         return torch.rand(x.shape, generator=generator, dtype=x.dtype).to(x.device)
@@ -131,6 +130,16 @@ def mlp(sizes: list[int], activation: str, last_activation: str) -> nn.Sequentia
 
 @dataclass(frozen=True)
 class AEConfig:
+    """Everything that fixes an `Autoencoder`'s architecture and loss; saved in its checkpoints.
+
+    Sizes may be given as any integer kind (Python, NumPy, 0-d tensor) and are stored as Python
+    ints, the shapes as tuples.
+
+    Raises:
+        TypeError: a size that is not an integer (bool included), or ``tied`` not a bool.
+        ValueError: a size < 1, an unknown activation or likelihood, or ``tied`` with hidden layers.
+    """
+
     input_shape: tuple[int, ...] = (1, 28, 28)  # one example's shape; (2,) for 2D points
     hidden_dims: tuple[int, ...] = ()  # encoder hidden widths; the decoder mirrors them. () = one layer
     code_dim: int = 32  # the bottleneck: smaller codes reconstruct worse but must find structure
@@ -143,8 +152,19 @@ class AEConfig:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
         if self.likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
-        if self.code_dim < 1 or any(d < 1 for d in self.hidden_dims):
-            raise ValueError(f"code_dim and hidden_dims must be positive, got {self.code_dim}, {self.hidden_dims}")
+        for name in ("input_shape", "hidden_dims"):
+            if not isinstance(getattr(self, name), (tuple, list)):
+                raise TypeError(f"{name} must be a tuple of ints >= 1, got {getattr(self, name)!r}")
+        if len(self.input_shape) == 0:
+            raise ValueError("input_shape must be a tuple of ints >= 1 (one example's shape), got ()")
+        sizes = lambda name, values: tuple(number(v, f"{name}[{i}]", "an int >= 1", integer=True, minimum=1)
+                                           for i, v in enumerate(values))
+        object.__setattr__(self, "input_shape", sizes("input_shape", self.input_shape))
+        object.__setattr__(self, "hidden_dims", sizes("hidden_dims", self.hidden_dims))
+        object.__setattr__(self, "code_dim", number(self.code_dim, "code_dim", "an int >= 1 (the size of the code)",
+                                                    integer=True, minimum=1))
+        if not isinstance(self.tied, bool):
+            raise TypeError(f"tied must be a bool, got {self.tied!r}")
         if self.tied and self.hidden_dims != ():
             raise ValueError(f"tied=True needs a one-layer autoencoder (hidden_dims=()), got hidden_dims={self.hidden_dims}")
 
@@ -333,8 +353,7 @@ def dae_loss(model: nn.Module, x: torch.Tensor, kind: str, level: float, num_sam
     :math:`\ell` is `reconstruction_error` of the kind named by `likelihood_name` (``"bernoulli"`` or
     ``"gaussian"``); by default the model's own ``config.likelihood`` (an `Autoencoder`), else Bernoulli.
     """
-    if num_samples < 1:
-        raise ValueError(f"num_samples (S) must be at least 1, got {num_samples}")
+    num_samples = number(num_samples, "num_samples (S)", "an int >= 1", integer=True, minimum=1)
     kind_nll = likelihood_name or getattr(getattr(model, "config", None), "likelihood", "bernoulli")
     x_rep = x.repeat(num_samples, *([1] * (x.dim() - 1)))  # (S*B, ...): S corrupted copies of each x
     output = model(corrupt(x_rep, kind, level, generator))

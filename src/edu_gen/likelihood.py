@@ -2,7 +2,9 @@
 
 Every function returns ONE value per example: a tensor of shape (B,) holding the exact negative
 log-density (or divergence) in nats, constants included, summed over all non-batch dimensions.
-Take ``.mean()`` for a mini-batch loss. Tests compare each with `torch.distributions`.
+Take ``.mean()`` for a mini-batch loss. Tests compare each with `torch.distributions`. An empty
+batch (B = 0) gives an empty (0,) tensor (its ``.mean()`` is NaN: there is nothing to average),
+and the result lies on the inputs' device.
 
 Notation (the book's notation page): D is the number of dimensions summed over, sigma a standard
 deviation (``log_var`` = log sigma^2), sigm the logistic sigmoid, lambda = sigm(logits) the mean
@@ -27,6 +29,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from edu_gen._checks import unit_interval
+
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -45,10 +49,12 @@ def _check_same_shape(**tensors: torch.Tensor) -> None:
 
 
 def _sum_per_example(t: torch.Tensor) -> torch.Tensor:
-    """(B, ...) -> (B,): add up everything but the batch dimension."""
+    """(B, ...) -> (B,): add up everything but the batch dimension; an empty batch (B = 0) gives (0,)."""
     if t.dim() == 0:
         raise ValueError("expected a batch of shape (B, ...), got a scalar")
-    return t.reshape(t.shape[0], -1).sum(dim=1)
+    if t.dim() == 1:
+        return t
+    return t.flatten(1).sum(dim=1)
 
 
 def gaussian_nll(x: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor | float = 0.0) -> torch.Tensor:
@@ -103,15 +109,18 @@ def bernoulli_nll(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         logits: log(lambda / (1 - lambda)), same shape as x.
 
     Returns:
-        (B,) negative log-likelihoods in nats for binary x (cross-entropies in nats otherwise).
+        (B,) negative log-likelihoods in nats for binary x (cross-entropies in nats otherwise),
+        on x's device; an empty batch (B = 0) gives an empty (0,) tensor.
 
     Raises:
         TypeError: x or logits is not a floating-point tensor.
-        ValueError: x and logits differ in shape, or x is a scalar.
+        ValueError: x and logits differ in shape, x is a scalar, or x holds a value outside
+            [0, 1] or a NaN (outside [0, 1] the formula goes negative: it is no probability).
     """
     _check_floating("x", x)
     _check_floating("logits", logits)
     _check_same_shape(x=x, logits=logits)
+    unit_interval(x, "bernoulli_nll: x (the targets) must hold values")
     # x log sigmoid(l) + (1 - x) log sigmoid(-l), written in the stable form of BCE-with-logits
     return _sum_per_example(F.binary_cross_entropy_with_logits(logits, x, reduction="none"))
 
@@ -161,11 +170,14 @@ def continuous_bernoulli_nll(x: torch.Tensor, logits: torch.Tensor) -> torch.Ten
         logits: log(lambda / (1 - lambda)), same shape as x.
 
     Returns:
-        (B,) negative log-likelihoods in nats (can be negative: it is a density).
+        (B,) negative log-likelihoods in nats (can be negative: it is a density), on x's device;
+        an empty batch (B = 0) gives an empty (0,) tensor.
 
     Raises:
-        TypeError, ValueError: as `bernoulli_nll`.
+        TypeError, ValueError: as `bernoulli_nll` (x outside [0, 1] or NaN refused).
     """
+    _check_floating("x", x)
+    unit_interval(x, "continuous_bernoulli_nll: x (the grey levels) must hold values")
     return bernoulli_nll(x, logits) - _sum_per_example(continuous_bernoulli_log_norm(logits))
 
 
@@ -196,7 +208,7 @@ def categorical_nll(y: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
             f"expected logits of shape (B, K, ...) for labels of shape (B, ...); "
             f"got logits {tuple(logits.shape)} and y {tuple(y.shape)}"
         )
-    if y.numel() and (y.min() < 0 or y.max() >= logits.shape[1]):
+    if y.numel() and y.device.type != "meta" and (y.min() < 0 or y.max() >= logits.shape[1]):
         raise ValueError(f"labels must lie in [0, {logits.shape[1] - 1}], got range [{int(y.min())}, {int(y.max())}]")
     return _sum_per_example(F.cross_entropy(logits, y, reduction="none"))
 

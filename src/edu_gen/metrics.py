@@ -18,18 +18,34 @@ import math
 import torch
 from torch import nn
 
+from edu_gen._checks import number
 from edu_gen.likelihood import kl_normal_std, log_mean_exp
 
 
 def nats_to_bits(nats: float | torch.Tensor) -> float | torch.Tensor:
-    r"""Convert a log-likelihood from nats (natural log) to bits (log base 2): :math:`b = n / \ln 2`."""
+    r"""Convert a log-likelihood from nats (natural log) to bits (log base 2): :math:`b = n / \ln 2`.
+
+    Args:
+        nats: a number or a tensor of any shape (the result keeps its shape, dtype and device).
+
+    Raises:
+        TypeError: nats is not a number or a tensor (Python's own error for the division).
+    """
     return nats / math.log(2.0)
 
 
 def bits_per_dim(nll_nats: float | torch.Tensor, num_dims: int) -> float | torch.Tensor:
-    """A negative log-likelihood in nats per example -> bits per dimension (e.g. num_dims = 784 for MNIST)."""
-    if isinstance(num_dims, bool) or not isinstance(num_dims, int) or num_dims < 1:
-        raise ValueError(f"num_dims must be a positive int (the number of dimensions of x), got {num_dims!r}")
+    """A negative log-likelihood in nats per example -> bits per dimension (e.g. num_dims = 784 for MNIST).
+
+    Args:
+        nll_nats: a number or a tensor of any shape (kept, with its device).
+        num_dims: D, the number of dimensions of one x, an int >= 1 (any integer kind).
+
+    Raises:
+        TypeError: num_dims is not an integer (bool included).
+        ValueError: num_dims < 1.
+    """
+    num_dims = number(num_dims, "num_dims", "a positive int (the number of dimensions of x)", integer=True, minimum=1)
     return nats_to_bits(nll_nats) / num_dims
 
 
@@ -39,13 +55,26 @@ def bits_per_dim(nll_nats: float | torch.Tensor, num_dims: int) -> float | torch
 
 
 class DigitClassifier(nn.Module):
-    """(B, 1, 28, 28) in [0, 1] -> (B, 10) logits: an MLP 784-256-10, enough for ~97% on MNIST."""
+    """(B, 1, 28, 28) in [0, 1] -> (B, 10) logits: an MLP 784-256-10, enough for ~97% on MNIST.
+
+    Args:
+        hidden_dim: the hidden layer's width, an int >= 1.
+    """
 
     def __init__(self, hidden_dim: int = 256):
         super().__init__()
+        hidden_dim = number(hidden_dim, "hidden_dim", "an int >= 1", integer=True, minimum=1)
         self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, 10))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, 1, 28, 28) -> logits (B, 10), on the model's device.
+
+        Args:
+            x: images, (B, 1, 28, 28).
+
+        Raises:
+            RuntimeError: x does not flatten to 784 values per image (torch's shape error).
+        """
         return self.net(x)
 
 
@@ -53,6 +82,16 @@ def digit_classifier(images: torch.Tensor, labels: torch.Tensor, steps: int = 20
     """Train (or load from the cache) a `DigitClassifier` on images (N, 1, 28, 28) and labels (N,).
 
     Cached with `train.load_or_train`, keyed by the number of images, the steps and the seed.
+
+    Args:
+        images: (N, 1, 28, 28) in [0, 1]. labels: (N,) int64 digits 0-9.
+        steps: optimiser steps. seed: seed of the initialisation and the shuffling.
+
+    Returns:
+        The trained classifier on the CPU, in eval mode.
+
+    Raises:
+        ValueError: images not (N, 1, 28, 28) or labels not (N,).
     """
     from edu_gen import data, train
     from edu_gen.likelihood import categorical_nll
@@ -73,6 +112,15 @@ def digit_classifier(images: torch.Tensor, labels: torch.Tensor, steps: int = 20
     return model.eval()
 
 
+def _log_probabilities(classifier: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """log p(c|x), (N, 10), computed on the classifier's device (the images' when it has no parameters)."""
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1:] != (1, 28, 28):
+        raise ValueError(f"expected images of shape (N, 1, 28, 28), got {getattr(images, 'shape', type(images).__name__)}")
+    parameter = next(iter(classifier.parameters()), None) if isinstance(classifier, nn.Module) else None
+    device = parameter.device if parameter is not None else images.device
+    return torch.log_softmax(classifier(images.float().to(device)), dim=1)
+
+
 @torch.no_grad()
 def classifier_confidence(classifier: nn.Module, images: torch.Tensor) -> dict[str, torch.Tensor]:
     r"""How confidently a classifier reads images as digits.
@@ -80,10 +128,18 @@ def classifier_confidence(classifier: nn.Module, images: torch.Tensor) -> dict[s
     Returns per-image (N,) tensors: ``max_prob`` :math:`\max_c p(c \mid x)`, ``entropy``
     :math:`-\sum_c p(c \mid x)\log p(c \mid x)` in nats (0 = certain, :math:`\ln 10 \approx 2.30` = uniform),
     and ``label`` the arg max.
+
+    Args:
+        classifier: a module mapping (N, 1, 28, 28) to (N, 10) logits, e.g. `digit_classifier`'s.
+        images: (N, 1, 28, 28); moved to the classifier's device.
+
+    Returns:
+        The three (N,) tensors, on the classifier's device (the images' when it has no parameters).
+
+    Raises:
+        ValueError: images is not a tensor of shape (N, 1, 28, 28).
     """
-    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1:] != (1, 28, 28):
-        raise ValueError(f"expected images of shape (N, 1, 28, 28), got {getattr(images, 'shape', type(images).__name__)}")
-    log_p = torch.log_softmax(classifier(images.float().cpu()), dim=1)     # (N, 10)
+    log_p = _log_probabilities(classifier, images)                           # (N, 10)
     p = log_p.exp()
     return {"max_prob": p.max(1).values, "entropy": -(p * log_p).sum(1), "label": p.argmax(1)}
 
@@ -98,11 +154,21 @@ def classifier_score(classifier: nn.Module, images: torch.Tensor) -> float:
 
     Between 1 and 10: high when each image is classified confidently (sharp p(c|x)) and the
     classes are varied (flat mean p(c)). A model that decodes every code to the same confident
-    digit scores 1, as does one whose images no class fits.
+    digit scores 1, as does one whose images no class fits. The score does not depend on the order
+    of the images.
+
+    Args:
+        classifier: as in `classifier_confidence`. images: (N, 1, 28, 28), N >= 1.
+
+    Returns:
+        A Python float in [1, 10].
+
+    Raises:
+        ValueError: images is not a tensor of shape (N, 1, 28, 28) with N >= 1.
     """
-    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1:] != (1, 28, 28):
-        raise ValueError(f"expected images of shape (N, 1, 28, 28), got {getattr(images, 'shape', type(images).__name__)}")
-    log_p = torch.log_softmax(classifier(images.float().cpu()), dim=1)     # (N, 10)
+    log_p = _log_probabilities(classifier, images)                           # (N, 10)
+    if len(log_p) == 0:
+        raise ValueError("images must hold at least one image (N >= 1), got an empty batch")
     log_mean = log_mean_exp(log_p, dim=0)                                   # (10,) log p-bar(c)
     return float(torch.exp((log_p.exp() * (log_p - log_mean)).sum(1).mean()))
 
@@ -120,9 +186,21 @@ def kl_per_latent(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
 
     A coordinate whose KL is near 0 carries no information about x (its q equals the prior): it is
     inactive. The d values sum to the mean of `likelihood.kl_normal_std`.
+
+    Args:
+        mu, log_var: the encoder's outputs for N examples, (N, d) each, N >= 1, floating point.
+
+    Returns:
+        (d,) nats, on mu's device; it does not depend on the order of the examples.
+
+    Raises:
+        TypeError: mu or log_var is not a floating-point tensor.
+        ValueError: mu and log_var are not of one shape (N, d), or N = 0.
     """
     if mu.dim() != 2 or mu.shape != log_var.shape:
         raise ValueError(f"expected mu and log_var of the same shape (N, d), got {tuple(mu.shape)} and {tuple(log_var.shape)}")
+    if len(mu) == 0:
+        raise ValueError("expected at least one example (N >= 1) to average over, got mu of shape (0, d)")
     # Treat each coordinate j as its own one-dimensional Gaussian: kl_normal_std then sums over the N examples.
     return kl_normal_std(mu.T.unsqueeze(-1), log_var.T.unsqueeze(-1)) / len(mu)
 
@@ -137,6 +215,20 @@ def _discrete_mutual_information(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((joint[nz] * (joint[nz] / (pa * pb).expand_as(joint)[nz]).log()).sum())
 
 
+def _equal_count_bins(latents: torch.Tensor, bins: int) -> torch.Tensor:
+    """(N, d) values -> (N, d) int64 bins in [0, bins - 1], about N / bins values per bin, per column.
+
+    A value's bin is floor(bins * r / N), r the number of values of its column strictly below it
+    (its rank, ties given their lowest rank): tied values share a bin whatever the row order, and
+    the bins depend on the set of values only, not on the order of the rows.
+    """
+    n = latents.shape[0]
+    ordered = latents.sort(0).values                                        # (N, d) each column sorted
+    below = torch.stack([torch.searchsorted(ordered[:, j].contiguous(), latents[:, j].contiguous(), right=False)
+                         for j in range(latents.shape[1])], 1)              # (N, d) values strictly below
+    return below * bins // n
+
+
 def mutual_information_gap(latents: torch.Tensor, factors: torch.Tensor, bins: int = 20) -> float:
     r"""The mutual information gap of Chen et al. (2018), in [0, 1].
 
@@ -144,21 +236,35 @@ def mutual_information_gap(latents: torch.Tensor, factors: torch.Tensor, bins: i
         \mathrm{MIG} = \frac1M \sum_{m=1}^M \frac{I(z_{j^{(m)}}; v_m) - \max_{j \ne j^{(m)}} I(z_j; v_m)}{H(v_m)},
         \qquad j^{(m)} = \arg\max_j I(z_j; v_m)
 
-    Each latent is discretised into `bins` equal-count bins; factors are discrete. A factor
-    captured by one latent alone scores near 1; a factor spread over two latents near 0.
-    Factors with one value (zero entropy) are skipped.
+    Each latent is discretised into `bins` equal-count bins by rank; tied values share a bin (a
+    constant latent falls in one bin and carries no information), so the score does not depend on
+    the order of the rows. Factors are discrete. A factor captured by one latent alone scores near
+    1; a factor spread over two latents near 0. Factors with one value (zero entropy) are skipped.
 
     Args:
-        latents: (N, d) codes, e.g. the encoder's means, d >= 2.
+        latents: (N, d) finite codes, e.g. the encoder's means, N >= 2, d >= 2.
         factors: (N, M) int64 ground-truth values of M factors.
-        bins: number of bins per latent.
+        bins: number of bins per latent, an int >= 2.
+
+    Returns:
+        A Python float in [0, 1] (up to rounding).
+
+    Raises:
+        TypeError: bins is not an integer (bool included).
+        ValueError: shapes or dtypes as above, NaN or infinite latents, bins < 2, or every factor
+            constant.
     """
     if latents.dim() != 2 or latents.shape[1] < 2:
         raise ValueError(f"latents must be (N, d) with d >= 2 latent coordinates, got {tuple(latents.shape)}")
     if factors.dim() != 2 or factors.shape[0] != latents.shape[0] or factors.dtype != torch.int64:
         raise ValueError(f"factors must be int64 (N, M), one column per factor, with N = {latents.shape[0]}, got {tuple(factors.shape)} {factors.dtype}")
-    ranks = latents.argsort(0).argsort(0)                                   # (N, D) ranks per latent
-    codes = (ranks * bins // latents.shape[0]).long()                       # equal-count bins
+    bins = number(bins, "bins", "an int >= 2 (bins per latent)", integer=True, minimum=2)
+    if latents.shape[0] < 2:
+        raise ValueError(f"latents must hold at least 2 examples (N >= 2), got {tuple(latents.shape)}")
+    if not latents.is_floating_point() or not bool(torch.isfinite(latents).all()):
+        raise ValueError(f"latents must be finite floating-point values, got dtype {latents.dtype} "
+                         f"with {int((~torch.isfinite(latents.double())).sum())} NaN or infinite entries")
+    codes = _equal_count_bins(latents, bins)                                # (N, d) bin of each value
     gaps = []
     for k in range(factors.shape[1]):
         v = factors[:, k] - factors[:, k].min()

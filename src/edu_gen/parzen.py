@@ -26,6 +26,7 @@ from typing import Sequence
 
 import torch
 
+from edu_gen._checks import number
 from edu_gen.likelihood import log_mean_exp
 
 LOG_2PI = math.log(2 * math.pi)
@@ -44,23 +45,30 @@ def _as_points(x, name: str, min_points: int = 1, dtype=None) -> torch.Tensor:
         raise ValueError(f"{name} must have shape (n, D), got shape {tuple(x.shape)}")
     if len(x) < min_points:
         raise ValueError(f"{name} needs at least {min_points} points, got {len(x)}")
-    if not torch.isfinite(x).all():
+    if x.device.type != "meta" and not torch.isfinite(x).all():  # a meta tensor has no values to check
         rows = (~torch.isfinite(x).all(dim=1)).nonzero().flatten()
         raise ValueError(f"{name} contains NaN or infinite values in {len(rows)} rows (first: {rows[:5].tolist()})")
     return x
 
 
 def _check_positive(name: str, value: float) -> float:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
+    """A finite number > 0 of any numeric kind, as a float (bool, NaN, infinities refused)."""
+    return number(value, name, "a positive number (finite)", minimum=0.0, strict=True)
 
 
 def squared_distances(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """||x_a - y_i||^2 for every pair, (M, N), by one matrix product.
 
     ||x - y||^2 = ||x||^2 - 2 x.y + ||y||^2, clipped at 0 (rounding can make it slightly negative).
+
+    Args:
+        x: (M, D) and y: (N, D), floating point, on one device (the result's).
+
+    Raises:
+        ValueError: x or y is not a matrix, or their dimensions D differ.
     """
+    if x.dim() != 2 or y.dim() != 2 or x.shape[1] != y.shape[1]:
+        raise ValueError(f"expected x (M, D) and y (N, D) with one D, got {tuple(x.shape)} and {tuple(y.shape)}")
     return ((x * x).sum(1)[:, None] - 2 * x @ y.T + (y * y).sum(1)[None, :]).clamp_min(0)
 
 
@@ -117,6 +125,9 @@ def select_bandwidth(train, valid, bandwidths: Sequence[float]) -> tuple[float, 
 
     Returns:
         The best sigma, and the mean validation log-likelihood of every candidate, (len(bandwidths),).
+
+    Raises:
+        ValueError: no bandwidth given, or as `parzen_log_density` for the points and each sigma.
     """
     if len(bandwidths) == 0:
         raise ValueError("give at least one bandwidth to try")
@@ -130,10 +141,21 @@ def select_bandwidth(train, valid, bandwidths: Sequence[float]) -> tuple[float, 
 
 
 def neighbor_indices(x: torch.Tensor, num_neighbors: int) -> torch.Tensor:
-    """Indices of each point's k nearest other points, (N, k), nearest first."""
+    """Indices of each point's k nearest other points, (N, k), nearest first.
+
+    Args:
+        x: points, (N, D), floating point.
+        num_neighbors: k, an int in 1..N - 1 (any integer kind).
+
+    Returns:
+        (N, k) int64 indices, on x's device; a point is never its own neighbour.
+
+    Raises:
+        TypeError: num_neighbors is not an integer (bool included).
+        ValueError: num_neighbors < 1 or >= N.
+    """
     n = len(x)
-    if isinstance(num_neighbors, bool) or not isinstance(num_neighbors, int) or num_neighbors < 1:
-        raise ValueError(f"num_neighbors must be a positive integer, got {num_neighbors!r}")
+    num_neighbors = number(num_neighbors, "num_neighbors", "a positive integer", integer=True, minimum=1)
     if num_neighbors >= n:
         raise ValueError(f"num_neighbors={num_neighbors} needs at least {num_neighbors + 1} points, got {n}")
     d2 = squared_distances(x, x)
@@ -152,10 +174,20 @@ def local_covariance(x, center, neighbors) -> torch.Tensor:
     Args:
         x: all points, (N, D).
         center: the index i of the point.
-        neighbors: the indices of its k neighbours, (k,).
+        neighbors: the indices of its k neighbours, (k,), k >= 1.
+
+    Returns:
+        (D, D), on x's device.
+
+    Raises:
+        ValueError: x is not a finite (N, D) matrix, or no neighbour is given.
+        IndexError: an index outside 0..N - 1 (torch's own error).
     """
     x = _as_points(x, "x")
-    z = x[torch.as_tensor(neighbors)] - x[center]                           # (k, D): x_j - x_i
+    neighbors = torch.as_tensor(neighbors, device=x.device)
+    if neighbors.numel() == 0:
+        raise ValueError("neighbors must hold at least one index (k >= 1), got none")
+    z = x[neighbors] - x[center]                                            # (k, D): x_j - x_i
     return z.T @ z / len(z)
 
 
@@ -177,11 +209,32 @@ class ManifoldParzen:
     variances: torch.Tensor
     noise_variance: float
 
+    def __post_init__(self):
+        # checked here too, so that a model edited with dataclasses.replace is refused as clearly as a bad fit
+        object.__setattr__(self, "noise_variance", _check_positive("noise_variance", self.noise_variance))
+        n, dim = self.centers.shape if self.centers.dim() == 2 else (None, None)
+        if n is None or self.directions.dim() != 3 or self.directions.shape[::2] != (n, dim) \
+                or self.variances.shape != self.directions.shape[:2]:
+            raise ValueError(f"expected centers (N, D), directions (N, d, D) and variances (N, d); got "
+                             f"{tuple(self.centers.shape)}, {tuple(self.directions.shape)} and {tuple(self.variances.shape)}")
+        devices = {t.device for t in (self.centers, self.directions, self.variances)}
+        if len(devices) != 1:
+            raise ValueError(f"centers, directions and variances must share one device, got {sorted(map(str, devices))}")
+
+    @property
+    def device(self) -> torch.device:
+        """The device of the fitted tensors (and of the log-densities computed from them)."""
+        return self.centers.device
+
     def covariances(self) -> torch.Tensor:
-        """Sigma_i for every kernel, (N, D, D); for pictures and tests (large when D is large)."""
+        """Sigma_i for every kernel, for pictures and tests (large when D is large).
+
+        Returns:
+            (N, D, D), on the model's device, in its dtype.
+        """
         dim = self.centers.shape[1]
         low_rank = torch.einsum("nd,ndi,ndj->nij", self.variances, self.directions, self.directions)
-        return low_rank + self.noise_variance * torch.eye(dim, dtype=self.centers.dtype)
+        return low_rank + self.noise_variance * torch.eye(dim, dtype=self.centers.dtype, device=self.centers.device)
 
 
 def manifold_parzen(x, num_neighbors: int = 10, dim: int = 1, noise_variance: float = 0.01) -> ManifoldParzen:
@@ -199,11 +252,18 @@ def manifold_parzen(x, num_neighbors: int = 10, dim: int = 1, noise_variance: fl
         noise_variance: sigma^2, the variance kept in every direction (the kernels' thickness).
 
     Returns:
-        A `ManifoldParzen`; evaluate it with `manifold_parzen_log_density`.
+        A `ManifoldParzen` on x's device; evaluate it with `manifold_parzen_log_density`.
+
+    Raises:
+        TypeError: num_neighbors or dim not an integer, noise_variance not a number (bool included).
+        ValueError: x not a finite (N, D) matrix with N >= 2, k not in 1..N - 1, d not in
+            1..min(k, D), or noise_variance not a finite number > 0.
     """
     x = _as_points(x, "x", min_points=2)
-    if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= min(num_neighbors, x.shape[1]):
-        raise ValueError(f"dim must be an integer between 1 and min(num_neighbors, D) = {min(num_neighbors, x.shape[1])}, got {dim!r}")
+    num_neighbors = number(num_neighbors, "num_neighbors", "a positive integer", integer=True, minimum=1)
+    limit = min(num_neighbors, x.shape[1])
+    dim = number(dim, "dim", f"an integer between 1 and min(num_neighbors, D) = {limit}", integer=True, minimum=1,
+                 maximum=limit)
     sigma2 = _check_positive("noise_variance", noise_variance)
     neighbors = neighbor_indices(x, num_neighbors)                           # (N, k)
     z = x[neighbors] - x[:, None, :]                                         # (N, k, D)
@@ -230,9 +290,15 @@ def manifold_parzen_log_density(x, model: ManifoldParzen, batch_size: int = 256)
         batch_size: query points per batch (memory is batch_size x N x d).
 
     Returns:
-        (M,) log-densities in nats.
+        (M,) log-densities in nats, on the model's device (x is moved there).
+
+    Raises:
+        TypeError: model is not a `ManifoldParzen`.
+        ValueError: x is not a finite (M, D) matrix in the model's dimension D.
     """
-    x = _as_points(x, "x", dtype=model.centers.dtype)
+    if not isinstance(model, ManifoldParzen):
+        raise TypeError(f"model must be a ManifoldParzen (from manifold_parzen), got {type(model).__name__}")
+    x = _as_points(x, "x", dtype=model.centers.dtype).to(model.device)
     centers, v, lam, sigma2 = model.centers, model.directions, model.variances, model.noise_variance
     n, dim = centers.shape
     if x.shape[1] != dim:

@@ -27,6 +27,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from edu_gen._checks import unit_interval
+
 
 class RBM(nn.Module):
     """Binary-binary RBM. `visible` inputs (flattened), `hidden` units.
@@ -98,8 +100,7 @@ class RBM(nn.Module):
         if k < 1:
             raise ValueError(f"contrastive divergence needs k >= 1 Gibbs steps, got k={k}")
         v = self._flat(v)
-        if v.min() < 0 or v.max() > 1:
-            raise ValueError(f"RBM inputs must be probabilities in [0, 1], got values in [{v.min().item():.3g}, {v.max().item():.3g}]")
+        unit_interval(v, "RBM inputs must be probabilities")               # NaN refused too
         negative = v
         for _ in range(k):
             negative = self.gibbs_step(negative, generator)

@@ -29,6 +29,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from edu_gen._checks import number, unit_interval
 from edu_gen.likelihood import bernoulli_nll, gaussian_nll, kl_normal_std, log_mean_exp
 
 
@@ -113,6 +114,7 @@ def elbo_terms(
         ``{"log_px": (B,), "kl": (B,)}`` in nats.
 
     Raises:
+        TypeError: num_samples is not an integer (bool included).
         ValueError: x's batch size differs from mu's, S < 1, or `log_likelihood` does not
             return one value per example.
     """
@@ -120,8 +122,7 @@ def elbo_terms(
     if not isinstance(x, torch.Tensor) or x.dim() == 0 or x.shape[0] != mu.shape[0]:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"x must be a tensor (B, ...) with mu's batch size B = {mu.shape[0]}, got {shape}")
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples must be a positive int (S, the draws of z per example), got {num_samples!r}")
+    num_samples = number(num_samples, "num_samples", "a positive int (S, the draws of z per example)", integer=True, minimum=1)
     total = 0.0
     for _ in range(num_samples):
         log_px = log_likelihood(x, reparameterize(mu, log_var, generator))
@@ -148,10 +149,16 @@ def elbo(
         \qquad z^{(s)} = \mu + \sigma \odot \varepsilon^{(s)}
 
     The reconstruction term is sampled (S = num_samples, usually 1); the KL term is exact. The
-    VAE loss is ``-elbo(...).mean()``. Arguments as in `elbo_terms`.
+    VAE loss is ``-elbo(...).mean()``.
+
+    Args:
+        x, mu, log_var, log_likelihood, num_samples, generator: as in `elbo_terms`.
 
     Returns:
-        (B,) ELBO estimates in nats (on average a lower bound on log p(x)).
+        (B,) ELBO estimates in nats (on average a lower bound on log p(x)), on mu's device.
+
+    Raises:
+        TypeError, ValueError: as `elbo_terms`.
     """
     terms = elbo_terms(x, mu, log_var, log_likelihood, num_samples, generator)
     return terms["log_px"] - terms["kl"]
@@ -176,6 +183,14 @@ class VAEConfig:
         beta: weight of the KL term (1 is the VAE; > 1 the beta-VAE of Higgins et al., 2017).
         activation: the MLP's hidden nonlinearity, ``"relu"`` (the book's chapters) or ``"tanh"``
             (Burda et al., 2016, section 5: two layers of 200 tanh units, d = 50).
+
+    Numbers may be given as any numeric kind (Python, NumPy scalar, 0-d tensor) and are stored as
+    Python ints (the sizes) and floats (beta), so that equal configs compare and save equal.
+
+    Raises:
+        TypeError: a size that is not an integer, or a beta that is not a real number (a bool
+            is neither).
+        ValueError: a size < 1, beta < 0, inf or NaN, or an unknown architecture or activation.
     """
 
     latent_dim: int = 20
@@ -185,20 +200,27 @@ class VAEConfig:
     activation: str = "relu"
 
     def __post_init__(self):
-        if isinstance(self.latent_dim, bool) or not isinstance(self.latent_dim, int) or self.latent_dim < 1:
-            raise ValueError(f"latent_dim must be an int >= 1 (the size of z), got {self.latent_dim!r}")
-        if isinstance(self.hidden_dim, bool) or not isinstance(self.hidden_dim, int) or self.hidden_dim < 1:
-            raise ValueError(f"hidden_dim must be an int >= 1, got {self.hidden_dim!r}")
+        # numbers of any numeric kind (NumPy scalars, 0-d tensors) stored as plain Python numbers
+        fields = {"latent_dim": number(self.latent_dim, "latent_dim", "an int >= 1 (the size of z)", integer=True, minimum=1),
+                  "hidden_dim": number(self.hidden_dim, "hidden_dim", "an int >= 1 (the MLP's width)", integer=True, minimum=1),
+                  "beta": number(self.beta, "beta", "a number >= 0 (the KL weight; finite)", minimum=0.0)}
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
-        if not (isinstance(self.beta, (int, float)) and self.beta >= 0):
-            raise ValueError(f"beta must be a number >= 0 (the KL weight), got {self.beta!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {self.activation!r}")
 
 
 def mlp_encoder(latent_dim: int, hidden_dim: int, activation: str = "relu") -> nn.Module:
-    """(B, 1, 28, 28) -> (B, 2 * latent_dim): the means and log-variances side by side."""
+    """The MLP encoder: (B, 1, 28, 28) -> (B, 2 * latent_dim), the means and log-variances side by side.
+
+    Args:
+        latent_dim: d. hidden_dim: the hidden layers' width. activation: a key of `ACTIVATIONS`.
+
+    Raises:
+        KeyError: an unknown activation (`VAEConfig` checks it first).
+    """
     act = ACTIVATIONS[activation]
     return nn.Sequential(
         nn.Flatten(),                                   # (B, 784)
@@ -209,7 +231,14 @@ def mlp_encoder(latent_dim: int, hidden_dim: int, activation: str = "relu") -> n
 
 
 def mlp_decoder(latent_dim: int, hidden_dim: int, activation: str = "relu") -> nn.Module:
-    """(B, latent_dim) -> (B, 1, 28, 28) Bernoulli logits, the network g_theta."""
+    """The MLP decoder g_theta: (B, latent_dim) -> (B, 1, 28, 28) Bernoulli logits.
+
+    Args:
+        latent_dim: d. hidden_dim: the hidden layers' width. activation: a key of `ACTIVATIONS`.
+
+    Raises:
+        KeyError: an unknown activation (`VAEConfig` checks it first).
+    """
     act = ACTIVATIONS[activation]
     return nn.Sequential(
         nn.Linear(latent_dim, hidden_dim), act(),
@@ -220,7 +249,14 @@ def mlp_decoder(latent_dim: int, hidden_dim: int, activation: str = "relu") -> n
 
 
 def conv_encoder(latent_dim: int) -> nn.Module:
-    """(B, 1, 28, 28) -> (B, 2 * latent_dim) with two stride-2 convolutions."""
+    """The convolutional encoder: (B, 1, 28, 28) -> (B, 2 * latent_dim), two stride-2 convolutions.
+
+    Args:
+        latent_dim: d.
+
+    Raises:
+        Nothing of its own: torch refuses non-positive sizes.
+    """
     return nn.Sequential(
         nn.Conv2d(1, 32, 4, stride=2, padding=1), nn.ReLU(),    # 28x28 => 14x14
         nn.Conv2d(32, 64, 4, stride=2, padding=1), nn.ReLU(),   # 14x14 => 7x7
@@ -230,7 +266,14 @@ def conv_encoder(latent_dim: int) -> nn.Module:
 
 
 def conv_decoder(latent_dim: int) -> nn.Module:
-    """(B, latent_dim) -> (B, 1, 28, 28) Bernoulli logits, mirroring `conv_encoder`."""
+    """The convolutional decoder: (B, latent_dim) -> (B, 1, 28, 28) Bernoulli logits, mirroring `conv_encoder`.
+
+    Args:
+        latent_dim: d.
+
+    Raises:
+        Nothing of its own: torch refuses non-positive sizes.
+    """
     return nn.Sequential(
         nn.Linear(latent_dim, 64 * 7 * 7), nn.ReLU(),
         nn.Unflatten(1, (64, 7, 7)),
@@ -239,17 +282,36 @@ def conv_decoder(latent_dim: int) -> nn.Module:
     )
 
 
-def check_unit_interval(x: torch.Tensor, who: str) -> None:
-    """A Bernoulli decoder models pixels in [0, 1]; refuse anything else with a clear message."""
+def check_images(x: torch.Tensor, who: str) -> None:
+    """Refuse anything but a floating-point batch of images (B, 1, 28, 28); values are not read.
+
+    Args:
+        x: the images. who: the caller's name, for the message.
+
+    Raises:
+        TypeError: x is not a floating-point tensor.
+        ValueError: x is not (B, 1, 28, 28).
+    """
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        raise TypeError(f"{who} expects a floating-point tensor (B, 1, 28, 28), got {type(x).__name__}")
+        got = f"dtype {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
+        raise TypeError(f"{who} expects a floating-point tensor (B, 1, 28, 28), got {got}")
     if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
         raise ValueError(f"{who} expects images of shape (B, 1, 28, 28), got {tuple(x.shape)}")
-    lo, hi = x.min().item(), x.max().item()
-    if lo < 0.0 or hi > 1.0:
-        raise ValueError(
-            f"{who}: a Bernoulli decoder needs pixel values in [0, 1], got values in [{lo:.3g}, {hi:.3g}]"
-        )
+
+
+def check_unit_interval(x: torch.Tensor, who: str) -> None:
+    """A Bernoulli decoder models pixels in [0, 1]; refuse anything else with a clear message.
+
+    Args:
+        x: the images to check, (B, 1, 28, 28).
+        who: the caller's name, for the message.
+
+    Raises:
+        TypeError: x is not a floating-point tensor.
+        ValueError: x is not (B, 1, 28, 28), or holds a value outside [0, 1] or a NaN.
+    """
+    check_images(x, who)
+    unit_interval(x, f"{who}: a Bernoulli decoder needs pixel values")    # NaN refused too
 
 
 class VAE(nn.Module):
@@ -265,11 +327,19 @@ class VAE(nn.Module):
     :math:`-\log p_\theta(x \mid z)`. It is a negative log-likelihood (in nats) only for binary
     x; on grey levels it is a cross-entropy.
 
+    Args:
+        config: a `VAEConfig` (architecture, d, beta).
+
+    Raises:
+        TypeError: config is not a `VAEConfig`.
+
     Introduced in the chapter "The variational autoencoder" (label ch-vae).
     """
 
     def __init__(self, config: VAEConfig = VAEConfig()):
         super().__init__()
+        if not isinstance(config, VAEConfig):
+            raise TypeError(f"config must be a VAEConfig, got {type(config).__name__}")
         self.config = config
         d, h = config.latent_dim, config.hidden_dim
         if config.architecture == "mlp":
@@ -279,30 +349,69 @@ class VAE(nn.Module):
             self.encoder, self.decoder = conv_encoder(d), conv_decoder(d)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (B, 1, 28, 28) -> mu (B, latent_dim), log_var (B, latent_dim)."""
+        """The encoder q_phi(z|x): x (B, 1, 28, 28) -> mu (B, latent_dim), log_var (B, latent_dim).
+
+        Args:
+            x: images, (B, 1, 28, 28), on the model's device (any values: encoding checks none).
+
+        Raises:
+            TypeError, ValueError: x is not a floating-point (B, 1, 28, 28) tensor.
+        """
+        check_images(x, f"{type(self).__name__}.encode")
         mu, log_var = self.encoder(x).chunk(2, dim=1)
         return mu, log_var
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """z (B, latent_dim) -> Bernoulli logits (B, 1, 28, 28)."""
+        """The decoder g_theta: z (B, latent_dim) -> Bernoulli logits (B, 1, 28, 28), on the model's device.
+
+        Args:
+            z: codes, (B, latent_dim).
+
+        Raises:
+            ValueError: z is not (B, latent_dim).
+        """
         if z.dim() != 2 or z.shape[1] != self.config.latent_dim:
             raise ValueError(f"decode expects z of shape (B, {self.config.latent_dim}), got {tuple(z.shape)}")
         return self.decoder(z)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
-        """x (B, 1, 28, 28) -> (logits (B, 1, 28, 28), mu, log_var), one reparameterised z per example."""
+        """x (B, 1, 28, 28) -> (logits (B, 1, 28, 28), mu, log_var), one reparameterised z per example.
+
+        Args:
+            x: images, (B, 1, 28, 28). generator: for reproducible noise (see `reparameterize`).
+
+        Raises:
+            TypeError, ValueError: as `encode`.
+        """
         mu, log_var = self.encode(x)
         z = reparameterize(mu, log_var, generator)
         return self.decode(z), mu, log_var
 
     def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """log p_theta(x|z) in nats, (B,): the Bernoulli decoder's log-probability of x (B, 1, 28, 28) given z (B, d)."""
+        """log p_theta(x|z) in nats, (B,): the Bernoulli decoder's log-probability of x given z.
+
+        Args:
+            x: images (B, 1, 28, 28) in [0, 1] (a log-likelihood for binary x only).
+            z: codes (B, latent_dim).
+
+        Raises:
+            ValueError: z not (B, latent_dim), x not of the decoder's output shape, or x outside [0, 1].
+        """
         return -bernoulli_nll(x, self.decode(z))
 
     def negative_elbo(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Per-example terms (B,): recon = -log p(x|z) for one draw z ~ q(z|x), kl, and loss = recon + beta * kl.
 
         The ELBO itself is `elbo_terms` with this model's `log_likelihood` (S = 1).
+
+        Args:
+            x: images (B, 1, 28, 28) in [0, 1]. generator: for reproducible noise.
+
+        Returns:
+            ``{"recon", "kl", "loss"}``, each (B,) in nats, on the model's device.
+
+        Raises:
+            TypeError, ValueError: as `check_unit_interval` (NaN refused).
         """
         check_unit_interval(x, "VAE.loss")
         mu, log_var = self.encode(x)
@@ -311,7 +420,15 @@ class VAE(nn.Module):
         return {"recon": recon, "kl": kl, "loss": recon + self.config.beta * kl}
 
     def loss(self, batch, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """Mean over the batch of `negative_elbo`'s terms; `batch` is x or a tuple (x, ...) from a loader."""
+        """Mean over the batch of `negative_elbo`'s terms: ``{"recon", "kl", "loss"}``, scalars.
+
+        Args:
+            batch: x (B, 1, 28, 28) in [0, 1], or a tuple (x, ...) from a loader.
+            generator: for reproducible noise.
+
+        Raises:
+            TypeError, ValueError: as `negative_elbo`.
+        """
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         return {name: value.mean() for name, value in self.negative_elbo(x, generator).items()}
 
@@ -322,21 +439,44 @@ class VAE(nn.Module):
         With ``mean=True`` (the default, kept for compatibility) this returns the decoder's means
         sigm(g_theta(z)), pixel probabilities: they are NOT samples of x. With ``mean=False`` it
         returns samples x ~ p_theta(x|z), binary pixels. Figures must say which they show.
+
+        Args:
+            n: the number of images, an int >= 1 (any integer kind).
+            generator: a CPU generator for reproducible z (and pixels).
+            mean: decoder means (True) or binary samples (False).
+
+        Returns:
+            (n, 1, 28, 28) on the model's device.
+
+        Raises:
+            TypeError: n is not an integer (bool included).
+            ValueError: n < 1.
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
+        n = number(n, "n", "a positive int (the number of images)", integer=True, minimum=1)
         device = next(self.parameters()).device
         z = torch.randn(n, self.config.latent_dim, generator=generator).to(device)
         probs = torch.sigmoid(self.decode(z))
         if mean:
             return probs
-        return torch.bernoulli(probs.cpu(), generator=generator).to(device)
+        if generator is None:                           # the device's own generator, on the device
+            return torch.bernoulli(probs)
+        return torch.bernoulli(probs.cpu(), generator=generator).to(device)  # a CPU generator draws on the CPU
 
 
 def log_normal(z: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """log N(z; mu, diag exp(log_var)) summed over the last dimension; any leading shape, e.g. (k, B, D) -> (k, B).
 
     mu and log_var broadcast to z's shape. The density itself is `likelihood.gaussian_nll`'s.
+
+    Args:
+        z: points, (..., D). mu, log_var: mean and log-variance, broadcasting to z's shape.
+
+    Returns:
+        (...) log-densities in nats, z's leading shape, on z's device.
+
+    Raises:
+        TypeError: an argument is not a floating-point tensor.
+        RuntimeError: mu or log_var does not broadcast to z (torch's expand).
     """
     def rows(t: torch.Tensor) -> torch.Tensor:
         return t.expand_as(z).reshape(-1, z.shape[-1])  # (everything before the last dim, D)
@@ -373,16 +513,29 @@ def iwae_log_likelihood(
         (B,) estimates of log p(x) in nats.
 
     Raises:
-        ValueError: k or chunk is not an int >= 1, or x is not (B, 1, 28, 28) in [0, 1].
+        TypeError: model is not a VAE with a Gaussian encoder (a `DeterministicAE`, an
+            `autoencoders.Autoencoder`, ...), or x is not a floating-point tensor.
+        TypeError: k or chunk is not an integer (bool included).
+        ValueError: k or chunk is < 1, or x is not (B, 1, 28, 28) with values in
+            [0, 1] (NaN refused).
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k (the number of importance samples) must be an int >= 1, got {k!r}")
-    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-        raise ValueError(f"chunk (importance samples decoded at once) must be an int >= 1, got {chunk!r}")
+    if isinstance(model, DeterministicAE) or not isinstance(model, nn.Module) \
+            or not all(callable(getattr(model, name, None)) for name in ("encode", "log_likelihood")):
+        raise TypeError(f"model must be a VAE (an encoder q(z|x) = N(mu, diag sigma^2) with encode(x) -> (mu, log_var), "
+                        f"and log_likelihood(x, z)); got {type(model).__name__}, which "
+                        + ("has no variance head: its q(z|x) is a point mass, and the importance weights are undefined"
+                           if isinstance(model, DeterministicAE) else "lacks them"))
+    k = number(k, "k (the number of importance samples)", "an int >= 1", integer=True, minimum=1)
+    chunk = number(chunk, "chunk (importance samples decoded at once)", "an int >= 1", integer=True, minimum=1)
     check_unit_interval(x, "iwae_log_likelihood")
     device = next(model.parameters()).device
     x = x.to(device)
-    mu, log_var = model.encode(x)                                        # (B, d) each
+    encoded = model.encode(x)
+    if not (isinstance(encoded, tuple) and len(encoded) == 2 and all(isinstance(t, torch.Tensor) for t in encoded)
+            and encoded[0].dim() == 2 and encoded[0].shape == encoded[1].shape):
+        raise TypeError(f"model must be a VAE whose encode(x) returns (mu, log_var), two (B, d) tensors; "
+                        f"{type(model).__name__}.encode returned {type(encoded).__name__}")
+    mu, log_var = encoded                                                # (B, d) each
     B, d = mu.shape
     zeros = torch.zeros_like(mu)
     log_w = []
@@ -402,8 +555,16 @@ def binarized_loss(model: VAE, batch) -> dict[str, torch.Tensor]:
 
     Each step sees new binary pixels x_j ~ Bernoulli(grey level_j), as in Burda et al. (2016); this
     regularises and matches the binarised MNIST on which test negative log-likelihoods are reported.
+
+    Args:
+        model: a `VAE` (or anything with ``loss(x)``).
+        batch: grey levels x (B, 1, 28, 28) in [0, 1], or a tuple (x, ...) from a loader.
+
+    Raises:
+        TypeError, ValueError: x is not (B, 1, 28, 28) in [0, 1] (NaN refused).
     """
     x = batch[0] if isinstance(batch, (tuple, list)) else batch
+    check_unit_interval(x, "binarized_loss")  # torch.bernoulli needs probabilities; NaN refused
     return model.loss(torch.bernoulli(x))
 
 
@@ -415,9 +576,18 @@ def train_vae(model: VAE, images: torch.Tensor, *, steps: int, batch_size: int =
     `binarize`, each batch is binarised afresh (`binarized_loss`) and the loss is a negative ELBO
     of binary data (nats); otherwise the grey levels are the targets and the recon term is a
     cross-entropy, not a log-likelihood.
+
+    Args:
+        model: a `VAE`. images: (N, 1, 28, 28) in [0, 1]. steps: optimiser steps, >= 1.
+        batch_size, lr, seed: Adam's batch and learning rate, and the seed of the shuffling.
+        binarize: binarise each batch afresh. progress: a progress bar (None: `train.fit`'s default).
+
+    Raises:
+        TypeError, ValueError: images not (N, 1, 28, 28) in [0, 1]; `train.fit` refuses bad steps.
     """
     from edu_gen import data, train  # a light import here keeps vae.py free of data at import
 
+    check_unit_interval(images, "train_vae")
     torch.manual_seed(seed)
     loader = data.loader(images, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True)
     epochs = math.ceil(steps / len(loader))
@@ -429,15 +599,64 @@ class DeterministicAE(VAE):
     """The same encoder and decoder as `VAE` with z = mu and no KL: a plain autoencoder.
 
     The VAE chapter trains it beside a VAE with the same seed and number of steps, so that the two
-    differ only by the noise and the KL term. ``negative_elbo`` returns recon, kl = 0 and
-    loss = recon; it is not an ELBO, and recon is not a log-likelihood of anything the model can sample.
+    differ only by the noise and the KL term. Its encoder has no variance head (its last layer
+    outputs the d code coordinates only), so `encode` returns ``(mu, None)`` and `forward`
+    ``(logits, mu, None)``: the VAE's interface, without a variance it never uses.
+    ``negative_elbo`` returns recon, kl = 0 and loss = recon; it is not an ELBO, and recon is not
+    a log-likelihood of anything the model can sample. `iwae_log_likelihood` refuses it.
+
+    Args:
+        config: a `VAEConfig` (beta is ignored: there is no KL term).
+
+    Raises:
+        TypeError: config is not a `VAEConfig`.
     """
 
+    def __init__(self, config: VAEConfig = VAEConfig()):
+        # Built as a VAE and then cut down to the mean head, so that from one seed the AE starts from
+        # exactly the VAE's initial weights (the chapter compares the two from the same start).
+        super().__init__(config)
+        full = self.encoder[-1]                                            # Linear(..., 2 d): means, log-variances
+        d = config.latent_dim
+        mean_head = nn.utils.skip_init(nn.Linear, full.in_features, d)     # no draw: the global RNG is left as is
+        with torch.no_grad():
+            mean_head.weight.copy_(full.weight[:d])
+            mean_head.bias.copy_(full.bias[:d])
+        self.encoder[-1] = mean_head
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
+        """x (B, 1, 28, 28) -> (mu (B, latent_dim), None): the code, and no log-variance.
+
+        Args:
+            x: images, (B, 1, 28, 28).
+
+        Raises:
+            TypeError, ValueError: x is not a floating-point (B, 1, 28, 28) tensor.
+        """
+        check_images(x, f"{type(self).__name__}.encode")
+        return self.encoder(x), None
+
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
-        mu, log_var = self.encode(x)
-        return self.decode(mu), mu, log_var
+        """x (B, 1, 28, 28) -> (logits (B, 1, 28, 28), mu (B, latent_dim), None).
+
+        Args:
+            x: images, (B, 1, 28, 28). generator: unused (no noise), kept for `VAE`'s interface.
+
+        Raises:
+            TypeError, ValueError: as `encode`.
+        """
+        mu, _ = self.encode(x)
+        return self.decode(mu), mu, None
 
     def negative_elbo(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Per-example terms (B,): recon (the cross-entropy of x and the decoded code), kl = 0, loss = recon.
+
+        Args:
+            x: images (B, 1, 28, 28) in [0, 1]. generator: unused.
+
+        Raises:
+            TypeError, ValueError: as `check_unit_interval` (NaN refused).
+        """
         check_unit_interval(x, "DeterministicAE.loss")
         logits, mu, _ = self(x)
         recon = bernoulli_nll(x, logits)

@@ -39,6 +39,8 @@ from typing import Any, Callable
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from edu_gen._checks import number
+
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
@@ -79,9 +81,9 @@ def parse_slider(draw: Callable, name: str, spec) -> Slider:
     low, high, step = spec[:3]
     value = spec[3] if len(spec) == 4 else _default_of(draw, name)
     value = low if value is None else value
-    numbers = (low, high, step, value)
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
-        raise ValueError(f"slider {name!r}: low, high, step and value must be numbers, got {numbers!r}")
+    # numbers of any numeric kind (NumPy scalars, 0-d tensors) become Python ints or floats; bool, NaN, inf refused
+    low, high, step, value = (number(v, f"slider {name!r}: {part}", "a finite number", integer=None)
+                              for part, v in zip(("low", "high", "step", "value"), (low, high, step, value)))
     if not low < high or not step > 0:
         raise ValueError(f"slider {name!r}: need low < high and step > 0, got low={low}, high={high}, step={step}")
     if not low <= value <= high:
