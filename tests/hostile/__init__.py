@@ -235,7 +235,7 @@ for target in {[str(t) for t in targets]!r}:
         print("DENIED", target, type(error).__name__)
 for target in (f"/proc/{{os.getppid()}}/environ", "/proc/1/environ"):   # the grader's environment, if it is the parent
     try:
-        names = sorted(item.split(b"=")[0].decode(errors="replace") for item in Path(target).read_bytes().split(b"\0") if item)
+        names = sorted(item.split(b"=")[0].decode(errors="replace") for item in Path(target).read_bytes().split(b"\\0") if item)
         print("ENVIRON", target, " ".join(names))
     except OSError as error:
         print("DENIED", target, type(error).__name__)
