@@ -1,4 +1,4 @@
-"""`edu-gen grade` end to end, without a sandbox user: one batch of honest and hostile submissions.
+"""`edu-gen grade` end to end, without a sandbox: one batch of honest and hostile submissions.
 
 The batch is graded once (module fixture, through the real command) and every test below reads
 its grades.csv, grades.json, feedback and logs. The hostile notebooks (tests/hostile) each try
@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -146,8 +147,8 @@ def test_a_detached_daemon_is_killed_before_it_can_rewrite_the_results(batch):
 
 
 def test_without_a_sandbox_a_notebook_can_read_the_solutions(batch):
-    """Why --sandbox-user exists: run with the grader's rights, this notebook copies the solution."""
-    assert "WARNING: no --sandbox-user" in batch["stderr"]
+    """Why --sandbox exists: run with the grader's rights, this notebook copies the solution."""
+    assert "WARNING: no --sandbox" in batch["stderr"]
     assert "USED THE SOLUTION" in _log(batch, "read_secrets")
     assert batch["summary"]["students"]["read_secrets"]["notebooks"][EXERCISE]["earned"] == FULL
 
@@ -222,3 +223,21 @@ def test_an_unknown_sandbox_user_is_a_clear_error(tmp_path, capsys):
     code = cli.main(["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--tests", str(TESTS),
                      "--sandbox-user", "edu-gen-no-such-user"])
     assert code == 1 and "useradd --system" in capsys.readouterr().err
+
+
+def test_a_sandbox_without_bubblewrap_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    (tmp_path / "subs" / "alice").mkdir(parents=True)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on it
+    user = ["--sandbox-user", "nobody"] if os.geteuid() == 0 else ["--sandbox"]
+    code = cli.main(["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--tests", str(TESTS), *user])
+    assert code == 1 and "apt-get install bubblewrap" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+def test_the_sandbox_mode_must_match_who_runs_the_grader(tmp_path, capsys):
+    """As root --sandbox alone would run kernels as root: refused; as an ordinary user --sandbox-user cannot work."""
+    (tmp_path / "subs" / "alice").mkdir(parents=True)
+    wrong = ["--sandbox"] if os.geteuid() == 0 else ["--sandbox-user", "nobody"]
+    code = cli.main(["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--tests", str(TESTS), *wrong])
+    expected = "--sandbox-user USER" if os.geteuid() == 0 else "needs the grader to run as root"
+    assert code == 1 and expected in capsys.readouterr().err
