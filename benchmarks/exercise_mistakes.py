@@ -606,3 +606,22 @@ MISTAKES += [
     return likelihood.log_mean_exp(log_px_given_z + log_pz - log_qz, dim=0)
 '''),
 ]
+
+# --------------------------------------------------------------------------- another dtype
+# A student may compute in float32 (the default dtype of torch.tensor and torch.linspace) where the grader
+# passes float64: the grader compares in the precision the student chose (checks.assert_close).
+
+CORRECT += [
+    dict(exercise=_E1, function="gaussian_nll", name="computed and returned in float32",
+         source='''def gaussian_nll(x, mean):
+    d = (x.float() - mean.float()).reshape(len(x), -1)
+    return 0.5 * (d ** 2).sum(dim=1) + 0.5 * d.shape[1] * math.log(2 * math.pi)
+'''),
+    dict(exercise=_E5, function="encoder_forward", name="computed and returned in float32",
+         source='''def encoder_forward(x, w1, b1, w2, b2):
+    h = torch.relu(x.float().flatten(1) @ w1.float().T + b1.float())
+    out = h @ w2.float().T + b2.float()
+    d = out.shape[1] // 2
+    return out[:, :d], out[:, d:]
+'''),
+]

@@ -117,6 +117,49 @@ def test_assert_close_tolerance_is_not_loose():
         checks.assert_close(zero + 5e-6, zero, what="f")
 
 
+def test_assert_close_compares_in_the_precision_the_student_chose():
+    """A float32 answer to a float64 input is held to float32 precision (100 eps), not to float64's (issue 15)."""
+    expected = torch.tensor([300.0, -2.0, 0.0], dtype=torch.float64) / 3
+    rounded = (expected * (1 + 3e-7)).float()  # float32 rounding and a little more (a sum of many terms)
+    with pytest.raises(checks.Mismatch):  # held to float64's tolerance it would fail
+        checks.assert_close(rounded.double(), expected, what="f", rtol=1e-9, atol=1e-12)
+    checks.assert_close(rounded, expected, what="f", rtol=1e-9, atol=1e-12)
+    # but not looser than 100 float32 eps (1.2e-5): a 1e-4 error is still wrong, near zero too
+    with pytest.raises(checks.Mismatch):
+        checks.assert_close((expected * (1 + 1e-4)).float(), expected, what="f", rtol=1e-9, atol=1e-12)
+    with pytest.raises(checks.Mismatch):
+        checks.assert_close((expected + torch.tensor([0.0, 0.0, 1e-2], dtype=torch.float64)).float(), expected, what="f")
+    # a float32 expected keeps the tolerances it was given
+    with pytest.raises(checks.Mismatch):
+        checks.assert_close(expected.float() * (1 + 3e-6), expected.float(), what="f", rtol=1e-7, atol=0)
+
+
+def test_rules_are_checked_on_every_call():
+    class Student:
+        def __init__(self, used):
+            self.used, self.calls = used, []
+
+        def names_used(self, name):
+            return frozenset(self.used)
+
+        def call(self, name, *args):
+            self.calls.append(name)
+            return args[0]
+
+    rules = checks.Rules({"pca": {"eigh"}}, required={"pca": ({"svd"}, "an SVD (torch.linalg.svd)")})
+    assert rules.call(Student({"svd", "mean"}), "pca", 7) == 7
+    with pytest.raises(checks.ForbiddenCall, match="pca uses eigh"):
+        rules.call(Student({"svd", "eigh"}), "pca", 7)
+    with pytest.raises(checks.ForbiddenCall, match=r"pca does not call an SVD \(torch.linalg.svd\)"):
+        rules.call(Student({"mean"}), "pca", 7)
+    student = Student({"eigh"})
+    with pytest.raises(checks.ForbiddenCall):
+        rules.call(student, "pca", 7)
+    assert student.calls == []  # refused before the call
+    with pytest.raises(KeyError, match="no rule for 'other'"):
+        rules.call(Student(set()), "other", 7)
+
+
 def test_not_calling_finds_library_losses_by_name_and_attribute():
     source = "def f(x, y):\n    return torch.nn.functional.mse_loss(x, y)\n"
     with pytest.raises(checks.ForbiddenCall, match="mse_loss"):

@@ -161,7 +161,10 @@ def assert_close(got, expected: torch.Tensor, *, what: str, rtol: float = 1e-5, 
     """Compare the student's answer with the expected tensor (computed by the test, in the grader).
 
     Checks the type, the shape, that the values are finite where the expected ones are, then
-    ``|got - expected| <= atol + rtol |expected|`` elementwise, in float64. The message is in the
+    ``|got - expected| <= atol + rtol |expected|`` elementwise, in float64. When the student returns a
+    lower precision (float32) than the float64 expected, the tolerances grow to that precision
+    (rtol and atol/max|expected| at least 100 eps of the student's dtype): the grader compares in the
+    dtype the student chose. The message is in the
     grader's closed vocabulary (module docstring): the expected shape in symbols, how many
     entries are wrong in one of four words (a few, some, most, all) and, when they all err the
     same way, which way (too large, too small, wrong sign); never a value, a count or the
@@ -181,6 +184,15 @@ def assert_close(got, expected: torch.Tensor, *, what: str, rtol: float = 1e-5, 
     if got.is_complex() or got.dtype == torch.bool:
         raise WrongType(f"{what} returned a tensor of complex or boolean values; expected real numbers")
     got64, expected64 = got.to(torch.float64), expected.detach().to(torch.float64)
+    if got.is_floating_point() and torch.finfo(got.dtype).eps > torch.finfo(expected64.dtype).eps and expected.dtype == torch.float64:
+        # The student chose a lower precision (float32, the default of torch.tensor and torch.linspace) for a
+        # float64 input: compare in that precision, not in float64 (issue 15). 100 eps: float32 rounding in
+        # sums of ~1000 terms (a 784-pixel image) stays below it; the catalogue's float32 variants pass
+        # (benchmarks/exercise_mutants.py), and no catalogued mistake is that small.
+        eps = 100 * torch.finfo(got.dtype).eps
+        finite = expected64[torch.isfinite(expected64)]
+        scale = float(finite.abs().max()) if finite.numel() else 1.0
+        rtol, atol = max(rtol, eps), max(atol, eps * scale)
     not_finite = ~torch.isfinite(got64) & torch.isfinite(expected64)
     if not_finite.any():
         how_many = _how_many(int(not_finite.sum()), got.numel())
