@@ -29,7 +29,7 @@ from hypothesis.extra import numpy as hnp
 from scipy.special import logsumexp
 from torch import distributions as D
 
-from edu_gen import likelihood, manifold, metrics, parzen
+from edu_gen import likelihood, manifold, metrics, parzen, rbm, vae
 
 SOME = settings(deadline=None)                                  # torch's first calls are slow to warm up
 FEW = settings(deadline=None, max_examples=max(5, settings.default.max_examples // 5))
@@ -377,3 +377,67 @@ def test_classifier_score_matches_brute_force_and_ignores_row_order(n, seed):
     assert metrics.classifier_score(classifier, images[order]) == pytest.approx(score, rel=2e-6)
     confidence = metrics.classifier_confidence(classifier, images[order])
     assert torch.allclose(confidence["max_prob"], torch.as_tensor(p.max(1), dtype=torch.float32)[order], atol=1e-6)
+
+
+# --------------------------------------------------------------------------------------------
+# The VAE's Gaussian log-density, manifold Parzen windows, the RBM's free energy
+# --------------------------------------------------------------------------------------------
+
+
+@SOME
+@given(st.integers(1, 4), st.integers(0, 4), st.integers(1, 5), DTYPES, st.data())
+def test_vae_log_normal_matches_torch_distributions_with_broadcasting(k, batch, dim, dtype, data):
+    z, mu, log_var = (data.draw(hnp.arrays(np.float64, shape, elements=floats(-10, 10)))
+                      for shape in ((k, batch, dim), (batch, dim), (batch, dim)))
+    actual = vae.log_normal(t(z, dtype), t(mu, dtype), t(log_var, dtype))          # (k, B)
+    expected = D.Normal(torch.as_tensor(mu), torch.as_tensor(np.exp(0.5 * log_var))).log_prob(torch.as_tensor(z)).sum(-1)
+    scale = (np.abs(log_var) + 1 + (z - mu) ** 2 * np.exp(-log_var)).sum(-1) * (1 + np.abs(log_var).max(initial=0))
+    # measured 1.2 (float32) and 0.6 (float64) eps * scale over 300 examples; 16 leaves 13x
+    assert_close(actual, expected, scale, dtype, 16)
+
+
+@SOME
+@given(st.integers(6, 25), st.integers(2, 4), st.integers(0, 2**31), st.data())
+def test_manifold_parzen_matches_a_mixture_of_full_gaussians(n, dim, seed, data):
+    rng = np.random.default_rng(seed)
+    x = torch.as_tensor(rng.normal(size=(n, dim)))
+    k = data.draw(st.integers(2, n - 1))
+    d = data.draw(st.integers(1, min(k, dim)))
+    noise = data.draw(floats(0.01, 1.0))
+    model = parzen.manifold_parzen(x, num_neighbors=k, dim=d, noise_variance=noise)
+    queries = torch.as_tensor(rng.normal(size=(5, dim)))
+    actual = parzen.manifold_parzen_log_density(queries, model)
+    # the reference inverts each full D x D covariance (Cholesky) where the library uses the low-rank form
+    kernels = D.MultivariateNormal(model.centers, covariance_matrix=model.covariances())      # N kernels
+    expected = torch.logsumexp(kernels.log_prob(queries[:, None, :]), dim=1) - math.log(n)
+    # measured 6e-13 absolute in 300 draws (sigma^2 down to 0.01: covariances conditioned up to ~1e3); 16x margin
+    assert torch.allclose(actual, expected, rtol=0, atol=1e-11)
+    # the order of the training points does not matter
+    order = torch.as_tensor(rng.permutation(n))
+    again = parzen.manifold_parzen_log_density(queries, parzen.manifold_parzen(x[order], num_neighbors=k, dim=d,
+                                                                                 noise_variance=noise))
+    assert torch.allclose(again, actual, rtol=0, atol=1e-11)
+
+
+@SOME
+@given(st.integers(1, 6), st.integers(1, 8), st.integers(0, 4), st.integers(0, 2**31))
+def test_rbm_free_energy_and_conditionals_match_enumeration(visible, hidden, batch, seed):
+    import itertools
+
+    rng = np.random.default_rng(seed)
+    model = rbm.RBM(visible, hidden).double()
+    with torch.no_grad():
+        model.weight.copy_(torch.as_tensor(rng.normal(scale=2.0, size=(hidden, visible))))
+        model.hidden_bias.copy_(torch.as_tensor(rng.normal(size=hidden)))
+        model.visible_bias.copy_(torch.as_tensor(rng.normal(size=visible)))
+    v = rng.uniform(size=(batch, visible))
+    w, b, c = model.weight.detach().numpy(), model.hidden_bias.detach().numpy(), model.visible_bias.detach().numpy()
+    hs = np.array(list(itertools.product([0.0, 1.0], repeat=hidden)))              # all 2^H hidden states
+    minus_energy = v @ c[:, None] + (hs @ b)[None, :] + v @ w.T @ hs.T               # (B, 2^H): -E(v, h)
+    free = -logsumexp(minus_energy, axis=1)                                         # F(v) = -log sum_h e^{-E}
+    posterior = np.exp(minus_energy - logsumexp(minus_energy, axis=1, keepdims=True)) @ hs   # E[h | v] = p(h_j = 1 | v)
+    vt = torch.as_tensor(v)
+    # measured 7e-15 (free energy) and 2e-15 (p(h | v)) absolute in 300 draws; 14x margin
+    assert torch.allclose(model.free_energy(vt).detach(), torch.as_tensor(free), rtol=0, atol=1e-13)
+    assert torch.allclose(model.hidden_probability(vt).detach(), torch.as_tensor(posterior).reshape(batch, hidden),
+                          rtol=0, atol=1e-13)

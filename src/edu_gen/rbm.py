@@ -60,7 +60,7 @@ class RBM(nn.Module):
 
     def _flat(self, v: torch.Tensor) -> torch.Tensor:
         visible = self.weight.shape[1]
-        flat = v.reshape(len(v), -1) if v.dim() > 1 else v
+        flat = v.flatten(1) if v.dim() > 1 else v                       # an empty batch (B = 0) too
         if v.dim() < 2 or flat.shape[1] != visible:
             raise ValueError(f"RBM expected inputs of shape (B, {visible}) or (B, 1, H, W) with {visible} pixels, got {tuple(v.shape)}")
         if not torch.is_floating_point(flat):
