@@ -224,3 +224,24 @@ def test_ae_config_accepts_integer_kinds_and_refuses_bools_and_floats():
         ae.AEConfig(code_dim=0)
     with pytest.raises(TypeError, match="tied must be a bool"):
         ae.AEConfig(tied=1)
+
+
+def test_sizes_and_codes_of_the_wrong_kind_are_refused_with_the_argument_named():
+    with pytest.raises(TypeError, match=r"code_dim must be an int >= 1, got 2.0"):
+        ae.ConvAutoencoder(code_dim=2.0)
+    with pytest.raises(ValueError, match=r"input_dim must be an int >= 1, got 0"):
+        ae.TiedAutoencoder(0, 3)
+    with pytest.raises(TypeError, match="config must be an AEConfig, got dict"):
+        ae.Autoencoder({"code_dim": 2})
+    model = ae.Autoencoder(ae.AEConfig(input_shape=(5,), code_dim=2))
+    with pytest.raises(ValueError, match=r"decode expects codes of shape \(B, 2\), got \(3, 4\)"):
+        model.decode(torch.zeros(3, 4))
+    with pytest.raises(ValueError, match=r"corruption level must be in \[0, 1\].*got nan"):
+        ae.corrupt(torch.rand(2, 3), "mask", float("nan"))
+    with pytest.raises(TypeError, match="corruption level must be .*got True"):
+        ae.corrupt(torch.rand(2, 3), "mask", True)
+    with pytest.raises(ValueError, match=r"margin must be a number in \[0, 0.5\]"):
+        contractive.saturation(torch.rand(2, 3), margin=0.7)
+    # an empty batch gives an empty penalty, not a reshape error
+    layer = ae.Autoencoder(ae.AEConfig(input_shape=(5,), code_dim=2))
+    assert contractive.contractive_penalty(layer.encoder, torch.zeros(0, 5)).shape == (0,)

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from edu_gen import contractive
+from edu_gen import rbm
 from edu_gen.rbm import RBM
 
 
@@ -72,3 +73,18 @@ def test_bad_input_is_named():
         rbm.free_energy(torch.ones(5, 784, dtype=torch.long))
     with pytest.raises(ValueError, match="at least one"):
         RBM(visible=0)
+
+
+def test_rbm_sizes_and_k_of_the_wrong_kind_are_refused_and_an_empty_batch_works():
+    import numpy as np
+
+    with pytest.raises(TypeError, match="visible must be an int >= 1 .*got True"):
+        rbm.RBM(visible=True, hidden=3)
+    with pytest.raises(ValueError, match="hidden must be an int >= 1"):
+        rbm.RBM(visible=4, hidden=0)
+    model = rbm.RBM(visible=np.int64(4), hidden=torch.tensor(3))
+    assert model.weight.shape == (3, 4)
+    with pytest.raises(TypeError, match="k must be an int >= 1"):
+        model.cd_loss(torch.rand(2, 4), k=1.0)
+    assert model.free_energy(torch.zeros(0, 4)).shape == (0,)          # it was a reshape error
+    assert model.hidden_probability(torch.zeros(0, 1, 2, 2)).shape == (0, 3)

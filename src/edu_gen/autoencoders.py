@@ -47,7 +47,15 @@ CORRUPTIONS = ("mask", "gaussian", "salt_and_pepper")
 
 
 def check_input(x: torch.Tensor, shape: tuple[int, ...], who: str) -> None:
-    """Refuse anything but a floating-point batch of shape (B, *shape)."""
+    """Refuse anything but a floating-point batch of shape (B, *shape); values are not read.
+
+    Args:
+        x: the batch. shape: one example's shape. who: the caller's name, for the message.
+
+    Raises:
+        TypeError: x is not a floating-point tensor.
+        ValueError: x is not (B, *shape).
+    """
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
         raise TypeError(f"{who} expects a floating-point tensor of shape (B, {', '.join(map(str, shape))}), got {type(x).__name__}")
     if tuple(x.shape[1:]) != tuple(shape) or x.dim() != len(shape) + 1:
@@ -69,10 +77,15 @@ def reconstruction_error(x: torch.Tensor, output: torch.Tensor, kind: str = "ber
     `edu_gen.likelihood.continuous_bernoulli_nll`, is one).
 
     Args:
-        x: targets (B, ...); output: logits or means of the same shape.
+        x: targets (B, ...), in [0, 1] for ``bernoulli``; output: logits or means of the same shape.
         kind: ``"bernoulli"`` or ``"gaussian"``.
 
+    Returns:
+        (B,) in nats, on x's device; an empty batch gives (0,).
+
     Raises:
+        TypeError, ValueError: as `likelihood.bernoulli_nll` / `likelihood.gaussian_nll`
+            (Bernoulli targets outside [0, 1] or NaN refused).
         ValueError: `kind` is neither.
     """
     if kind == "bernoulli":
@@ -93,7 +106,14 @@ def corrupt(x: torch.Tensor, kind: str, level: float, generator: torch.Generator
         x: a batch (B, ...), values in [0, 1] for the mask and salt-and-pepper noise.
         kind: one of ``"mask"``, ``"gaussian"``, ``"salt_and_pepper"``.
         level: the probability of corrupting an entry, or the Gaussian noise's standard deviation; in [0, 1].
-        generator: for reproducible noise.
+        generator: for reproducible noise (a CPU generator: the noise is drawn there and moved to x's device).
+
+    Returns:
+        The corrupted copy, x's shape, dtype and device.
+
+    Raises:
+        TypeError: x is not a floating-point tensor, or level is not a number (bool included).
+        ValueError: an unknown kind, or level outside [0, 1] (or NaN).
     """
     if kind not in CORRUPTIONS:
         raise ValueError(f"corruption kind must be one of {CORRUPTIONS}, got {kind!r}")
@@ -114,7 +134,14 @@ def corrupt(x: torch.Tensor, kind: str, level: float, generator: torch.Generator
 
 
 def mlp(sizes: list[int], activation: str, last_activation: str) -> nn.Sequential:
-    """Linear layers between consecutive `sizes`, `activation` between them, `last_activation` after the last."""
+    """Linear layers between consecutive `sizes`, `activation` between them, `last_activation` after the last.
+
+    Args:
+        sizes: layer widths, at least two. activation, last_activation: keys of `ACTIVATIONS`.
+
+    Raises:
+        KeyError: an unknown activation (`AEConfig` checks it first).
+    """
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
@@ -131,6 +158,14 @@ def mlp(sizes: list[int], activation: str, last_activation: str) -> nn.Sequentia
 @dataclass(frozen=True)
 class AEConfig:
     """Everything that fixes an `Autoencoder`'s architecture and loss; saved in its checkpoints.
+
+    Attributes:
+        input_shape: one example's shape, e.g. (1, 28, 28), or (2,) for 2D points.
+        hidden_dims: the encoder's hidden widths (the decoder mirrors them); () for one layer.
+        code_dim: d, the size of the code.
+        activation: ``"sigmoid"``, ``"relu"`` or ``"linear"``.
+        likelihood: ``"bernoulli"`` (the decoder gives logits) or ``"gaussian"`` (means).
+        tied: one layer only, with the decoder weight W^T.
 
     Sizes may be given as any integer kind (Python, NumPy, 0-d tensor) and are stored as Python
     ints, the shapes as tuples.
@@ -174,6 +209,9 @@ class TiedLinear(nn.Module):
 
     It holds the encoder's ``nn.Linear`` (so W is one Parameter, trained through both uses) and its
     own bias c. ``weight`` is :math:`W^\top`, shape (D, d), like an ``nn.Linear(d, D)``'s.
+
+    Args:
+        encoder_linear: the encoder's ``nn.Linear(D, d)``, whose weight W is shared.
     """
 
     def __init__(self, encoder_linear: nn.Linear):
@@ -186,6 +224,14 @@ class TiedLinear(nn.Module):
         return self.encoder_linear.weight.T  # W' = W^T, (D, d)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """y = W^T h + c: codes (B, d) -> (B, D).
+
+        Args:
+            h: codes, (B, d).
+
+        Raises:
+            RuntimeError: h does not have d columns (torch's shape error).
+        """
         return h @ self.encoder_linear.weight + self.bias  # (B, d) @ (d, D) -> (B, D)
 
 
@@ -198,11 +244,19 @@ class Autoencoder(nn.Module):
     contractive autoencoder papers; with ``tied=True`` the decoder is :math:`g(h) = W^\top h + c`
     (`TiedLinear`), as in those papers.
 
-    Inputs: x of shape (B, *input_shape). ``forward`` returns y of the same shape.
+    Inputs: x of shape (B, *input_shape). ``forward`` returns y of the same shape, on the model's device.
+
+    Args:
+        config: an `AEConfig`.
+
+    Raises:
+        TypeError: config is not an `AEConfig`.
     """
 
     def __init__(self, config: AEConfig = AEConfig()):
         super().__init__()
+        if not isinstance(config, AEConfig):
+            raise TypeError(f"config must be an AEConfig, got {type(config).__name__}")
         self.config = config
         d = math.prod(config.input_shape)
         sizes = [d, *config.hidden_dims, config.code_dim]
@@ -213,34 +267,82 @@ class Autoencoder(nn.Module):
             self.decoder = mlp(sizes[::-1], config.activation, "linear")
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, *input_shape) -> code (B, code_dim)."""
+        """(B, *input_shape) -> code (B, code_dim).
+
+        Args:
+            x: a batch (B, *input_shape), floating point.
+
+        Raises:
+            TypeError, ValueError: x is not a floating-point (B, *input_shape) tensor.
+        """
         check_input(x, self.config.input_shape, "Autoencoder")
         return self.encoder(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """code (B, code_dim) -> output (B, *input_shape): logits (bernoulli) or means (gaussian)."""
+        """code (B, code_dim) -> output (B, *input_shape): logits (bernoulli) or means (gaussian).
+
+        Args:
+            z: codes, (B, code_dim).
+
+        Raises:
+            ValueError: z is not (B, code_dim).
+        """
+        if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.shape[1] != self.config.code_dim:
+            raise ValueError(f"decode expects codes of shape (B, {self.config.code_dim}), got "
+                             f"{tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__}")
         return self.decoder(z).reshape(len(z), *self.config.input_shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """y = g(h(x)), (B, *input_shape): logits or means.
+
+        Args:
+            x: a batch (B, *input_shape), floating point.
+
+        Raises:
+            TypeError, ValueError: x is not a floating-point (B, *input_shape) tensor.
+        """
         return self.decode(self.encode(x))
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """The reconstruction in data space: sigmoid(logits) or the Gaussian mean."""
+        """The reconstruction in data space: sigmoid(logits) or the Gaussian mean, (B, *input_shape).
+
+        Args:
+            x: a batch (B, *input_shape), floating point.
+
+        Raises:
+            TypeError, ValueError: x is not a floating-point (B, *input_shape) tensor.
+        """
         y = self(x)
         return torch.sigmoid(y) if self.config.likelihood == "bernoulli" else y
 
     def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The reconstruction error per example, averaged over the batch: ``{"loss": ..., "recon": ...}``."""
+        """The reconstruction error per example, averaged over the batch: ``{"loss": ..., "recon": ...}``, scalars.
+
+        Args:
+            x: a batch (B, *input_shape), in [0, 1] for the Bernoulli likelihood.
+
+        Raises:
+            TypeError, ValueError: as `forward`, and as `reconstruction_error` for the targets.
+        """
         recon = reconstruction_error(x, self(x), self.config.likelihood).mean()
         return {"loss": recon, "recon": recon}
 
 
 class ConvAutoencoder(nn.Module):
-    """Convolutional autoencoder for (B, 1, 28, 28) images; decoder outputs Bernoulli logits."""
+    """Convolutional autoencoder for (B, 1, 28, 28) images; decoder outputs Bernoulli logits.
+
+    Args:
+        code_dim: the size of the code, an int >= 1. channels: c, the first convolution's width.
+
+    Raises:
+        TypeError: a size that is not an integer (bool included).
+        ValueError: a size < 1.
+    """
 
     def __init__(self, code_dim: int = 32, channels: int = 16):
         super().__init__()
-        c = channels
+        code_dim = number(code_dim, "code_dim", "an int >= 1", integer=True, minimum=1)
+        c = channels = number(channels, "channels", "an int >= 1", integer=True, minimum=1)
         self.code_dim = code_dim
         self.encoder = nn.Sequential(
             nn.Conv2d(1, c, 3, stride=2, padding=1), nn.ReLU(),  # (B, c, 14, 14)
@@ -254,16 +356,48 @@ class ConvAutoencoder(nn.Module):
         )
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 1, 28, 28) -> code (B, code_dim).
+
+        Args:
+            x: images (B, 1, 28, 28), floating point.
+
+        Raises:
+            TypeError, ValueError: x is not a floating-point (B, 1, 28, 28) tensor.
+        """
         check_input(x, (1, 28, 28), "ConvAutoencoder")
         return self.encoder(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 1, 28, 28) -> Bernoulli logits (B, 1, 28, 28).
+
+        Args:
+            x: images (B, 1, 28, 28), floating point.
+
+        Raises:
+            TypeError, ValueError: x is not a floating-point (B, 1, 28, 28) tensor.
+        """
         return self.decoder(self.encode(x))
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """The decoder's means sigmoid(logits), (B, 1, 28, 28).
+
+        Args:
+            x: images (B, 1, 28, 28), floating point.
+
+        Raises:
+            TypeError, ValueError: x is not a floating-point (B, 1, 28, 28) tensor.
+        """
         return torch.sigmoid(self(x))
 
     def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The cross-entropy per example, averaged: ``{"loss", "recon"}``, scalars.
+
+        Args:
+            x: images (B, 1, 28, 28) in [0, 1].
+
+        Raises:
+            TypeError, ValueError: as `forward`, or x outside [0, 1] (NaN too).
+        """
         recon = likelihood.bernoulli_nll(x, self(x)).mean()
         return {"loss": recon, "recon": recon}
 
@@ -275,12 +409,22 @@ class TiedAutoencoder(nn.Module):
 
     W is (d, D) = (code_dim, input_dim); y are Bernoulli logits (or Gaussian means). Inputs (B, D).
     ``AEConfig(hidden_dims=(), tied=True)`` builds the same model for image-shaped inputs.
+
+    Args:
+        input_dim: D. code_dim: d. Ints >= 1.
+        activation: a key of `ACTIVATIONS`. seed: seed of the initial W (uniform in +-1/sqrt(D)).
+
+    Raises:
+        TypeError: a size that is not an integer (bool included).
+        ValueError: a size < 1, or an unknown activation.
     """
 
     def __init__(self, input_dim: int, code_dim: int, activation: str = "sigmoid", seed: int = 0):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        input_dim = number(input_dim, "input_dim", "an int >= 1", integer=True, minimum=1)
+        code_dim = number(code_dim, "code_dim", "an int >= 1", integer=True, minimum=1)
         g = torch.Generator().manual_seed(seed)
         bound = 1 / math.sqrt(input_dim)
         self.weight = nn.Parameter((torch.rand(code_dim, input_dim, generator=g) * 2 - 1) * bound)
@@ -289,10 +433,26 @@ class TiedAutoencoder(nn.Module):
         self.activation = ACTIVATIONS[activation]()
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """h = activation(W x + b): (B, input_dim) -> (B, code_dim).
+
+        Args:
+            x: a batch (B, input_dim), floating point.
+
+        Raises:
+            TypeError, ValueError: x is not a floating-point (B, input_dim) tensor.
+        """
         check_input(x, (self.weight.shape[1],), "TiedAutoencoder")
         return self.activation(x @ self.weight.T + self.bias)  # (B, code_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """y = W^T h(x) + c: (B, input_dim) -> logits or means (B, input_dim).
+
+        Args:
+            x: a batch (B, input_dim), floating point.
+
+        Raises:
+            TypeError, ValueError: x is not a floating-point (B, input_dim) tensor.
+        """
         return self.encode(x) @ self.weight + self.output_bias  # (B, input_dim)
 
 
@@ -310,6 +470,9 @@ def stack(layers: list[Autoencoder]) -> Autoencoder:
 
     Returns:
         An `Autoencoder` with ``hidden_dims`` = the inner code sizes, ``code_dim`` = the last one.
+
+    Raises:
+        ValueError: no layer, a layer with hidden layers, two activations, or sizes that do not chain.
     """
     if not layers:
         raise ValueError("stack needs at least one one-layer autoencoder")
@@ -352,6 +515,15 @@ def dae_loss(model: nn.Module, x: torch.Tensor, kind: str, level: float, num_sam
     reconstructs the CLEAN x from the corrupted :math:`\tilde x`. Returns a scalar.
     :math:`\ell` is `reconstruction_error` of the kind named by `likelihood_name` (``"bernoulli"`` or
     ``"gaussian"``); by default the model's own ``config.likelihood`` (an `Autoencoder`), else Bernoulli.
+
+    Args:
+        model: maps (B', ...) to outputs of x's shape. x: clean targets (B, ...).
+        kind, level, generator: as in `corrupt`. num_samples: S, an int >= 1.
+        likelihood_name: ``"bernoulli"``, ``"gaussian"`` or None (the model's own).
+
+    Raises:
+        TypeError: num_samples not an integer; as `corrupt` for x and level.
+        ValueError: num_samples < 1; as `corrupt` and `reconstruction_error`.
     """
     num_samples = number(num_samples, "num_samples (S)", "an int >= 1", integer=True, minimum=1)
     kind_nll = likelihood_name or getattr(getattr(model, "config", None), "likelihood", "bernoulli")
@@ -365,6 +537,15 @@ def principal_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
     With orthonormal bases :math:`Q_a, Q_b`, the cosines of the angles are the singular values of
     :math:`Q_a^\top Q_b` (Björck and Golub, 1973). Returns min(k, l) angles in [0, pi/2].
+
+    Args:
+        a: (D, k) and b: (D, l) tensors whose columns span the two subspaces.
+
+    Returns:
+        (min(k, l),) float64 angles in radians, ascending, on a's device.
+
+    Raises:
+        ValueError: a or b is not a matrix, or their numbers of rows differ.
     """
     for name, t in (("a", a), ("b", b)):
         if not isinstance(t, torch.Tensor) or t.dim() != 2:

@@ -26,9 +26,18 @@ import torch
 from torch import nn
 from torch.func import jacrev, vmap
 
+from edu_gen._checks import number
+
 
 def sigmoid_layer(encoder: nn.Module) -> nn.Linear:
-    """The Linear layer of an encoder that is ``[Flatten,] Linear, Sigmoid``; anything else is refused."""
+    """The Linear layer of an encoder that is ``[Flatten,] Linear, Sigmoid``; anything else is refused.
+
+    Args:
+        encoder: an ``nn.Sequential`` (or a single module).
+
+    Raises:
+        ValueError: the encoder is not a single sigmoid layer.
+    """
     layers = list(encoder) if isinstance(encoder, nn.Sequential) else [encoder]
     layers = [m for m in layers if not isinstance(m, nn.Flatten)]
     kinds = [type(m).__name__ for m in layers]
@@ -56,7 +65,7 @@ def contractive_penalty(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
         ValueError: the encoder is not a single sigmoid layer, or x has the wrong number of entries.
     """
     linear = sigmoid_layer(encoder)
-    flat = x.reshape(len(x), -1)
+    flat = x.flatten(1) if x.dim() > 1 else x.reshape(len(x), -1)     # an empty batch (B = 0) too
     if flat.shape[1] != linear.in_features:
         raise ValueError(f"the encoder takes {linear.in_features} inputs per example, got x of shape {tuple(x.shape)}")
     h = torch.sigmoid(linear(flat))  # (B, code_dim)
@@ -69,15 +78,40 @@ def jacobian_penalty(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
     Works for any encoder (B, ...) -> (B, code_dim); builds a (code_dim, *x.shape[1:]) Jacobian per
     example, so it costs code_dim backward passes. Use it to check `contractive_penalty`.
+
+    Args:
+        encoder: any module mapping (B, ...) to (B, code_dim).
+        x: inputs (B, ...), B >= 1.
+
+    Returns:
+        (B,) penalties, on x's device.
+
+    Raises:
+        Whatever the encoder raises for x of the wrong shape.
     """
 
     def h(one: torch.Tensor) -> torch.Tensor:
         return encoder(one.unsqueeze(0)).squeeze(0)  # (code_dim,)
 
     jac = vmap(jacrev(h))(x)  # (B, code_dim, *x.shape[1:])
-    return jac.reshape(len(x), -1).pow(2).sum(dim=1)
+    return jac.flatten(1).pow(2).sum(dim=1)
 
 
 def saturation(code: torch.Tensor, margin: float = 0.05) -> float:
-    """Fraction of sigmoid code units within `margin` of 0 or 1 (saturated), over a batch (B, code_dim)."""
+    """Fraction of sigmoid code units within `margin` of 0 or 1 (saturated), over a batch (B, code_dim).
+
+    Args:
+        code: sigmoid codes (B, code_dim) in [0, 1], B >= 1.
+        margin: a number in [0, 0.5].
+
+    Returns:
+        A Python float in [0, 1].
+
+    Raises:
+        TypeError: margin is not a number (bool included).
+        ValueError: margin outside [0, 0.5], or an empty code.
+    """
+    margin = number(margin, "margin", "a number in [0, 0.5]", minimum=0.0, maximum=0.5)
+    if code.numel() == 0:
+        raise ValueError(f"code must hold at least one value, got shape {tuple(code.shape)}")
     return ((code < margin) | (code > 1 - margin)).float().mean().item()

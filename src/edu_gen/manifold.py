@@ -99,11 +99,25 @@ class PCA:
     total_variance: float
 
     def encode(self, x) -> np.ndarray:
-        """h = W (x - mu): (N, D) -> (N, d)."""
+        """h = W (x - mu): (N, D) -> (N, d).
+
+        Args:
+            x: points (N, D), N >= 1, array-like or tensor (returned as a float64 NumPy array).
+
+        Raises:
+            ValueError: x is not a finite matrix; its D differs from the fit's (NumPy's shape error).
+        """
         return (_as_points(x, min_points=1) - self.mean) @ self.components.T
 
     def decode(self, h) -> np.ndarray:
-        """x_hat = W^T h + mu: (N, d) -> (N, D), the point of the principal subspace with code h."""
+        """x_hat = W^T h + mu: (N, d) -> (N, D), the point of the principal subspace with code h.
+
+        Args:
+            h: codes (N, d), array-like.
+
+        Raises:
+            ValueError: h's last dimension is not d (NumPy's shape error).
+        """
         return np.asarray(h, dtype=np.float64) @ self.components + self.mean
 
 
@@ -150,6 +164,12 @@ def squared_distances(a, b=None) -> np.ndarray:
 
     ||a - b||^2 = ||a||^2 - 2 a.b + ||b||^2; rounding can make a tiny result negative, so it is
     clipped at 0. With b None, b = a.
+
+    Args:
+        a: points (N_a, D); b: points (N_b, D) or None. Array-likes or tensors; float64 NumPy out.
+
+    Raises:
+        ValueError: a or b not a finite matrix with a point, or their dimensions differ.
     """
     a = _as_points(a, "a", min_points=1)
     b = a if b is None else _as_points(b, "b", min_points=1)
@@ -173,6 +193,9 @@ def nearest_neighbors(x, num_neighbors: int, block: int = 1024) -> tuple[np.ndar
 
     Returns:
         distances (N, k) and indices (N, k), nearest first.
+
+    Raises:
+        ValueError: x not a finite (N, D) matrix with N >= 2, or k not an integer in 1..N - 1.
     """
     x = _as_points(x)
     n, m = x.shape
@@ -257,6 +280,10 @@ def check_connected(graph: sparse.spmatrix, advice: str = "use more neighbours (
     piece adds its own constant vector to the bottom eigenvectors of M and the embedding
     separates the pieces instead of laying out the manifold.
 
+    Args:
+        graph: a sparse (N, N) adjacency matrix (any nonzero entry is an edge).
+        advice: the remedy named in the message.
+
     Raises:
         DisconnectedGraphError: the graph has more than one connected piece; the message gives
             their sizes (largest first) and `advice`.
@@ -305,7 +332,19 @@ def geodesic_distances(graph: sparse.spmatrix) -> np.ndarray:
 
 
 def graph_path(graph: sparse.spmatrix, start: int, end: int) -> list[int]:
-    """The points a shortest path through the graph visits from `start` to `end`, both included."""
+    """The points a shortest path through the graph visits from `start` to `end`, both included.
+
+    Args:
+        graph: sparse (N, N) edge lengths, read as undirected (as `neighborhood_graph` returns).
+        start, end: point indices in 0..N - 1.
+
+    Returns:
+        The list of point indices from start to end.
+
+    Raises:
+        DisconnectedGraphError: start and end lie in different pieces of the graph.
+        ValueError: an index outside 0..N - 1 (SciPy's error).
+    """
     _, predecessors = csgraph.dijkstra(graph, directed=False, indices=start, return_predecessors=True)
     if end != start and predecessors[end] < 0:
         raise DisconnectedGraphError(f"no path from point {start} to point {end}: they lie in different pieces of the graph")
@@ -460,6 +499,9 @@ def lle_embedding(weights: np.ndarray, neighbors: np.ndarray, num_components: in
 
     Returns:
         The embedding, (N, d), each column of unit length.
+
+    Raises:
+        ValueError: num_components not an integer in 1..N - 2.
     """
     weights, neighbors = np.asarray(weights, dtype=np.float64), np.asarray(neighbors)
     n, k = weights.shape
