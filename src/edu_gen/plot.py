@@ -57,6 +57,9 @@ def image_grid(images, nrow: int = 8, title: str | None = None, ax=None, padding
 
     Returns:
         The matplotlib Figure.
+
+    Raises:
+        ValueError: images is not (N, 1, H, W), (N, 3, H, W) or (N, H, W).
     """
     from edu_gen._compat import make_grid
 
@@ -84,6 +87,12 @@ def filters(weights, image_shape, nrow: int = 10, title: str | None = None, ax=N
 
     Each filter is scaled to [0, 1] on its own (its smallest weight black, its largest white), so
     units with small weights are as visible as units with large ones.
+
+    Returns:
+        The matplotlib Figure (of `ax` when given).
+
+    Raises:
+        ValueError: weights is not (num_units, H * W).
     """
     w = torch.as_tensor(_numpy(weights), dtype=torch.float32)
     h, wd = image_shape
@@ -113,6 +122,12 @@ def curves(
         colors: name -> colour, default the book's palette in order; give two curves one
             colour to show that they belong together (a mean and its +-2 sigma band).
         logx, logy: logarithmic axes.
+
+    Returns:
+        The matplotlib Figure (of `ax` when given).
+
+    Raises:
+        ValueError: a curve's length differs from x's.
     """
     fig, ax = _axes(ax)
     for i, (name, y) in enumerate(ys.items()):
@@ -139,6 +154,12 @@ def training_curves(history, keys: Sequence[str] | None = None, title: str | Non
         history: an `edu_gen.train.History`, or a dict name -> list of per-step values.
         keys: which names to draw (default: all).
         smooth: if > 1, also draw a moving average over this many steps.
+
+    Returns:
+        The matplotlib Figure (of `ax` when given).
+
+    Raises:
+        KeyError: a key names no recorded curve.
     """
     if hasattr(history, "values") and hasattr(history, "steps"):
         values, steps = history.values, history.steps
@@ -177,6 +198,12 @@ def density_1d(
         curves: name -> density values on the grid (N,) (densities, not log-densities).
         samples: data points (M,) drawn as a histogram with area 1.
         samples_label: the histogram's legend entry ("training data", "generated", ...).
+
+    Returns:
+        The matplotlib Figure (of `ax` when given).
+
+    Raises:
+        ValueError: a density's length differs from the grid's.
     """
     fig, ax = _axes(ax)
     if samples is not None:
@@ -203,6 +230,12 @@ def scatter_2d(
         labels: (N,) integer classes (legend) or floats (colour bar), or None.
         equal_aspect: one unit is as long on both axes (right for embeddings and 2D data sets;
             pass False for x-y data such as a regression problem).
+
+    Returns:
+        The matplotlib Figure (of `ax` when given).
+
+    Raises:
+        ValueError: points is not (N, 2), or labels does not have N entries.
     """
     points = _numpy(points)
     if points.ndim != 2 or points.shape[1] != 2:
@@ -237,6 +270,12 @@ def arrows(start, end, title: str | None = None, ax=None, background=None, size:
     Args:
         start, end: (N, 2) arrow tails and heads.
         background: optional (M, 2) points drawn in grey underneath (e.g. the clean data).
+
+    Returns:
+        The matplotlib Figure (of `ax` when given).
+
+    Raises:
+        ValueError: start and end are not of one shape (N, 2).
     """
     start, end = _numpy(start), _numpy(end)
     if start.ndim != 2 or start.shape[1] != 2 or start.shape != end.shape:

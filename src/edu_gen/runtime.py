@@ -32,7 +32,11 @@ DEFAULT_SCALE = "book"
 
 
 def device() -> torch.device:
-    """The best available accelerator: CUDA, then Apple's MPS, then the CPU."""
+    """The best available accelerator: CUDA, then Apple's MPS, then the CPU.
+
+    Returns:
+        A torch.device: ``cuda``, ``mps`` or ``cpu``.
+    """
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)
@@ -50,6 +54,9 @@ def seed_everything(seed: int) -> torch.Generator:
     Returns:
         A fresh CPU `torch.Generator` seeded with `seed`, for code that wants its own stream
         (``torch.randn(..., generator=g)``) instead of the global one.
+
+    Raises:
+        ValueError: seed is not a non-negative integer (a bool is refused).
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
@@ -65,6 +72,12 @@ def scale() -> str:
 
     ``ci``: tests, each notebook under a minute on 2 CPU cores; ``book``: the book build and
     students, each chapter under 6 minutes on 2 CPU cores; ``full``: paper-sized runs on a GPU.
+
+    Returns:
+        ``"ci"``, ``"book"`` or ``"full"``.
+
+    Raises:
+        ValueError: EDU_GEN_SCALE names no scale.
     """
     value = os.environ.get(SCALE_VARIABLE, DEFAULT_SCALE).strip().lower() or DEFAULT_SCALE
     if value not in SCALES:
@@ -75,12 +88,23 @@ def scale() -> str:
 
 
 def pick(*, ci, book, full):
-    """Return the argument named after the current scale, e.g. ``pick(ci=1, book=15, full=100)``."""
+    """Return the argument named after the current scale, e.g. ``pick(ci=1, book=15, full=100)``.
+
+    Args:
+        ci, book, full: the values for each scale (any objects).
+
+    Raises:
+        ValueError: EDU_GEN_SCALE names no scale (see `scale`).
+    """
     return {"ci": ci, "book": book, "full": full}[scale()]
 
 
 def data_root() -> Path:
-    """The data folder: EDU_GEN_DATA if set, else ``~/.cache/edu_gen`` (torchvision's layout)."""
+    """The data folder: EDU_GEN_DATA if set, else ``~/.cache/edu_gen`` (torchvision's layout).
+
+    Returns:
+        A Path (not checked to exist).
+    """
     value = os.environ.get(DATA_VARIABLE, "").strip()
     return Path(value).expanduser() if value else Path.home() / ".cache" / "edu_gen"
 
@@ -89,6 +113,9 @@ def cache_root() -> Path:
     """Where trained models are cached: EDU_GEN_CACHE if set, else ``~/.cache/edu_gen``.
 
     Kept apart from `data_root`, which may be a read-only shared folder.
+
+    Returns:
+        A Path (not checked to exist; created by whoever writes there).
     """
     value = os.environ.get(CACHE_VARIABLE, "").strip()
     return Path(value).expanduser() if value else Path.home() / ".cache" / "edu_gen"
@@ -107,6 +134,9 @@ def library_digest(package: Path | None = None) -> str:
 
     Returns:
         64 hexadecimal characters.
+
+    Raises:
+        OSError: a source file cannot be read.
     """
     package = Path(__file__).resolve().parent if package is None else Path(package)
     digest = hashlib.sha256()
@@ -152,6 +182,12 @@ def set_threads() -> int:
     sibling spin, and small models train several times slower (measured 6-15x here). So each
     worker gets one thread, for torch and for the BLAS/OpenMP pools behind NumPy and SciPy
     (through threadpoolctl). EDU_GEN_THREADS=N overrides both.
+
+    Returns:
+        The thread count in use.
+
+    Raises:
+        ValueError: EDU_GEN_THREADS is set but is not a positive integer.
     """
     requested = os.environ.get(THREADS_VARIABLE, "").strip()
     if requested:
@@ -171,7 +207,12 @@ def set_threads() -> int:
 
 @dataclass(frozen=True)
 class Runtime:
-    """What `setup` chose: pass these on explicitly instead of reading globals."""
+    """What `setup` chose: pass these on explicitly instead of reading globals.
+
+    Attributes:
+        device: where models run. scale: the scale profile. seed: the seed used.
+        generator: a CPU generator seeded with `seed`.
+    """
 
     device: torch.device
     scale: str
@@ -199,6 +240,9 @@ def setup(seed: int = 0, *, quiet: bool = False) -> Runtime:
 
     Returns:
         A `Runtime` with the device, the scale, the seed and a seeded CPU generator.
+
+    Raises:
+        ValueError: a bad seed (see `seed_everything`), EDU_GEN_SCALE or EDU_GEN_THREADS.
     """
     import edu_gen
 

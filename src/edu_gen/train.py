@@ -49,6 +49,10 @@ class History:
     """The numbers a training run produced: for each name, the values and the steps they belong to.
 
     ``history["loss"]`` is the list of per-step losses; ``history.steps["loss"]`` the step of each.
+
+    Args:
+        values: name -> list of values, to start from (e.g. a saved run's).
+        steps: name -> list of steps, matching `values`.
     """
 
     def __init__(self, values: dict | None = None, steps: dict | None = None):
@@ -56,6 +60,14 @@ class History:
         self.steps: dict[str, list[int]] = defaultdict(list, steps or {})
 
     def log(self, step: int, **values: float) -> None:
+        """Record values (numbers or 0-d tensors) at `step`.
+
+        Args:
+            step: the training step. **values: name -> value.
+
+        Raises:
+            TypeError, ValueError: a value that float() cannot convert, or a step int() cannot.
+        """
         for name, value in values.items():
             self.values[name].append(float(value))
             self.steps[name].append(int(step))
@@ -69,12 +81,31 @@ class History:
         return name in self.values
 
     def keys(self):
+        """The recorded names.
+
+        Returns:
+            A view of the names, in the order first logged.
+        """
         return self.values.keys()
 
     def last(self, name: str) -> float:
+        """The last value recorded under `name`.
+
+        Args:
+            name: a recorded name.
+
+        Raises:
+            KeyError: nothing recorded under `name`.
+            IndexError: the name was created but holds no value.
+        """
         return self[name][-1]
 
     def to_dict(self) -> dict:
+        """A plain dict ``{"values": ..., "steps": ...}`` for saving; `from_dict` reads it back.
+
+        Returns:
+            The dict (lists shared with the History, not copies).
+        """
         return {"values": dict(self.values), "steps": dict(self.steps)}
 
     @classmethod
@@ -87,7 +118,15 @@ class History:
 
 
 def to_device(batch, device: torch.device):
-    """Move a tensor, or a tuple/list/dict of tensors, to `device` (other values pass through)."""
+    """Move a tensor, or a tuple/list/dict of tensors, to `device` (other values pass through).
+
+    Args:
+        batch: a tensor, or a (nested) tuple/list/dict of them.
+        device: the target device.
+
+    Raises:
+        RuntimeError: the device is not available (torch's error).
+    """
     if isinstance(batch, torch.Tensor):
         return batch.to(device, non_blocking=True)
     if isinstance(batch, (tuple, list)):
@@ -274,6 +313,10 @@ def save(path: str | Path, model: nn.Module, config=None, history: History | Non
 
     Returns:
         `path`.
+
+    Raises:
+        TypeError: config is neither a dataclass nor a dict.
+        OSError: the file cannot be written.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -376,6 +419,15 @@ def checkpoint_path(name: str, config) -> Path:
     source (MNIST and Fashion-MNIST on disk, or the digits fallback: `data.source`) and the
     library's source code (`runtime.library_digest`). Changing any of them trains anew instead
     of loading a stale model.
+
+    Args:
+        name: the model's short name. config: a dataclass or a dict (part of the hash).
+
+    Returns:
+        The Path (not checked to exist).
+
+    Raises:
+        TypeError: config is neither a dataclass nor a dict (nor None).
     """
     from edu_gen import data
 
@@ -403,6 +455,9 @@ def load_or_train(name: str, model: nn.Module, train_fn: Callable[[nn.Module], H
 
     Returns:
         The History of the (cached or new) training run.
+
+    Raises:
+        TypeError: train_fn does not return a History, or config is neither a dataclass nor a dict.
     """
     path = checkpoint_path(name, config)
     if path.is_file():
@@ -423,7 +478,14 @@ def load_or_train(name: str, model: nn.Module, train_fn: Callable[[nn.Module], H
 
 
 def summary(history: History) -> str:
-    """One line: steps, seconds, and the last value of each term."""
+    """One line: steps, seconds, and the last value of each term.
+
+    Args:
+        history: a History (from `fit`).
+
+    Raises:
+        AttributeError: history is not a History.
+    """
     steps = len(history["loss"]) if "loss" in history else 0
     seconds = getattr(history, "seconds", math.nan)
     terms = ", ".join(f"{k} {v[-1]:.4g}" for k, v in history.values.items() if v)

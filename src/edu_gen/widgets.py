@@ -46,13 +46,35 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 @dataclass(frozen=True)
 class Slider:
-    """One numeric slider: from `low` to `high` in steps of `step`, starting at `value`."""
+    """One numeric slider: from `low` to `high` in steps of `step`, starting at `value`.
+
+    Attributes:
+        name: the argument of `draw` the slider sets.
+        low, high, step, value: finite numbers of any numeric kind (Python, NumPy, 0-d tensor),
+            stored as Python ints (integer kinds) or floats; low < high, step > 0,
+            low <= value <= high.
+
+    Raises:
+        TypeError: a bound that is not a number (bool included).
+        ValueError: a NaN or infinite bound, low >= high, step <= 0, or value outside [low, high].
+    """
 
     name: str
     low: float
     high: float
     step: float
     value: float
+
+    def __post_init__(self):
+        name = self.name
+        for part in ("low", "high", "step", "value"):
+            object.__setattr__(self, part, number(getattr(self, part), f"slider {name!r}: {part}", "a finite number",
+                                                  integer=None))
+        low, high, step, value = self.low, self.high, self.step, self.value
+        if not low < high or not step > 0:
+            raise ValueError(f"slider {name!r}: need low < high and step > 0, got low={low}, high={high}, step={step}")
+        if not low <= value <= high:
+            raise ValueError(f"slider {name!r}: the starting value {value} is outside [{low}, {high}]")
 
     @property
     def is_integer(self) -> bool:
@@ -71,6 +93,13 @@ def parse_slider(draw: Callable, name: str, spec) -> Slider:
 
     Without a value, the slider starts at the default of `draw`'s argument of that name, or at
     `low` when the argument has no default.
+
+    Args:
+        draw: the drawing function. name: one of its arguments. spec: the tuple.
+
+    Raises:
+        TypeError: draw has no argument `name`, or a bound is not a number (bool included).
+        ValueError: spec is not a 3- or 4-tuple, or its numbers are inconsistent (see `Slider`).
     """
     parameters = inspect.signature(draw).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
@@ -81,18 +110,19 @@ def parse_slider(draw: Callable, name: str, spec) -> Slider:
     low, high, step = spec[:3]
     value = spec[3] if len(spec) == 4 else _default_of(draw, name)
     value = low if value is None else value
-    # numbers of any numeric kind (NumPy scalars, 0-d tensors) become Python ints or floats; bool, NaN, inf refused
-    low, high, step, value = (number(v, f"slider {name!r}: {part}", "a finite number", integer=None)
-                              for part, v in zip(("low", "high", "step", "value"), (low, high, step, value)))
-    if not low < high or not step > 0:
-        raise ValueError(f"slider {name!r}: need low < high and step > 0, got low={low}, high={high}, step={step}")
-    if not low <= value <= high:
-        raise ValueError(f"slider {name!r}: the starting value {value} is outside [{low}, {high}]")
+    # Slider checks the numbers: any numeric kind becomes a Python int or float; bool, NaN, inf refused
     return Slider(name, low, high, step, value)
 
 
 def figure_png(fig: Figure, dpi: int = 100) -> str:
-    """The figure as a base64-encoded PNG (what a notebook's image/png output holds)."""
+    """The figure as a base64-encoded PNG (what a notebook's image/png output holds).
+
+    Args:
+        fig: a matplotlib Figure. dpi: its resolution.
+
+    Raises:
+        AttributeError: fig is not a Figure (it has no ``savefig``).
+    """
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -141,10 +171,22 @@ class Explorer:
             slider.observe(lambda change: self.redraw(), names="value")
 
     def values(self) -> dict[str, Any]:
+        """The sliders' current values.
+
+        Returns:
+            name -> value (int or float).
+        """
         return {name: slider.value for name, slider in self.sliders.items()}
 
     def redraw(self) -> str:
-        """Draw at the sliders' current values and show the result in the output; returns the PNG."""
+        """Draw at the sliders' current values and show the result in the output; returns the PNG.
+
+        Returns:
+            The base64 PNG of the figure drawn.
+
+        Raises:
+            TypeError: draw does not return a matplotlib Figure.
+        """
         fig = _draw(self.draw, self.values())
         png = figure_png(fig, self.dpi)
         plt.close(fig)  # shown through the output only, never again by the inline backend
@@ -173,6 +215,10 @@ def explore(draw: Callable[..., Figure], **sliders) -> Explorer | Figure:
         In a Jupyter kernel with ipywidgets: an `Explorer`, which a notebook displays as the
         sliders and the live figure (with a PNG at the defaults for viewers without widgets).
         Elsewhere: the Figure drawn at the default values.
+
+    Raises:
+        TypeError, ValueError: as `parse_slider` for each slider; ValueError: no slider given;
+            TypeError: draw does not return a Figure.
     """
     if not sliders:
         raise ValueError("give at least one slider, e.g. explore(draw, bandwidth=(0.05, 1.0, 0.05))")
