@@ -32,6 +32,7 @@ from edu_gen.grading.sandbox import Limits, Sandbox
 
 START_TIMEOUT = 60.0  # seconds for a kernel to come up (within the notebook's own timeout)
 MAX_NOTEBOOK_BYTES = 20 << 20  # a larger file is refused before it is parsed (exercises are ~100 kB)
+MAX_PARSED_SOURCE = 2 << 20  # characters of code the grader parses per notebook (a syntax tree takes ~100x the text)
 
 
 class UnsafeSubmission(ValueError):
@@ -262,12 +263,20 @@ class Submission:
         return frozenset(names)
 
     def _parsed_cells(self) -> list:
-        """(cell, syntax tree) of every code cell that is plain Python, parsed once per notebook."""
+        """(cell, syntax tree) of the code cells that are plain Python, parsed once per notebook.
+
+        Only the first `MAX_PARSED_SOURCE` characters of code are parsed: a multi-megabyte cell
+        would otherwise cost the grader gigabytes (issue 14); exercises hold ~100 kB.
+        """
         if self._trees is None:
-            self._trees = []
+            self._trees, parsed = [], 0
             for cell in self.cells:
                 if cell.get("cell_type") != "code" or not isinstance(cell.get("source"), str):
                     continue
+                parsed += len(cell.source)
+                if parsed > MAX_PARSED_SOURCE:  # the grader's own work per notebook is bounded
+                    self._write_log(f"--- code past the first {MAX_PARSED_SOURCE >> 20} MB is not parsed by the grader")
+                    break
                 try:
                     self._trees.append((cell, ast.parse(cell.source)))
                 except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -284,8 +293,9 @@ class Submission:
         for cell, tree in self._parsed_cells():
             for node in tree.body:
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
-                    found = ast.get_source_segment(cell.source, node)
-        return found
+                    found = (cell, node)
+        # the segment of the last one only: taking each costs a pass over its cell (quadratic in a cell of many defs)
+        return None if found is None else ast.get_source_segment(found[0].source, found[1])
 
 
 def _answer(name: str, text: str):
