@@ -90,8 +90,8 @@ def with_cells(base: nbformat.NotebookNode, *sources: str) -> nbformat.NotebookN
 def partly_wrong() -> nbformat.NotebookNode:
     """The solution with two mistakes: no constant in gaussian_nll, F.cross_entropy in categorical_nll.
 
-    Earns 9 of 14: the Gaussian tests fail (3), the categorical hidden-input test fails the
-    "from the formula" rule (2), everything else passes.
+    Earns 8 of 14: the Gaussian tests fail (3), both categorical tests fail the "from the
+    formula" rule (3: the rule holds in every test of the function), everything else passes.
     """
     return with_cells(solution(), """
 def gaussian_nll(x, mean):
