@@ -279,3 +279,17 @@ def test_labelled_subset_refuses_what_does_not_exist():
         data.labelled_subset(labels, 0)
     with pytest.raises(ValueError, match=r"0\.\.1"):
         data.labelled_subset(labels, 2, num_classes=2)
+
+
+def test_config_numbers_of_any_kind_are_accepted_and_bool_inf_refused():
+    import numpy as np
+
+    config = cvae.CVAEConfig(latent_dim=np.int64(3), hidden_dim=torch.tensor(8), alpha=np.float32(0.5))
+    assert (config.latent_dim, config.hidden_dim, config.alpha) == (3, 8, 0.5)
+    assert type(config.latent_dim) is int and type(config.alpha) is float   # saved and compared as plain numbers
+    with pytest.raises(TypeError, match="num_classes"):
+        cvae.CVAEConfig(num_classes=True)
+    with pytest.raises(ValueError, match="alpha"):
+        cvae.CVAEConfig(alpha=float("inf"))
+    with pytest.raises(ValueError, match="num_classes"):
+        cvae.CVAEConfig(num_classes=1)

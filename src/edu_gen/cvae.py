@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edu_gen._checks import number
 from edu_gen.likelihood import bernoulli_nll, categorical_nll, gaussian_nll, kl_normal_std
 from edu_gen.vae import reparameterize
 
@@ -134,16 +135,15 @@ class CVAEConfig:
         object.__setattr__(self, "input_shape", tuple(self.input_shape))   # a list from a JSON checkpoint
         if not self.input_shape or not all(isinstance(s, int) and s >= 1 for s in self.input_shape):
             raise ValueError(f"input_shape must be a tuple of positive ints, got {self.input_shape!r}")
-        for name in ("latent_dim", "hidden_dim"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 2:
-            raise ValueError(f"num_classes must be an int >= 2 (C), got {self.num_classes!r}")
+        # numbers of any numeric kind (NumPy scalars, 0-d tensors) stored as plain Python numbers, as VAEConfig
+        fields = {"latent_dim": number(self.latent_dim, "latent_dim", "an int >= 1 (the size of z)", integer=True, minimum=1),
+                  "hidden_dim": number(self.hidden_dim, "hidden_dim", "an int >= 1", integer=True, minimum=1),
+                  "num_classes": number(self.num_classes, "num_classes", "an int >= 2 (C)", integer=True, minimum=2),
+                  "alpha": number(self.alpha, "alpha", "a number >= 0 (the classification weight; finite)", minimum=0.0)}
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
         if self.likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or self.alpha < 0:
-            raise ValueError(f"alpha must be a number >= 0 (the classification weight), got {self.alpha!r}")
 
     @property
     def input_dim(self) -> int:

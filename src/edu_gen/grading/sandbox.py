@@ -27,7 +27,7 @@ sandbox under Flatpak; Debian package ``bubblewrap``), one sandbox per notebook:
   the grader's terminal).
 
 As root, ``bwrap`` runs as root without a user namespace, so that it can bind a Python
-installation the sandbox user may not enter (``/root/.pyenv``); a short launcher inside then
+installation the sandbox user may not enter (one under root's home, for example); a short launcher inside then
 sets the limits and becomes the sandbox user (no supplementary groups, no privileges; setuid
 programs do not elevate) before it executes the kernel. As an ordinary user, the kernel runs
 with the grader's own uid, so the namespaces alone keep it from the grader's files and
