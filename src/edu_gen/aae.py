@@ -470,7 +470,7 @@ def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
 
-def optimizers(model: AAE, lr: float = 1e-3, adversarial_lr: float = 2e-4) -> dict[str, torch.optim.Optimizer]:
+def optimizers(model: AAE, lr: float = 1e-3, adversarial_lr: float = 1e-3) -> dict[str, torch.optim.Optimizer]:
     """Adam for each step: ``ae`` (encoder + decoder), ``disc`` (discriminator), ``gen`` (encoder only).
 
     Args:
@@ -491,7 +491,7 @@ def _update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> float:
     loss.backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)   # no gradient is left for another step's parameters
-    return float(loss)
+    return float(loss.detach())
 
 
 def reconstruction_step(model: AAE, optimizer, x: torch.Tensor, y=None) -> float:
@@ -566,7 +566,7 @@ def _batches(n: int, batch_size: int, generator):
 
 
 def train_aae(model: AAE, images: torch.Tensor, labels=None, *, steps: int, batch_size: int = 100, lr: float = 1e-3,
-              adversarial_lr: float = 2e-4, seed: int = 0):
+              adversarial_lr: float = 1e-3, seed: int = 0):
     """The three steps, `steps` times, on images (N, 1, 28, 28) in [0, 1] [with labels (N,)]; returns a `train.History`.
 
     Labels are needed when the model is label_aware (data codes carry their class, prior codes
@@ -661,7 +661,7 @@ class SemiSupervisedAAE(nn.Module):
 
 
 def train_semi_supervised(model: SemiSupervisedAAE, images, x_labelled, y_labelled, *, steps: int, batch_size: int = 100,
-                          lr: float = 1e-3, adversarial_lr: float = 2e-4, seed: int = 0):
+                          lr: float = 1e-3, adversarial_lr: float = 1e-3, seed: int = 0):
     """Per step: reconstruction, both discriminators, the encoder as generator of both codes, then the
     semi-supervised classification phase (cross-entropy of q(y|x) on a labelled batch). Returns a History.
 
