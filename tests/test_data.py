@@ -1,6 +1,7 @@
 import gzip
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -108,7 +109,7 @@ def test_source_names_the_set_that_images_would_read(monkeypatch, tmp_path):
     raw.mkdir(parents=True)
     (raw / "t10k-images-idx3-ubyte.gz").write_bytes(b"corrupt")  # present but failing its MD5
     assert data.source("mnist") == "digits"
-    with pytest.raises(ValueError, match="unknown image set 'cifar10'"):
+    with pytest.raises(ValueError, match=r"name \(the image set\) must be one of \('mnist', 'fashion_mnist', 'digits'\), got 'cifar10'"):
         data.source("cifar10")
 
 
@@ -175,17 +176,22 @@ def test_extracted_idx_files_are_read_too(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "kwargs, message",
+    "kwargs, error, message",
     [
-        ({"name": "cifar10"}, "unknown image set 'cifar10'; expected one of mnist, fashion_mnist, digits"),
-        ({"split": "valid"}, "split must be one of"),
-        ({"binarize": "yes"}, "binarize must be one of"),
-        ({"n": 0}, "n must be a positive integer"),
-        ({"n": True}, "n must be a positive integer"),
+        ({"name": "cifar10"}, ValueError, r"name \(the image set\) must be one of .*, got 'cifar10'"),
+        ({"name": 3}, TypeError, r"name \(the image set\) must be one of .*, got 3 \(int\)"),
+        ({"split": "valid"}, ValueError, r"split must be one of \('train', 'test'\), got 'valid'"),
+        ({"split": None}, TypeError, r"split must be one of \('train', 'test'\), got None"),
+        ({"binarize": "yes"}, ValueError, r"binarize must be one of \(None, 'threshold', 'stochastic'\), got 'yes'"),
+        ({"binarize": True}, TypeError, r"binarize must be one of .*, got True \(bool\)"),
+        ({"n": 0}, ValueError, r"n must be a positive integer or None \(keep every image\), got 0 \(int\)"),
+        ({"n": True}, TypeError, r"n must be a positive integer or None .*, got True \(bool\)"),
+        ({"n": 10.0}, TypeError, r"n must be a positive integer or None .*, got 10.0 \(float\)"),
+        ({"seed": 1.5}, TypeError, r"seed must be an int \(the seed of a torch.Generator\), got 1.5 \(float\)"),
     ],
 )
-def test_images_rejects_bad_arguments(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+def test_images_rejects_bad_arguments(kwargs, error, message):
+    with pytest.raises(error, match=message):
         data.images(**{"name": "digits", **kwargs})
 
 
@@ -210,7 +216,7 @@ def test_binarize_modes():
     assert data.binarize(x, "threshold").tolist() == [[0.0, 0.0, 1.0, 1.0]]
     many = data.binarize(torch.full((100_000,), 0.3), "stochastic", torch.Generator().manual_seed(0))
     assert abs(many.mean().item() - 0.3) < 0.01
-    with pytest.raises(ValueError, match="'threshold' or 'stochastic'"):
+    with pytest.raises(ValueError, match="mode must be 'threshold' or 'stochastic', got 'round'"):
         data.binarize(x, "round")
 
 
@@ -230,7 +236,7 @@ def test_loader_batches_and_checks_lengths():
         data.loader(x, y[:9])
     with pytest.raises(ValueError, match="at least one tensor"):
         data.loader()
-    with pytest.raises(ValueError, match="batch_size must be positive, got 0"):
+    with pytest.raises(ValueError, match=r"batch_size must be a positive int \(examples per batch\), got 0 \(int\)"):
         data.loader(x, batch_size=0)
 
 
@@ -250,9 +256,11 @@ def test_gaussian_mixture_samples_match_their_density():
         assert x[component == k].std().item() == pytest.approx(sigma, rel=0.04)
     with pytest.raises(ValueError, match="one entry per component"):
         data.gaussian_mixture_1d(10, means=(0.0, 1.0), stds=(1.0,))
-    for bad in ({"weights": (0.5, 0.6)}, {"weights": (1.2, -0.2)}, {"stds": (0.5, 0.0)}):
-        with pytest.raises(ValueError, match="stds must be positive and weights non-negative"):
+    for bad in ({"weights": (0.5, 0.6)}, {"weights": (1.2, -0.2)}):
+        with pytest.raises(ValueError, match="weights must be non-negative and sum to 1"):
             data.gaussian_mixture_1d(10, **bad)
+    with pytest.raises(ValueError, match=r"stds must be positive finite numbers .*, got \[0.5, 0.0\]"):
+        data.gaussian_mixture_1d(10, stds=(0.5, 0.0))
 
 
 def test_toy_sets_have_their_shapes_and_geometry():
@@ -350,5 +358,180 @@ def test_natural_patches_are_real_image_windows_with_their_mean_removed():
     cosine = (windows @ patches[0]) / (windows.norm(dim=1) * patches[0].norm() + 1e-12)
     assert cosine.max() > 1 - 1e-5
     assert torch.equal(data.natural_patches(n=50, seed=3), data.natural_patches(n=50, seed=3))
-    with pytest.raises(ValueError, match="size >= 2"):
+    with pytest.raises(ValueError, match=r"size must be an int from 2 to 427 \(the side of a patch in pixels\), got 1"):
         data.natural_patches(n=10, size=1)
+
+
+# ---------------------------------------------------------------- issue 12: every argument checked at the boundary
+# A count, a seed or a scale may be any numeric kind (Python, NumPy, 0-d tensor); bool is not a number; a
+# wrong type is a TypeError and a wrong value a ValueError, each naming the argument, what was expected
+# and what came.
+
+SAMPLERS = {
+    "ring_2d": lambda **kw: data.ring_2d(**{"n": 20, **kw}),
+    "moons": lambda **kw: data.moons(**{"n": 20, **kw}),
+    "swiss_roll_2d": lambda **kw: data.swiss_roll_2d(**{"n": 20, **kw}),
+    "swiss_roll_3d": lambda **kw: data.swiss_roll_3d(**{"n": 20, **kw}),
+    "s_curve": lambda **kw: data.s_curve(**{"n": 20, **kw}),
+    "gaussian_mixture_1d": lambda **kw: data.gaussian_mixture_1d(**{"n": 20, **kw}),
+    "shapes": lambda **kw: data.shapes(**{"n": 20, **kw}),
+    "natural_patches": lambda **kw: data.natural_patches(**{"n": 20, "size": 4, **kw}),
+}
+NOISY = ("moons", "swiss_roll_2d", "swiss_roll_3d", "s_curve")
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_samplers_accept_numbers_of_any_kind_with_the_same_result(name):
+    plain = SAMPLERS[name](n=7, seed=3)
+    for n, seed in ((np.int64(7), np.int32(3)), (torch.tensor(7), torch.tensor(3)), (np.array(7), 3)):
+        again = SAMPLERS[name](n=n, seed=seed)
+        assert all(torch.equal(a, b) for a, b in zip(_as_tuple(plain), _as_tuple(again))), (name, type(n))
+
+
+def _as_tuple(out):
+    return out if isinstance(out, tuple) else (out,)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"n": 0}, ValueError, r"n must be .*, got 0 \(int\)"),
+    ({"n": -3}, ValueError, r"n must be .*, got -3 \(int\)"),
+    ({"n": True}, TypeError, r"n must be .*, got True \(bool\)"),
+    ({"n": 5.0}, TypeError, r"n must be .*, got 5.0 \(float\)"),
+    ({"n": "5"}, TypeError, r"n must be .*, got '5' \(str\)"),
+    ({"n": torch.ones(2, dtype=torch.int64)}, TypeError, r"n must be .*, got a tensor of shape \(2,\)"),
+    ({"seed": 0.5}, TypeError, r"seed must be an int \(the seed of a torch.Generator\), got 0.5 \(float\)"),
+    ({"seed": False}, TypeError, r"seed must be an int .*, got False \(bool\)"),
+])
+def test_samplers_refuse_bad_counts_and_seeds(name, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        SAMPLERS[name](**kwargs)
+
+
+@pytest.mark.parametrize("name, argument", [(name, "noise") for name in NOISY] + [("ring_2d", "std"), ("ring_2d", "radius")])
+def test_scales_are_finite_non_negative_numbers(name, argument):
+    for bad, error in ((-0.1, ValueError), (float("nan"), ValueError), (float("inf"), ValueError), (True, TypeError),
+                       ("0.1", TypeError), (torch.zeros(2), TypeError)):
+        with pytest.raises(error, match=rf"{argument} must be a finite number >= 0 \(.*\), got "):
+            SAMPLERS[name](**{argument: bad})
+    # any numeric kind is a number, with the result of the same Python float
+    plain = SAMPLERS[name](**{argument: 0.25})
+    for kind in (np.float32(0.25), np.float64(0.25), torch.tensor(0.25, dtype=torch.float64)):
+        assert all(torch.equal(a, b) for a, b in zip(plain, SAMPLERS[name](**{argument: kind})))
+
+
+def test_ring_and_patches_check_their_other_integers():
+    with pytest.raises(ValueError, match=r"num_modes must be an int >= 1 \(K, the number of Gaussians\), got 0 \(int\)"):
+        data.ring_2d(10, num_modes=0)
+    with pytest.raises(TypeError, match=r"num_modes must be an int >= 1 .*, got 8.0 \(float\)"):
+        data.ring_2d(10, num_modes=8.0)
+    assert torch.equal(data.ring_2d(10, num_modes=np.int64(3))[1], data.ring_2d(10, num_modes=3)[1])
+    with pytest.raises(ValueError, match=r"size must be an int from 2 to 427 .*, got 428 \(int\)"):
+        data.natural_patches(n=3, size=428)
+    with pytest.raises(TypeError, match=r"size must be an int from 2 to 427 .*, got 12.0 \(float\)"):
+        data.natural_patches(n=3, size=12.0)
+    assert data.natural_patches(n=3, size=427).shape == (3, 427 * 427)  # the largest size still cuts a window
+
+
+def test_shapes_takes_any_integer_kind_and_refuses_bool():
+    x, f = data.shapes(n=np.int64(5), seed=2)
+    y, g = data.shapes(n=5, seed=2)
+    assert torch.equal(x, y) and torch.equal(f, g)
+    with pytest.raises(TypeError, match=r"n must be a positive int or None \(every combination\), got True \(bool\)"):
+        data.shapes(True)
+    with pytest.raises(TypeError, match=r"seed must be an int"):
+        data.shapes(None, seed="0")
+
+
+def test_mixture_parameters_are_checked_by_name():
+    nan, inf = float("nan"), float("inf")
+    cases = [
+        ({"means": (nan, 2.0)}, ValueError, r"means must be finite numbers .*, got \[nan, 2.0\]"),
+        ({"means": (-inf, 2.0)}, ValueError, r"means must be finite numbers"),
+        ({"stds": (0.5, inf)}, ValueError, r"stds must be positive finite numbers .*, got \[0.5, inf\]"),
+        ({"stds": (0.5, nan)}, ValueError, r"stds must be positive finite numbers"),
+        ({"stds": (0.5, -0.5)}, ValueError, r"stds must be positive finite numbers"),
+        ({"weights": (nan, 1.0)}, ValueError, r"weights must be non-negative and sum to 1 .*, got \[nan, 1.0\]"),
+        ({"means": (), "stds": ()}, ValueError, r"means must hold at least one number .*K >= 1"),
+        ({"means": "ab"}, TypeError, r"means must be a sequence of numbers .*, got 'ab' \(str\)"),
+        ({"stds": [0.5, "x"]}, TypeError, r"stds must be a sequence of numbers"),
+        ({"weights": torch.tensor([True, False])}, TypeError, r"weights must be a sequence of numbers .*dtype torch.bool"),
+    ]
+    for kwargs, error, message in cases:
+        for function in (lambda **kw: data.gaussian_mixture_1d(10, **kw),
+                         lambda **kw: data.gaussian_mixture_1d_log_density(torch.zeros(3), **kw)):
+            with pytest.raises(error, match=message):
+                function(**kwargs)
+
+
+def test_mixture_log_density_checks_its_points_and_keeps_their_shape():
+    grid = torch.linspace(-3, 3, 12).reshape(3, 4)
+    log_p = data.gaussian_mixture_1d_log_density(grid)
+    assert log_p.shape == (3, 4) and log_p.dtype == torch.float32
+    # numbers of any kind and arrays are points too, with the same values (float32 throughout)
+    assert torch.equal(data.gaussian_mixture_1d_log_density(grid.numpy()), log_p)
+    assert data.gaussian_mixture_1d_log_density(np.float64(0.5)) == data.gaussian_mixture_1d_log_density(torch.tensor(0.5))
+    # an infinite point has density 0, log-density -inf; NaN is refused
+    assert data.gaussian_mixture_1d_log_density(torch.tensor([float("inf")])).item() == -math.inf
+    with pytest.raises(ValueError, match=r"x must not hold NaN, got 1 NaN entries \(of 3\)"):
+        data.gaussian_mixture_1d_log_density(torch.tensor([0.0, float("nan"), 1.0]))
+    for bad in (True, torch.tensor([True]), "0.5", [[0.0], [1.0, 2.0]]):
+        with pytest.raises(TypeError, match=r"x must be numbers \(points of any shape\), got "):
+            data.gaussian_mixture_1d_log_density(bad)
+
+
+def test_binarize_refuses_what_is_not_a_grey_level():
+    x = torch.tensor([0.0, 0.3, 1.0])
+    for mode in ("threshold", "stochastic"):
+        with pytest.raises(ValueError, match=r"binarize: x must hold grey levels in \[0, 1\], got values in \[-0.1, 1\]"):
+            data.binarize(torch.tensor([-0.1, 0.5, 1.0]), mode)
+        with pytest.raises(ValueError, match=r"binarize: x must hold grey levels in \[0, 1\], got 1 NaN entries \(of 2\)"):
+            data.binarize(torch.tensor([0.5, float("nan")]), mode)
+    with pytest.raises(TypeError, match=r"x must be a floating-point tensor of grey levels in \[0, 1\], got dtype torch.int64"):
+        data.binarize(torch.tensor([0, 1]))
+    with pytest.raises(TypeError, match=r"x must be a floating-point tensor .*, got \[0.5\] \(list\)"):
+        data.binarize([0.5])
+    with pytest.raises(TypeError, match=r"mode must be 'threshold' or 'stochastic', got 1 \(int\)"):
+        data.binarize(x, 1)
+    with pytest.raises(TypeError, match=r"generator must be a torch.Generator or None, got 0 \(int\)"):
+        data.binarize(x, "stochastic", 0)
+    # an empty batch is binarised to an empty batch of the same shape and dtype
+    empty = data.binarize(torch.empty(0, 1, 28, 28, dtype=torch.float64), "stochastic")
+    assert empty.shape == (0, 1, 28, 28) and empty.dtype == torch.float64
+
+
+def test_loader_checks_its_tensors_and_flags():
+    x = torch.arange(6.0)
+    with pytest.raises(TypeError, match=r"tensors\[1\] must be a torch.Tensor \(N, \.\.\.\), got \[0, 1\] \(list\)"):
+        data.loader(x[:2], [0, 1])
+    with pytest.raises(ValueError, match=r"tensors\[0\] must have a first dimension \(N, \.\.\.\), got a 0-d tensor"):
+        data.loader(torch.tensor(1.0))
+    with pytest.raises(TypeError, match=r"batch_size must be a positive int .*, got True \(bool\)"):
+        data.loader(x, batch_size=True)
+    with pytest.raises(TypeError, match=r"shuffle must be True or False, got 'yes' \(str\)"):
+        data.loader(x, shuffle="yes")
+    with pytest.raises(TypeError, match=r"drop_last must be True or False, got 1 \(int\)"):
+        data.loader(x, drop_last=1)
+    with pytest.raises(TypeError, match=r"seed must be an int"):
+        data.loader(x, seed=0.0)
+    # any integer kind: the same batches
+    plain = [b[0] for b in data.loader(x, batch_size=4, seed=2)]
+    again = [b[0] for b in data.loader(x, batch_size=np.int64(4), seed=torch.tensor(2), shuffle=np.bool_(True))]
+    assert all(torch.equal(a, b) for a, b in zip(plain, again)) and len(plain) == 2
+    with pytest.raises(ValueError, match=r"tensors must hold at least one row \(N >= 1\), got shapes \[\(0, 3\), \(0,\)\]"):
+        data.loader(torch.empty(0, 3), torch.empty(0))  # a training loop over it would silently do nothing
+
+
+def test_split_and_download_flags_are_checked(monkeypatch, tmp_path):
+    with pytest.raises(ValueError, match=r"split must be one of \('train', 'test'\), got 'valid'"):
+        data.digits("valid")
+    with pytest.raises(TypeError, match=r"split must be one of \('train', 'test'\), got 0 \(int\)"):
+        data.digits(0)
+    monkeypatch.setenv("EDU_GEN_DATA", str(tmp_path))
+    for reader in (data.mnist, data.fashion_mnist):
+        with pytest.raises(TypeError, match=r"download must be True or False, got 'no' \(str\)"):
+            reader("test", download="no")
+        with pytest.raises(ValueError, match=r"split must be one of"):
+            reader("valid")
+    with pytest.raises(TypeError, match=r"name \(the image set\) must be one of .*, got None"):
+        data.source(None)

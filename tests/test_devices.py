@@ -17,7 +17,7 @@ import dataclasses
 import pytest
 import torch
 
-from edu_gen import autoencoders, contractive, likelihood, metrics, parzen, rbm, train, vae
+from edu_gen import autoencoders, contractive, data, likelihood, metrics, parzen, rbm, train, vae
 
 DEVICES = ["meta"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -120,11 +120,18 @@ CASES = {
         _x("cpu", 3, 3, dtype=torch.float64), _manifold_parzen(dev)),
     # train
     "train.to_device": lambda dev: train.to_device({"x": [_x("cpu", 2)], "y": _x("cpu", 1)}, torch.device(dev)),
+    # data
+    "data.binarize": lambda dev: data.binarize(_x(dev, 3, 4), "threshold"),
+    "data.binarize (stochastic)": lambda dev: data.binarize(_x(dev, 3, 4), "stochastic"),
+    "data.binarize (CPU generator)": lambda dev: data.binarize(_x(dev, 3, 4), "stochastic", torch.Generator().manual_seed(0)),
+    "data.gaussian_mixture_1d_log_density": lambda dev: data.gaussian_mixture_1d_log_density(_x(dev, 3, 2, low=-3, high=3)),
+    "data.loader": lambda dev: next(iter(data.loader(_x(dev, 4, 2), _x(dev, 4), batch_size=3))),
 }
 
 # where the meta device cannot run a case: the reason, checked to still hold (a skip that stops
 # being needed fails, so the list cannot go stale)
 META_SKIPS = {
+    "data.binarize (CPU generator)": "a CPU generator draws on the CPU, and a meta tensor has no values to copy there",
 }
 
 # returns a Python number by design (it reads values), so it cannot stay on any device

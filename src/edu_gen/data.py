@@ -13,6 +13,12 @@ Images are float32 tensors in [0, 1] of shape (N, 1, 28, 28); labels are int64 o
 
 Toy sets (1D Gaussian mixture, 2D ring, moons, swiss rolls, S-curve) are generated with a
 seeded `torch.Generator`, so every call with the same seed gives the same points.
+
+Every function returns CPU tensors, except `binarize` and `gaussian_mixture_1d_log_density`
+(on their input's device) and `loader` (batches on the tensors' device). Arguments are checked
+at the boundary: a count, a seed or a scale may be any numeric kind (Python, NumPy, 0-d
+tensor; `bool` is not a number); a wrong type is a TypeError, a wrong value a ValueError, and
+each message names the argument, what was expected and what came.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
+from edu_gen._checks import _describe, number, unit_interval
 from edu_gen.runtime import data_root
 
 IMAGE_SETS = ("mnist", "fashion_mnist", "digits")
@@ -38,17 +45,52 @@ BINARIZATIONS = (None, "threshold", "stochastic")
 
 
 class DatasetUnavailable(RuntimeError):
-    """The data set is neither on disk nor downloadable."""
+    """The data set is neither on disk nor downloadable (raised by `mnist`, `fashion_mnist`; `images` falls back)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Argument checks shared by the functions below
+# --------------------------------------------------------------------------------------------
+
+
+def _choice(value, name: str, options: tuple) -> None:
+    """Refuse anything but one of `options` (strings, and None where listed)."""
+    if not isinstance(value, str) and not (value is None and None in options):
+        raise TypeError(f"{name} must be one of {options}, got {_describe(value)}")
+    if value not in options:
+        raise ValueError(f"{name} must be one of {options}, got {value!r}")
+
+
+def _check_split(split: str) -> None:
+    _choice(split, "split", SPLITS)
+
+
+def _check_name(name: str) -> None:
+    _choice(name, "name (the image set)", IMAGE_SETS)
+
+
+def _flag(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {_describe(value)}")
+    return bool(value)
+
+
+def _seed(seed) -> int:
+    # the range torch.Generator.manual_seed accepts
+    return number(seed, "seed", "an int (the seed of a torch.Generator)", integer=True, minimum=-(2**63), maximum=2**64 - 1)
+
+
+def _count(n, name: str = "n", what: str = "the number of points") -> int:
+    return number(n, name, f"an int >= 1 ({what})", integer=True, minimum=1)
+
+
+def _scale(value, name: str, what: str) -> float:
+    return number(value, name, f"a finite number >= 0 ({what})", minimum=0.0)
 
 
 # --------------------------------------------------------------------------------------------
 # Reading the original IDX files
 # --------------------------------------------------------------------------------------------
-
-
-def _check_split(split: str) -> None:
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
 
 
 def _torchvision_class(name: str):
@@ -138,11 +180,17 @@ def source(name: str = "mnist") -> str:
     The book's execution cache and `train.checkpoint_path` key on it, so outputs computed on
     the fallback are never reused once MNIST is there, and the other way round.
 
+    Args:
+        name: one of `IMAGE_SETS`: ``"mnist"``, ``"fashion_mnist"`` or ``"digits"``.
+
+    Returns:
+        ``name`` or ``"digits"`` (a str).
+
     Raises:
+        TypeError: `name` is not a str.
         ValueError: `name` is not one of `IMAGE_SETS`.
     """
-    if name not in IMAGE_SETS:
-        raise ValueError(f"unknown image set {name!r}; expected one of {', '.join(IMAGE_SETS)}")
+    _check_name(name)
     if name == "digits":
         return "digits"
     cls = _torchvision_class(name)
@@ -168,18 +216,36 @@ def mnist(split: str = "train", *, download: bool = True) -> tuple[torch.Tensor,
         download: let torchvision download the files into `runtime.data_root()` if missing.
 
     Returns:
-        images (N, 1, 28, 28) float32 in [0, 1], labels (N,) int64.
+        images (N, 1, 28, 28) float32 grey levels in [0, 1] (the file's bytes / 255), labels (N,)
+        int64 in 0..9; both on the CPU.
 
     Raises:
+        TypeError: `split` is not a str, or `download` is not a bool.
+        ValueError: `split` is not ``"train"`` or ``"test"``.
         DatasetUnavailable: the files are missing (and could not be downloaded) or corrupt.
     """
     _check_split(split)
+    download = _flag(download, "download")
     return _to_tensors(*_load_idx_set("mnist", split, str(data_root()), download))
 
 
 def fashion_mnist(split: str = "train", *, download: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fashion-MNIST: 28x28 grey images of 10 kinds of clothing, same layout as `mnist`."""
+    """Fashion-MNIST: 28x28 grey images of 10 kinds of clothing, same layout as `mnist` (Xiao et al., 2017).
+
+    Args:
+        split: ``"train"`` (60,000 images) or ``"test"`` (10,000).
+        download: let torchvision download the files into `runtime.data_root()` if missing.
+
+    Returns:
+        images (N, 1, 28, 28) float32 grey levels in [0, 1], labels (N,) int64 in 0..9; on the CPU.
+
+    Raises:
+        TypeError: `split` is not a str, or `download` is not a bool.
+        ValueError: `split` is not ``"train"`` or ``"test"``.
+        DatasetUnavailable: the files are missing (and could not be downloaded) or corrupt.
+    """
     _check_split(split)
+    download = _flag(download, "download")
     return _to_tensors(*_load_idx_set("fashion_mnist", split, str(data_root()), download))
 
 
@@ -197,10 +263,19 @@ def _digits_28x28() -> tuple[torch.Tensor, torch.Tensor]:
 def digits(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
     """scikit-learn's digits resized to MNIST's 28x28 layout; always available offline.
 
+    The 1,797 8x8 digits of scikit-learn (the UCI optical-recognition set; grey levels 0..16)
+    are divided by 16, resized bilinearly to 20x20 and padded with 4 empty pixels on each side.
     A fixed random 80/20 split (seed 0): 1,437 training and 360 test images.
 
+    Args:
+        split: ``"train"`` or ``"test"``.
+
     Returns:
-        images (N, 1, 28, 28) float32 in [0, 1], labels (N,) int64.
+        images (N, 1, 28, 28) float32 in [0, 1], labels (N,) int64 in 0..9; on the CPU.
+
+    Raises:
+        TypeError: `split` is not a str.
+        ValueError: `split` is not ``"train"`` or ``"test"``.
     """
     _check_split(split)
     x, y = _digits_28x28()
@@ -214,13 +289,39 @@ def binarize(x: torch.Tensor, mode: str = "stochastic", generator: torch.Generat
     """Turn grey levels in [0, 1] into {0, 1} pixels.
 
     ``"threshold"``: 1 where x > 0.5. ``"stochastic"``: each pixel ~ Bernoulli(x), the binarised
-    MNIST of the generative-modelling literature (a fresh sample per call unless seeded).
+    MNIST of the generative-modelling literature (Salakhutdinov and Murray, 2008; a fresh sample
+    per call unless seeded).
+
+    Args:
+        x: grey levels of any shape, a floating tensor with values in [0, 1] (no NaN).
+        mode: ``"threshold"`` or ``"stochastic"``.
+        generator: a `torch.Generator` for the stochastic draws, or None for the global one. A
+            generator on another device than x (a CPU generator, CUDA images) draws on its own
+            device, so a seed gives the same pixels on every device.
+
+    Returns:
+        a tensor of x's shape, dtype and device, with values in {0, 1}.
+
+    Raises:
+        TypeError: x is not a floating tensor, mode is not a str, or generator is not a
+            `torch.Generator` (or None).
+        ValueError: mode is neither of the two, or x holds a value outside [0, 1] or a NaN.
     """
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        got = f"dtype {x.dtype}" if isinstance(x, torch.Tensor) else _describe(x)
+        raise TypeError(f"x must be a floating-point tensor of grey levels in [0, 1], got {got}")
+    if not isinstance(mode, str):
+        raise TypeError(f"mode must be 'threshold' or 'stochastic', got {_describe(mode)}")
+    if mode not in ("threshold", "stochastic"):
+        raise ValueError(f"mode must be 'threshold' or 'stochastic', got {mode!r}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {_describe(generator)}")
+    unit_interval(x, "binarize: x must hold grey levels")
     if mode == "threshold":
         return (x > 0.5).to(x.dtype)
-    if mode == "stochastic":
-        return torch.bernoulli(x, generator=generator)
-    raise ValueError(f"binarize mode must be 'threshold' or 'stochastic', got {mode!r}")
+    if generator is not None and generator.device != x.device:
+        return torch.bernoulli(x.to(generator.device), generator=generator).to(x.device)
+    return torch.bernoulli(x, generator=generator)
 
 
 _binarize = binarize  # `images` has an argument of the same name
@@ -250,21 +351,26 @@ def images(
             is unavailable, the first such call in a process prints one line and every call
             returns `digits` instead.
         split: ``"train"`` or ``"test"``.
-        n: keep a random subset of n images (seeded); None keeps all. If the set has fewer
-            than n images, all are kept and a line says so.
-        binarize: None (grey levels), ``"threshold"`` or ``"stochastic"``.
-        seed: seed of the subset and of stochastic binarisation.
+        n: keep a random subset of n images (seeded), an int >= 1 of any integer kind; None
+            keeps all. If the set has fewer than n images, all are kept and a line says so.
+        binarize: None (grey levels), ``"threshold"`` or ``"stochastic"`` (see `binarize`).
+        seed: seed of the subset and of stochastic binarisation, an int.
 
     Returns:
-        images (N, 1, 28, 28) float32 in [0, 1], labels (N,) int64.
+        images (N, 1, 28, 28) float32 in [0, 1] ({0, 1} when binarised), labels (N,) int64 in
+        0..9; on the CPU. N = min(n, size of the set), or the whole set.
+
+    Raises:
+        TypeError: name, split or binarize is not a str (binarize may be None), n is not an
+            integer (a bool or a float included), or seed is not an integer.
+        ValueError: name, split or binarize is not one of the values above, or n < 1.
     """
-    if name not in IMAGE_SETS:
-        raise ValueError(f"unknown image set {name!r}; expected one of {', '.join(IMAGE_SETS)}")
+    _check_name(name)
     _check_split(split)
-    if binarize not in BINARIZATIONS:
-        raise ValueError(f"binarize must be one of {BINARIZATIONS}, got {binarize!r}")
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n <= 0):
-        raise ValueError(f"n must be a positive integer or None, got {n!r}")
+    _choice(binarize, "binarize", BINARIZATIONS)
+    if n is not None:
+        n = number(n, "n", "a positive integer or None (keep every image)", integer=True, minimum=1)
+    seed = _seed(seed)
 
     source = name
     if name == "digits":
@@ -299,26 +405,52 @@ def loader(
 
     Shuffling uses its own generator seeded with `seed`, so the batch order is reproducible
     and independent of the global random state.
+
+    Args:
+        *tensors: one or more tensors (N, ...) with the same N >= 1, on any one device.
+        batch_size: examples per batch B, an int >= 1; the last batch has N mod B examples
+            unless `drop_last`.
+        shuffle: draw a new order each epoch (True) or keep the rows' order (False).
+        seed: seed of the shuffling generator, an int.
+        drop_last: drop a last batch smaller than B.
+
+    Returns:
+        a `torch.utils.data.DataLoader` whose batches are tuples of (B, ...) tensors on the
+        tensors' device, the i-th row of each tensor kept together.
+
+    Raises:
+        TypeError: an argument in `tensors` is not a tensor, batch_size or seed is not an
+            integer, shuffle or drop_last is not a bool.
+        ValueError: no tensor, a 0-d tensor, first dimensions that differ, N = 0 (no rows: a loop over
+            the loader would silently do nothing), or batch_size < 1.
     """
     if not tensors:
         raise ValueError("loader needs at least one tensor")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"tensors[{i}] must be a torch.Tensor (N, ...), got {_describe(t)}")
+        if t.dim() == 0:
+            raise ValueError(f"tensors[{i}] must have a first dimension (N, ...), got a 0-d tensor")
     sizes = [len(t) for t in tensors]
     if len(set(sizes)) != 1:
         raise ValueError(f"all tensors must have the same first dimension, got sizes {sizes}")
-    if batch_size <= 0:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if sizes[0] == 0:
+        raise ValueError(f"tensors must hold at least one row (N >= 1), got shapes {[tuple(t.shape) for t in tensors]}")
+    batch_size = number(batch_size, "batch_size", "a positive int (examples per batch)", integer=True, minimum=1)
     return DataLoader(
         TensorDataset(*tensors),
         batch_size=batch_size,
-        shuffle=shuffle,
-        drop_last=drop_last,
-        generator=torch.Generator().manual_seed(seed),
+        shuffle=_flag(shuffle, "shuffle"),
+        drop_last=_flag(drop_last, "drop_last"),
+        generator=torch.Generator().manual_seed(_seed(seed)),
     )
 
 
 # --------------------------------------------------------------------------------------------
 # Toy sets with known structure
 # --------------------------------------------------------------------------------------------
+
+_PHOTO_HEIGHT = 427  # both of scikit-learn's sample photographs are 427 x 640 pixels
 
 
 def natural_patches(n: int = 20_000, size: int = 12, seed: int = 0) -> torch.Tensor:
@@ -329,11 +461,23 @@ def natural_patches(n: int = 20_000, size: int = 12, seed: int = 0) -> torch.Ten
     are divided by one common standard deviation, so the pixels have unit variance overall and
     contrast differences between patches are kept.
 
+    Args:
+        n: the number of patches, an int >= 1.
+        size: the side of a patch in pixels, an int from 2 to 427 (the photographs' height).
+        seed: seed of the photograph and the position of each patch, an int.
+
     Returns:
-        (n, size * size) float32.
+        (n, size * size) float32 on the CPU, each row a patch read row by row (unitless: grey
+        levels minus the patch's mean, over their common standard deviation).
+
+    Raises:
+        TypeError: n, size or seed is not an integer (a bool or a float included).
+        ValueError: n < 1, or size outside 2..427.
     """
-    if n < 1 or size < 2:
-        raise ValueError(f"expected n >= 1 patches of size >= 2, got n={n}, size={size}")
+    n = _count(n, "n", "the number of patches")
+    size = number(size, "size", f"an int from 2 to {_PHOTO_HEIGHT} (the side of a patch in pixels)", integer=True,
+                  minimum=2, maximum=_PHOTO_HEIGHT)
+    seed = _seed(seed)
     from sklearn.datasets import load_sample_images  # scikit-learn is a dependency of the book
 
     g = torch.Generator().manual_seed(seed)
@@ -350,25 +494,62 @@ def natural_patches(n: int = 20_000, size: int = 12, seed: int = 0) -> torch.Ten
     return patches / patches.std()
 
 
+def _parameter_vector(values, name: str, what: str) -> torch.Tensor:
+    """A float32 (K,) vector of the mixture's `values`, or a clear error."""
+    if isinstance(values, (bool, str)) or (isinstance(values, (torch.Tensor, np.ndarray))
+                                           and values.dtype in (torch.bool, np.bool_)):
+        raise TypeError(f"{name} must be a sequence of numbers ({what}), got {_describe(values)}")
+    try:
+        vector = torch.as_tensor(values, dtype=torch.float32).reshape(-1)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{name} must be a sequence of numbers ({what}), got {_describe(values)}") from None
+    if vector.numel() == 0:
+        raise ValueError(f"{name} must hold at least one number ({what}; K >= 1), got none")
+    return vector
+
+
 def _mixture_parameters(means, stds, weights) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    means = torch.as_tensor(means, dtype=torch.float32).reshape(-1)
-    stds = torch.as_tensor(stds, dtype=torch.float32).reshape(-1)
-    weights = torch.full_like(means, 1.0 / len(means)) if weights is None else torch.as_tensor(weights, dtype=torch.float32)
+    means = _parameter_vector(means, "means", "the components' means mu_k")
+    stds = _parameter_vector(stds, "stds", "the components' standard deviations sigma_k")
+    weights = (torch.full_like(means, 1.0 / len(means)) if weights is None
+               else _parameter_vector(weights, "weights", "the mixing weights pi_k"))
     if not (len(means) == len(stds) == len(weights)):
         raise ValueError(f"means, stds and weights need one entry per component, got {len(means)}, {len(stds)}, {len(weights)}")
-    if (stds <= 0).any() or (weights < 0).any() or not math.isclose(float(weights.sum()), 1.0, rel_tol=1e-5):
-        raise ValueError("stds must be positive and weights non-negative, summing to 1")
+    if not bool(torch.isfinite(means).all()):
+        raise ValueError(f"means must be finite numbers (the components' means mu_k), got {means.tolist()}")
+    if not bool(((stds > 0) & torch.isfinite(stds)).all()):
+        raise ValueError(f"stds must be positive finite numbers (standard deviations sigma_k, not variances), got {stds.tolist()}")
+    if not bool((weights >= 0).all()) or not math.isclose(float(weights.sum()), 1.0, rel_tol=1e-5):
+        raise ValueError(f"weights must be non-negative and sum to 1 (the mixing weights pi_k), "
+                         f"got {weights.tolist()} (sum {float(weights.sum()):.6g})")
     return means, stds, weights
 
 
 def gaussian_mixture_1d(
     n: int, means: Sequence[float] = (-2.0, 2.0), stds: Sequence[float] = (0.5, 0.5), weights=None, seed: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """n samples of the 1D mixture p(x) = sum_k pi_k N(x; mu_k, sigma_k^2).
+    r"""n samples of the 1D mixture p(x) = sum_k pi_k N(x; mu_k, sigma_k^2).
+
+    Each sample draws its component k with probability pi_k, then x = mu_k + sigma_k eps with
+    eps ~ N(0, 1).
+
+    Args:
+        n: the number of samples, an int >= 1.
+        means: mu_k, K >= 1 finite numbers (a sequence, array or tensor).
+        stds: sigma_k, K positive finite numbers (standard deviations, not variances).
+        weights: pi_k, K non-negative numbers summing to 1; None for 1/K each.
+        seed: seed of the draws, an int.
 
     Returns:
-        x (n,) float32 and the component k of each sample (n,) int64.
+        x (n,) float32 and the component k of each sample (n,) int64 in 0..K-1; on the CPU.
+
+    Raises:
+        TypeError: n or seed is not an integer, or means, stds or weights is not a sequence of numbers.
+        ValueError: n < 1, K = 0, the three have different lengths, a mean that is not finite,
+            a std <= 0 or not finite, or weights negative or not summing to 1.
     """
+    n = _count(n, "n", "the number of samples")
+    seed = _seed(seed)
     means, stds, weights = _mixture_parameters(means, stds, weights)
     g = torch.Generator().manual_seed(seed)
     component = torch.multinomial(weights, n, replacement=True, generator=g)
@@ -379,20 +560,63 @@ def gaussian_mixture_1d(
 def gaussian_mixture_1d_log_density(
     x: torch.Tensor, means: Sequence[float] = (-2.0, 2.0), stds: Sequence[float] = (0.5, 0.5), weights=None
 ) -> torch.Tensor:
-    """The exact log p(x) of `gaussian_mixture_1d`, elementwise over x of any shape."""
-    means, stds, weights = _mixture_parameters(means, stds, weights)
-    x = torch.as_tensor(x, dtype=torch.float32).unsqueeze(-1)  # (..., 1) against (K,)
+    r"""The exact log p(x) of `gaussian_mixture_1d`, elementwise over x of any shape, in nats.
+
+    log p(x) = logsumexp_k [log pi_k - (x - mu_k)^2 / (2 sigma_k^2) - log sigma_k - log(2 pi) / 2],
+    a log-density of x (per unit of x), computed in float32.
+
+    Args:
+        x: points of any shape (...), a tensor, array or number (converted to float32). NaN is
+            refused; an infinite x has log-density -inf.
+        means, stds, weights: the mixture, as in `gaussian_mixture_1d`.
+
+    Returns:
+        (...) float32, x's shape, on x's device (the mixture's parameters are moved there).
+
+    Raises:
+        TypeError: x is a bool (or bool tensor) or not numeric, or means, stds or weights is not
+            a sequence of numbers.
+        ValueError: x holds NaN, or the mixture is refused as in `gaussian_mixture_1d`.
+    """
+    if isinstance(x, (bool, np.bool_, str)) or (isinstance(x, (torch.Tensor, np.ndarray)) and x.dtype in (torch.bool, np.bool_)):
+        raise TypeError(f"x must be numbers (points of any shape), got {_describe(x)}")
+    try:
+        x = torch.as_tensor(x, dtype=torch.float32)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"x must be numbers (points of any shape), got {_describe(x)}") from None
+    if x.device.type != "meta" and bool(torch.isnan(x).any()):
+        raise ValueError(f"x must not hold NaN, got {int(torch.isnan(x).sum())} NaN entries (of {x.numel()})")
+    means, stds, weights = (p.to(x.device) for p in _mixture_parameters(means, stds, weights))
+    x = x.unsqueeze(-1)  # (..., 1) against (K,)
     log_components = -0.5 * ((x - means) / stds) ** 2 - torch.log(stds) - 0.5 * math.log(2 * math.pi)
     return torch.logsumexp(torch.log(weights) + log_components, dim=-1)
 
 
 def ring_2d(n: int, num_modes: int = 8, radius: float = 2.0, std: float = 0.05, seed: int = 0):
-    """A ring of `num_modes` equally weighted 2D Gaussians (the classic mode-collapse test).
+    """A ring of `num_modes` equally weighted 2D Gaussians (the classic mode-collapse test; Metz et al., 2017).
+
+    Mode k sits at radius (cos 2 pi k / K, sin 2 pi k / K), K = num_modes; each point is its
+    mode's centre plus isotropic Gaussian noise of standard deviation `std`.
+
+    Args:
+        n: the number of points, an int >= 1.
+        num_modes: K, an int >= 1.
+        radius: the centres' distance from the origin, a finite number >= 0.
+        std: the noise's standard deviation per coordinate, a finite number >= 0.
+        seed: seed of the draws, an int.
 
     Returns:
-        x (n, 2) float32 and the mode of each point (n,) int64.
+        x (n, 2) float32 and the mode of each point (n,) int64 in 0..K-1; on the CPU.
+
+    Raises:
+        TypeError: n, num_modes or seed is not an integer, or radius or std is not a number.
+        ValueError: n < 1, num_modes < 1, or radius or std negative, NaN or infinite.
     """
-    g = torch.Generator().manual_seed(seed)
+    n = _count(n)
+    num_modes = number(num_modes, "num_modes", "an int >= 1 (K, the number of Gaussians)", integer=True, minimum=1)
+    radius = _scale(radius, "radius", "the centres' distance from the origin")
+    std = _scale(std, "std", "the noise's standard deviation")
+    g = torch.Generator().manual_seed(_seed(seed))
     mode = torch.randint(num_modes, (n,), generator=g)
     angle = 2 * math.pi * mode.float() / num_modes
     centres = radius * torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
@@ -400,8 +624,27 @@ def ring_2d(n: int, num_modes: int = 8, radius: float = 2.0, std: float = 0.05, 
 
 
 def moons(n: int, noise: float = 0.05, seed: int = 0):
-    """Two interleaving half circles; returns x (n, 2) float32 and the moon (n,) int64."""
-    g = torch.Generator().manual_seed(seed)
+    """Two interleaving half circles, as scikit-learn's `make_moons`.
+
+    Moon 0 is the upper half of the unit circle, (cos a, sin a) with a uniform in [0, pi]; moon 1
+    is it turned over and shifted, (1 - cos a, 0.5 - sin a). Gaussian noise of standard deviation
+    `noise` is added to each coordinate.
+
+    Args:
+        n: the number of points, an int >= 1.
+        noise: the noise's standard deviation, a finite number >= 0.
+        seed: seed of the draws, an int.
+
+    Returns:
+        x (n, 2) float32 and the moon of each point (n,) int64 in {0, 1}; on the CPU.
+
+    Raises:
+        TypeError: n or seed is not an integer, or noise is not a number.
+        ValueError: n < 1, or noise negative, NaN or infinite.
+    """
+    n = _count(n)
+    noise = _scale(noise, "noise", "the noise's standard deviation")
+    g = torch.Generator().manual_seed(_seed(seed))
     label = torch.randint(2, (n,), generator=g)
     angle = math.pi * torch.rand(n, generator=g)
     upper = torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
@@ -415,8 +658,23 @@ def _roll_position(n: int, g: torch.Generator) -> torch.Tensor:
 
 
 def swiss_roll_2d(n: int, noise: float = 0.0, seed: int = 0):
-    """The 2D spiral (t cos t, t sin t); returns x (n, 2) and the position t along it (n,)."""
-    g = torch.Generator().manual_seed(seed)
+    """The 2D spiral (t cos t, t sin t), t uniform in [1.5 pi, 4.5 pi].
+
+    Args:
+        n: the number of points, an int >= 1.
+        noise: the standard deviation of Gaussian noise added to each coordinate, a finite number >= 0.
+        seed: seed of the draws, an int.
+
+    Returns:
+        x (n, 2) float32 and the position t along the spiral (n,) float32 (radians); on the CPU.
+
+    Raises:
+        TypeError: n or seed is not an integer, or noise is not a number.
+        ValueError: n < 1, or noise negative, NaN or infinite.
+    """
+    n = _count(n)
+    noise = _scale(noise, "noise", "the noise's standard deviation")
+    g = torch.Generator().manual_seed(_seed(seed))
     t = _roll_position(n, g)
     x = torch.stack([t * torch.cos(t), t * torch.sin(t)], dim=1)
     return x + noise * torch.randn(n, 2, generator=g), t
@@ -425,11 +683,25 @@ def swiss_roll_2d(n: int, noise: float = 0.0, seed: int = 0):
 def swiss_roll_3d(n: int, noise: float = 0.0, seed: int = 0):
     """The swiss roll (t cos t, h, t sin t), h in [0, 21]: a rolled-up 2D sheet in 3D.
 
+    The manifold of Isomap and LLE (Tenenbaum et al., 2000; Roweis and Saul, 2000), as scikit-learn's
+    `make_swiss_roll`: t uniform in [1.5 pi, 4.5 pi], h uniform in [0, 21].
+
+    Args:
+        n: the number of points, an int >= 1.
+        noise: the standard deviation of Gaussian noise added to each coordinate, a finite number >= 0.
+        seed: seed of the draws, an int.
+
     Returns:
-        x (n, 3) and the position t along the roll (n,), the coordinate a good
-        manifold learner should recover.
+        x (n, 3) float32 and the position t along the roll (n,) float32 (radians), the
+        coordinate a good manifold learner should recover; on the CPU.
+
+    Raises:
+        TypeError: n or seed is not an integer, or noise is not a number.
+        ValueError: n < 1, or noise negative, NaN or infinite.
     """
-    g = torch.Generator().manual_seed(seed)
+    n = _count(n)
+    noise = _scale(noise, "noise", "the noise's standard deviation")
+    g = torch.Generator().manual_seed(_seed(seed))
     t = _roll_position(n, g)
     height = 21 * torch.rand(n, generator=g)
     x = torch.stack([t * torch.cos(t), height, t * torch.sin(t)], dim=1)
@@ -437,8 +709,25 @@ def swiss_roll_3d(n: int, noise: float = 0.0, seed: int = 0):
 
 
 def s_curve(n: int, noise: float = 0.0, seed: int = 0):
-    """An S-shaped 2D sheet in 3D; returns x (n, 3) and the position t along the S (n,)."""
-    g = torch.Generator().manual_seed(seed)
+    """An S-shaped 2D sheet in 3D, as scikit-learn's `make_s_curve`.
+
+    x = (sin t, h, sign(t) (cos t - 1)) with t uniform in [-1.5 pi, 1.5 pi] and h uniform in [0, 2].
+
+    Args:
+        n: the number of points, an int >= 1.
+        noise: the standard deviation of Gaussian noise added to each coordinate, a finite number >= 0.
+        seed: seed of the draws, an int.
+
+    Returns:
+        x (n, 3) float32 and the position t along the S (n,) float32 (radians); on the CPU.
+
+    Raises:
+        TypeError: n or seed is not an integer, or noise is not a number.
+        ValueError: n < 1, or noise negative, NaN or infinite.
+    """
+    n = _count(n)
+    noise = _scale(noise, "noise", "the noise's standard deviation")
+    g = torch.Generator().manual_seed(_seed(seed))
     t = 3 * math.pi * (torch.rand(n, generator=g) - 0.5)
     height = 2 * torch.rand(n, generator=g)
     x = torch.stack([torch.sin(t), height, torch.sign(t) * (torch.cos(t) - 1)], dim=1)
@@ -477,21 +766,26 @@ def shapes(n: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Ten
 
     Args:
         n: None for every combination once, in order (shape slowest, y fastest); otherwise
-            n images with factors drawn uniformly at random (seeded).
-        seed: seed of the random draws.
+            n images with factors drawn uniformly at random (seeded), an int >= 1 of any integer kind.
+        seed: seed of the random draws, an int.
 
     Returns:
-        images (N, 1, 28, 28) float32 in {0, 1}, factors (N, 4) int64 (indices into each factor's values).
+        images (N, 1, 28, 28) float32 in {0, 1}, factors (N, 4) int64 (indices into each factor's
+        values); on the CPU. N = 1200 for n=None, else n.
+
+    Raises:
+        TypeError: n is neither None nor an integer (a bool or a float included), or seed is not an integer.
+        ValueError: n < 1.
 
     Introduced in Chapter 5 (The variational autoencoder).
     """
     sizes = (len(SHAPE_NAMES), len(_SHAPE_SCALES), len(_SHAPE_POSITIONS), len(_SHAPE_POSITIONS))
+    seed = _seed(seed)
     if n is None:
         grids = torch.meshgrid(*(torch.arange(s) for s in sizes), indexing="ij")
         factors = torch.stack([g.reshape(-1) for g in grids], dim=1)
-    elif isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int or None (every combination), got {n!r}")
     else:
+        n = number(n, "n", "a positive int or None (every combination)", integer=True, minimum=1)
         g = torch.Generator().manual_seed(seed)
         factors = torch.stack([torch.randint(s, (n,), generator=g) for s in sizes], dim=1)
     cache = {}
