@@ -661,3 +661,62 @@ class DeterministicAE(VAE):
         logits, mu, _ = self(x)
         recon = bernoulli_nll(x, logits)
         return {"recon": recon, "kl": torch.zeros_like(recon), "loss": recon}
+
+
+# --------------------------------------------------------------------------------------------
+# The VAE chapter's trained models, shared with later chapters
+# --------------------------------------------------------------------------------------------
+
+MAIN_MODEL_NAME = "ch05_vae_z20"                 # the VAE chapter's main model; M1 of the semi-supervised chapter
+MAIN_MODEL_CONFIG = VAEConfig(latent_dim=20)
+
+
+def main_model_steps() -> int:
+    """The main model's training steps at the current scale: ci 300, book 15,000, full 300,000."""
+    from edu_gen import runtime
+
+    return runtime.pick(ci=300, book=15_000, full=300_000)
+
+
+def load_or_train_vae(name: str, config: VAEConfig, images: torch.Tensor, steps: int, *, model_class: type = VAE,
+                      binarize: bool = True, seed: int = 0, batch_size: int = 100):
+    """Build ``model_class(config)`` from `seed`, then load it from the model cache or train it with `train_vae`.
+
+    The one place where the VAE chapter's recipe and cache key are written: a later chapter that calls it
+    with the same arguments (e.g. `main_model`) loads the VAE chapter's trained weights, and a change of
+    recipe or budget here changes the key for every chapter at once, so none of them silently loads
+    another model.
+
+    Args:
+        name: the cache name. config: a `VAEConfig`. images: (N, 1, 28, 28) in [0, 1]. steps: >= 1.
+        model_class: `VAE` or `DeterministicAE`. binarize, seed, batch_size: as `train_vae`.
+
+    Returns:
+        (model in eval mode, History of its training).
+
+    Raises:
+        TypeError, ValueError: as `train_vae` (bad images or steps).
+    """
+    from dataclasses import asdict
+
+    from edu_gen import train
+
+    torch.manual_seed(seed)
+    model = model_class(config)
+    key = {**asdict(config), "model": model_class.__name__, "n": len(images), "steps": steps,
+           "binarize": binarize, "seed": seed, "batch_size": batch_size}
+    history = train.load_or_train(name, model, lambda m: train_vae(m, images, steps=steps, batch_size=batch_size,
+                                                                    seed=seed, binarize=binarize), key)
+    return model.eval(), history
+
+
+def main_model(images: torch.Tensor):
+    """The VAE chapter's main model (d = 20, `main_model_steps()` steps) trained on `images`, or loaded.
+
+    Args:
+        images: the training digits (N, 1, 28, 28) in [0, 1], as the VAE chapter loads them at this scale.
+
+    Returns:
+        (model in eval mode, History).
+    """
+    return load_or_train_vae(MAIN_MODEL_NAME, MAIN_MODEL_CONFIG, images, main_model_steps())
