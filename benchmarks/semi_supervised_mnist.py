@@ -4,8 +4,8 @@ The semi-supervised chapter's experiment (book/06_cvae.ipynb, section "Semi-supe
 labels"), with its settings per scale:
 
 * M1: the VAE chapter's main model (MLP 784-400-400-20, ReLU, Bernoulli decoder, dynamic binarisation,
-  Adam lr 1e-3, batch 100; book: 15,000 steps), trained without labels, loaded from the model cache
-  when the VAE chapter or `benchmarks/vae_mnist.py` trained it with the same settings.
+  Adam lr 1e-3, batch 100; book: 15,000 steps), trained without labels: `vae.main_model`, the one definition
+  of its recipe and cache key, which the VAE chapter uses too (so its cached weights are loaded here).
 * M1+M2: `cvae.M2` on M1's encoder means (20 numbers per digit), Gaussian decoder, d = 10, one hidden
   layer of 200 units, alpha = 0.1 N / N_labelled, 100 labelled + 100 unlabelled digits per step
   (book: 3,000 steps).
@@ -15,6 +15,15 @@ labels"), with its settings per scale:
 * Evaluation: test error (1 - accuracy) of the arg max of q(y|x) on the 10,000 MNIST test digits.
 
     python benchmarks/semi_supervised_mnist.py --scale book   # writes results/semi_supervised_mnist.txt
+    python benchmarks/semi_supervised_mnist.py --scale book --m2-pixels   # also M2 on pixels (600 steps) per draw
+    python benchmarks/semi_supervised_mnist.py --scale book --draws 1 --lr 3e-3    # one setting changed; prints only
+
+The book-scale target of issue 16 (M1+M2 <= 10% test error) is not reached. One setting changed at a time,
+label draw 0 (the chapter's settings: 15.85%), measured with this recipe on a shared machine (helper H16,
+2026-12-01): d = 2, 16.54%; lr 3e-3, 14.40%; standardised codes, 16.73%; the test error levels off within
+the 3,000 steps in each (every 500 steps, lr 1e-3: 22.3, 19.9, 17.9, 16.2, 15.9, 15.9%; lr 3e-3: 17.5, 14.8,
+13.9, 13.9, 13.9, 14.4%). An earlier session measured M1's samples instead of its means (14.9%) and twice the
+steps (19.8%).
 
 The last printed line is one JSON object: model, n_labels, test_error, test_error_sd, n_draws,
 baseline_error (labels only), linear_m1_error, train_seconds (M1+M2 training only; M1 excluded), ...
@@ -36,27 +45,17 @@ sys.path.insert(0, str(HERE))
 
 from _models import record  # noqa: E402
 
-from edu_gen import cvae, data, likelihood, metrics, runtime, train, vae  # noqa: E402
+from edu_gen import cvae, data, likelihood, metrics, runtime, semi_supervised, train, vae  # noqa: E402
 
 SETTINGS = {
-    "ci": dict(n_train=5_000, m1_steps=300, steps=300, draws=1),
-    "book": dict(n_train=None, m1_steps=15_000, steps=3_000, draws=3),
-    "full": dict(n_train=None, m1_steps=300_000, steps=50_000, draws=10),
+    "ci": dict(n_train=5_000, steps=300, draws=1, m2_steps=30, m2_hidden=200),
+    "book": dict(n_train=None, steps=3_000, draws=3, m2_steps=600, m2_hidden=300),
+    "full": dict(n_train=None, steps=50_000, draws=10, m2_steps=50_000, m2_hidden=500),
 }
 PER_CLASS, BATCH = 10, 100
 REFERENCE = {"M2": (11.97, 1.71), "M1+M2": (3.33, 0.14),
              "source": "Kingma, Rezende, Mohamed and Welling (2014), Table 1, N = 100",
              "protocol": "trained to convergence, 50,000 training digits, 10,000 test digits"}
-
-
-def m1_model(train_x, steps):
-    """The VAE chapter's main model with its recipe and cache key (so its cached weights are reused)."""
-    torch.manual_seed(0)
-    config = vae.VAEConfig(latent_dim=20)
-    model = vae.VAE(config)
-    key = {**asdict(config), "model": "VAE", "n": len(train_x), "steps": steps, "binarize": True, "seed": 0, "batch_size": 100}
-    train.load_or_train("ch05_vae_z20", model, lambda m: vae.train_vae(m, train_x, steps=steps, batch_size=100), key)
-    return model.eval()
 
 
 def fit_classifier(build, inputs, labels, epochs, lr, seed):
@@ -73,6 +72,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", choices=runtime.SCALES, default="book")
     parser.add_argument("--draws", type=int, help="label draws (default: the scale's)")
+    parser.add_argument("--m2-pixels", action="store_true", help="also M2 on pixels, on the same label draws (slow)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="M1+M2's Adam learning rate (the chapter: 1e-3)")
+    parser.add_argument("--latent-dim", type=int, default=10, help="M1+M2's d (the chapter: 10)")
+    parser.add_argument("--standardize", action="store_true", help="M1+M2 on standardised codes (zero mean, unit sd)")
     args = parser.parse_args()
     import os
 
@@ -83,12 +86,15 @@ def main() -> None:
     train_x, train_y = data.images("mnist", "train", n=s["n_train"])
     test_x, test_y = data.images("mnist", "test")
     source = data.source("mnist")
-    m1 = m1_model(train_x, s["m1_steps"])
+    m1 = vae.main_model(train_x)[0].cpu()               # the VAE chapter's main model: its recipe, budget and cache key
     with torch.no_grad():
         train_codes = torch.cat([m1.encode(b)[0] for b in train_x.split(2000)])
         test_codes = torch.cat([m1.encode(b)[0] for b in test_x.split(2000)])
+    if args.standardize:
+        mean, sd = train_codes.mean(0), train_codes.std(0)
+        train_codes, test_codes = (train_codes - mean) / sd, (test_codes - mean) / sd
     alpha = 0.1 * len(train_x) / (10 * PER_CLASS)
-    config = cvae.CVAEConfig(input_shape=(20,), latent_dim=10, hidden_dim=200, likelihood="gaussian", alpha=alpha)
+    config = cvae.CVAEConfig(input_shape=(20,), latent_dim=args.latent_dim, hidden_dim=200, likelihood="gaussian", alpha=alpha)
     error = lambda predicted: (predicted.cpu() != test_y).float().mean().item()
     errors = {"M1+M2": [], "labels only": [], "linear on M1": []}
     seconds = 0.0
@@ -101,11 +107,18 @@ def main() -> None:
         torch.manual_seed(seed)
         model = cvae.M2(config)
         start = time.perf_counter()
-        cvae.train_m2(model, train_codes[index], train_y[index], train_codes, steps=s["steps"], batch_size=BATCH,
-                      seed=seed, progress=False)
+        semi_supervised.train_m2(model, train_codes[index], train_y[index], train_codes, steps=s["steps"], batch_size=BATCH,
+                                 lr=args.lr, seed=seed, progress=False)
         seconds += time.perf_counter() - start
         model.eval()
         errors["M1+M2"].append(error(torch.cat([model.classify(b.to(next(model.parameters()).device)) for b in test_codes.split(2000)])))
+        if args.m2_pixels:                                # the chapter's M2 on pixels (d = 50), same draw and seed
+            torch.manual_seed(seed)
+            m2 = cvae.M2(cvae.CVAEConfig(latent_dim=50, hidden_dim=s["m2_hidden"], alpha=alpha))
+            semi_supervised.train_m2(m2, train_x[index], train_y[index], train_x, steps=s["m2_steps"], batch_size=BATCH,
+                                     seed=seed, progress=False)
+            m2.cpu().eval()
+            errors.setdefault("M2", []).append(error(torch.cat([m2.classify(b) for b in test_x.split(2000)])))
         print(f"draw {seed}: " + ", ".join(f"{k} {v[-1]:.2%}" for k, v in errors.items()), flush=True)
 
     stats = {k: (torch.tensor(v).mean().item(), torch.tensor(v).std().item() if len(v) > 1 else float("nan"))
@@ -115,7 +128,7 @@ def main() -> None:
         "n_draws": draws, "baseline_error": stats["labels only"][0], "baseline_error_sd": stats["labels only"][1],
         "linear_m1_error": stats["linear on M1"][0], "train_seconds": seconds, "train_steps": s["steps"],
         "errors": errors, "scale": args.scale, "data": source, "n_train": len(train_x), "n_test": len(test_x),
-        "alpha": alpha, "config": asdict(config), "device": str(runtime.device()),
+        "alpha": alpha, "config": asdict(config), "lr": args.lr, "standardize": args.standardize, "device": str(runtime.device()),
         "reference": REFERENCE, "machine": platform.machine(), "torch": torch.__version__,
     }
     lines = [f"semi-supervised {source}, {10 * PER_CLASS} labels, scale {args.scale}, {draws} label draws "
@@ -126,7 +139,7 @@ def main() -> None:
     for k in ("M2", "M1+M2"):
         lines.append(f"{k + ' (paper)':14s} {REFERENCE[k][0]:8.2f} ± {REFERENCE[k][1]:5.2f}     {REFERENCE['protocol']}")
     lines.append(json.dumps(result))
-    if args.draws is None:
+    if args.draws is None and (args.lr, args.latent_dim, args.standardize) == (1e-3, 10, False):   # the chapter's settings only
         record("semi_supervised_mnist" + ("" if args.scale == "book" else f"_{args.scale}"), lines)
     else:
         print("\n".join(lines))

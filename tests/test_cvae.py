@@ -1,4 +1,4 @@
-"""edu_gen.cvae and data.labelled_subset: the conditional VAE and M2 against brute force.
+"""edu_gen.cvae, edu_gen.semi_supervised and data.labelled_subset: the conditional VAE and M2 against brute force.
 
 A model small enough to integrate: 3 binary pixels, a 1-D latent z and C = 3 labels. Its log p(x, y)
 and log p(x) are computed by quadrature over z on a fine grid (and a sum over y), written here from
@@ -11,7 +11,7 @@ import math
 import pytest
 import torch
 
-from edu_gen import cvae, data
+from edu_gen import cvae, data, semi_supervised
 
 C = 3
 
@@ -173,6 +173,24 @@ def test_classification_loss_and_classify():
     assert labels.dtype == torch.int64 and (logits.gather(1, labels[:, None]).squeeze(1) == logits.max(1).values).all()
 
 
+def test_semi_supervised_loss_weights_only_the_classification_term_by_alpha():
+    torch.manual_seed(5)
+    config = cvae.CVAEConfig(input_shape=(4,), latent_dim=2, hidden_dim=6, num_classes=3, likelihood="gaussian", alpha=7.0)
+    model = cvae.M2(config).double()
+    x_l, y_l, x_u = torch.randn(5, 4, dtype=torch.float64), torch.tensor([0, 1, 2, 0, 1]), torch.randn(8, 4, dtype=torch.float64)
+    out = model.semi_supervised_loss(x_l, y_l, x_u, generator=gen(1))
+    g = gen(1)                                                         # the same draws of z, in the same order
+    labelled = model.negative_elbo(x_l, y_l, g)["loss"].mean()        # (checked against quadrature above)
+    unlabelled = model.unlabelled_terms(x_u, g)["loss"].mean()
+    logits = model.classifier(x_l)
+    classification = (torch.logsumexp(logits, 1) - logits[torch.arange(5), y_l]).mean()   # -log q(y|x), written out
+    for name, value in {"labelled": labelled, "unlabelled": unlabelled, "classification": classification}.items():
+        assert torch.allclose(out[name], value, atol=1e-12), name     # float64: exact up to summation order
+    # alpha = 7 on the classification term only: alpha on another term, or alpha left out, moves the loss by 6 terms' worth
+    assert torch.allclose(out["loss"], labelled + unlabelled + 7.0 * classification, atol=1e-12)
+    assert min(labelled.abs(), unlabelled.abs(), classification.abs()) > 0.1   # each term moves the sum (measured 1.0-11)
+
+
 def test_gaussian_decoder_log_likelihood():
     torch.manual_seed(3)
     model = cvae.CVAE(cvae.CVAEConfig(input_shape=(4,), latent_dim=2, hidden_dim=6, num_classes=3, likelihood="gaussian"))
@@ -220,7 +238,7 @@ def test_training_reduces_the_loss_and_batches_are_as_documented():
     torch.manual_seed(4)
     x_u = torch.rand(300, 1, 28, 28)
     x_l, y_l = torch.rand(6, 1, 28, 28), torch.tensor([0, 1, 2, 0, 1, 2])
-    batches = cvae.SemiSupervisedBatches(x_l, y_l, x_u, batch_size=100, labelled_batch_size=4, seed=0)
+    batches = semi_supervised.SemiSupervisedBatches(x_l, y_l, x_u, batch_size=100, labelled_batch_size=4, seed=0)
     seen = []
     for xl, yl, xu in batches:
         assert xl.shape == (4, 1, 28, 28) and yl.shape == (4,) and xu.shape == (100, 1, 28, 28)
@@ -231,7 +249,7 @@ def test_training_reduces_the_loss_and_batches_are_as_documented():
     seen = torch.cat(seen).flatten(1)
     assert len(seen) == 300 and len(torch.unique(seen, dim=0)) == 300   # one pass: every unlabelled image once
     model = cvae.M2(cvae.CVAEConfig(hidden_dim=16, num_classes=3, alpha=1.0))
-    history = cvae.train_m2(model, x_l, y_l, x_u, steps=12, seed=0, progress=False)
+    history = semi_supervised.train_m2(model, x_l, y_l, x_u, steps=12, seed=0, progress=False)
     losses = history["loss"]
     assert len(losses) == 12 and all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
 

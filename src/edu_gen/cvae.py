@@ -17,7 +17,8 @@ and trains the classifier on the labelled examples too, with weight alpha (their
 
 Order of the module: one-hot labels and their checks, the conditioned MLP, `CVAEConfig`, `CVAE`
 (encode, decode, the labelled bound, sampling, analogies), `M2` (classifier, the unlabelled bound
-enumerated and sampled, the semi-supervised loss, `classify`), and the training recipe `train_m2`.
+enumerated and sampled, the semi-supervised loss, `classify`). The training recipes (`train_cvae`,
+`train_m2`) and the semi-supervised batches are in `edu_gen.semi_supervised`.
 Inputs are images (B, 1, 28, 28) with a Bernoulli decoder, or vectors (B, D) such as a VAE's codes
 with a Gaussian decoder (M1+M2). Devices follow the model and the inputs; nothing is created on
 the CPU by hand. Symbols follow the book's notation page (C classes, d latent size).
@@ -403,75 +404,6 @@ class M2(CVAE):
         return {"labelled": labelled, "unlabelled": unlabelled, "classification": classification, "loss": loss}
 
     def loss(self, batch, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """`semi_supervised_loss` on a batch (x_labelled, y_labelled, x_unlabelled) from `SemiSupervisedBatches`."""
+        """`semi_supervised_loss` on a batch (x_labelled, y_labelled, x_unlabelled), as `semi_supervised.SemiSupervisedBatches` yields."""
         return self.semi_supervised_loss(*batch, generator=generator)
 
-
-# --------------------------------------------------------------------------------------------
-# Training
-# --------------------------------------------------------------------------------------------
-
-
-class SemiSupervisedBatches:
-    """Batches (x_labelled, y_labelled, x_unlabelled): one pass over the unlabelled set per epoch,
-    the few labelled examples drawn afresh (seeded) for every batch.
-
-    With ``binarize``, both image batches are binarised afresh at every step (x_j ~ Bernoulli(grey_j)).
-    """
-
-    def __init__(self, x_labelled, y_labelled, x_unlabelled, batch_size=100, labelled_batch_size=100,
-                 seed=0, binarize=False):
-        if len(x_labelled) != len(y_labelled):
-            raise ValueError(f"y_labelled must have one label per labelled example: {len(y_labelled)} labels "
-                             f"for {len(x_labelled)} examples")
-        if len(x_unlabelled) < batch_size:
-            raise ValueError(f"x_unlabelled holds {len(x_unlabelled)} examples, fewer than one batch of {batch_size}")
-        self.x_l, self.y_l, self.x_u = x_labelled, y_labelled, x_unlabelled
-        self.batch_size, self.labelled_batch_size = batch_size, labelled_batch_size
-        self.binarize, self.generator = binarize, torch.Generator().manual_seed(seed)
-
-    def __len__(self) -> int:
-        return len(self.x_u) // self.batch_size
-
-    def __iter__(self):
-        order = torch.randperm(len(self.x_u), generator=self.generator)
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            pick = torch.randint(len(self.x_l), (self.labelled_batch_size,), generator=self.generator)
-            x_l, x_u = self.x_l[pick], self.x_u[order[start:start + self.batch_size]]
-            if self.binarize:
-                x_l, x_u = torch.bernoulli(x_l, generator=self.generator), torch.bernoulli(x_u, generator=self.generator)
-            yield x_l, self.y_l[pick], x_u
-
-
-def train_m2(model: M2, x_labelled, y_labelled, x_unlabelled, *, steps: int, batch_size: int = 100,
-             lr: float = 1e-3, seed: int = 0, binarize: bool | None = None, progress: bool | None = None):
-    """Train M2 with Adam for `steps` steps on a labelled set and an unlabelled set; returns the History.
-
-    The chapter's recipe, shared by the notebook and `benchmarks/semi_supervised_mnist.py`. Images are
-    binarised afresh at every step when `binarize` (default: for a Bernoulli decoder).
-    """
-    from edu_gen import train
-
-    torch.manual_seed(seed)
-    binarize = model.config.likelihood == "bernoulli" if binarize is None else binarize
-    batches = SemiSupervisedBatches(x_labelled, y_labelled, x_unlabelled, batch_size, batch_size, seed, binarize)
-    epochs = math.ceil(steps / len(batches))
-    return train.fit(model, lambda m, b: m.loss(b), batches, epochs=epochs, max_steps=steps, lr=lr, progress=progress)
-
-
-def train_cvae(model: CVAE, images, labels, *, steps: int, batch_size: int = 100, lr: float = 1e-3, seed: int = 0,
-               binarize: bool | None = None, progress: bool | None = None):
-    """Train a CVAE on labelled images (N, *input_shape) and labels (N,) with Adam; returns the History.
-
-    Each batch is binarised afresh when `binarize` (default: for a Bernoulli decoder), so the loss is
-    the negative bound on log p(x, y) of binary digits, in nats.
-    """
-    from edu_gen import data, train
-
-    check_labels(labels, model.config.num_classes, len(images), "labels")
-    torch.manual_seed(seed)
-    binarize = model.config.likelihood == "bernoulli" if binarize is None else binarize
-    loader = data.loader(images, labels, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True)
-    epochs = math.ceil(steps / len(loader))
-    loss_fn = (lambda m, b: m.loss((torch.bernoulli(b[0]), b[1]))) if binarize else (lambda m, b: m.loss(b))
-    return train.fit(model, loss_fn, loader, epochs=epochs, max_steps=steps, lr=lr, progress=progress)

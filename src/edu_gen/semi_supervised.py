@@ -1,0 +1,106 @@
+"""Training recipes of the conditional VAE and of M2 (semi-supervised learning with few labels).
+
+`SemiSupervisedBatches` pairs every batch of unlabelled examples with a batch drawn from the few
+labelled ones, so that the labels are present in every step; `train_m2` minimises M2's objective
+J^alpha (`cvae.M2.semi_supervised_loss`; Kingma et al., 2014, eq. 9) over such batches with Adam, and
+`train_cvae` trains a conditional VAE on labelled images (the negative bound on log p(x, y), their
+eq. 6). Both are the chapter's recipes, shared by the notebook and `benchmarks/semi_supervised_mnist.py`.
+
+Introduced in the chapter "The conditional VAE and semi-supervised learning" (label ch-cvae); the
+models are in `edu_gen.cvae`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from edu_gen.cvae import CVAE, M2, check_labels
+
+
+class SemiSupervisedBatches:
+    """Batches (x_labelled, y_labelled, x_unlabelled): one pass over the unlabelled set per epoch, and
+    with every unlabelled batch a batch of labelled examples drawn afresh (with replacement, seeded).
+
+    Args:
+        x_labelled: (N_l, *shape) labelled examples; y_labelled: (N_l,) their labels.
+        x_unlabelled: (N, *shape) unlabelled examples (the whole training set, labels removed).
+        batch_size: unlabelled examples per batch; labelled_batch_size: labelled examples per batch.
+        seed: seed of the order, the labelled draws and the binarisation (a generator of its own).
+        binarize: draw binary images x_j ~ Bernoulli(grey_j) afresh at every step (both batches).
+
+    Raises:
+        ValueError: y_labelled does not hold one label per labelled example, or x_unlabelled holds fewer
+            examples than one batch.
+    """
+
+    def __init__(self, x_labelled, y_labelled, x_unlabelled, batch_size=100, labelled_batch_size=100,
+                 seed=0, binarize=False):
+        if len(x_labelled) != len(y_labelled):
+            raise ValueError(f"y_labelled must have one label per labelled example: {len(y_labelled)} labels "
+                             f"for {len(x_labelled)} examples")
+        if len(x_unlabelled) < batch_size:
+            raise ValueError(f"x_unlabelled holds {len(x_unlabelled)} examples, fewer than one batch of {batch_size}")
+        self.x_l, self.y_l, self.x_u = x_labelled, y_labelled, x_unlabelled
+        self.batch_size, self.labelled_batch_size = batch_size, labelled_batch_size
+        self.binarize, self.generator = binarize, torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self.x_u) // self.batch_size
+
+    def __iter__(self):
+        order = torch.randperm(len(self.x_u), generator=self.generator)
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            pick = torch.randint(len(self.x_l), (self.labelled_batch_size,), generator=self.generator)
+            x_l, x_u = self.x_l[pick], self.x_u[order[start:start + self.batch_size]]
+            if self.binarize:
+                x_l, x_u = torch.bernoulli(x_l, generator=self.generator), torch.bernoulli(x_u, generator=self.generator)
+            yield x_l, self.y_l[pick], x_u
+
+
+def train_m2(model: M2, x_labelled, y_labelled, x_unlabelled, *, steps: int, batch_size: int = 100,
+             lr: float = 1e-3, seed: int = 0, binarize: bool | None = None, progress: bool | None = None):
+    """Train M2 with Adam for `steps` steps on a labelled set and an unlabelled set; returns the History.
+
+    Every step sees `batch_size` unlabelled examples and `batch_size` labelled ones (`SemiSupervisedBatches`)
+    and minimises `model.loss`, i.e. J^alpha with per-batch means.
+
+    Args:
+        model: an `M2`. x_labelled (N_l, *input_shape), y_labelled (N_l,), x_unlabelled (N, *input_shape).
+        steps: optimiser steps, >= 1. batch_size, lr, seed: the batches, Adam's learning rate, the seed.
+        binarize: binarise images afresh at every step (default: for a Bernoulli decoder).
+        progress: a progress bar (None: `train.fit`'s default).
+
+    Raises:
+        ValueError: bad labels (`check_labels`), too few unlabelled examples, or bad `steps`.
+    """
+    from edu_gen import train
+
+    check_labels(y_labelled, model.config.num_classes, len(x_labelled), "y_labelled")
+    torch.manual_seed(seed)
+    binarize = model.config.likelihood == "bernoulli" if binarize is None else binarize
+    batches = SemiSupervisedBatches(x_labelled, y_labelled, x_unlabelled, batch_size, batch_size, seed, binarize)
+    epochs = math.ceil(steps / len(batches))
+    return train.fit(model, lambda m, b: m.loss(b), batches, epochs=epochs, max_steps=steps, lr=lr, progress=progress)
+
+
+def train_cvae(model: CVAE, images, labels, *, steps: int, batch_size: int = 100, lr: float = 1e-3, seed: int = 0,
+               binarize: bool | None = None, progress: bool | None = None):
+    """Train a CVAE on labelled images (N, *input_shape) and labels (N,) with Adam; returns the History.
+
+    Each batch is binarised afresh when `binarize` (default: for a Bernoulli decoder), so the loss is
+    the negative bound on log p(x, y) of binary digits, in nats.
+
+    Raises:
+        TypeError, ValueError: labels not integers in 0..C-1, one per image (`check_labels`); bad `steps`.
+    """
+    from edu_gen import data, train
+
+    check_labels(labels, model.config.num_classes, len(images), "labels")
+    torch.manual_seed(seed)
+    binarize = model.config.likelihood == "bernoulli" if binarize is None else binarize
+    loader = data.loader(images, labels, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True)
+    epochs = math.ceil(steps / len(loader))
+    loss_fn = (lambda m, b: m.loss((torch.bernoulli(b[0]), b[1]))) if binarize else (lambda m, b: m.loss(b))
+    return train.fit(model, loss_fn, loader, epochs=epochs, max_steps=steps, lr=lr, progress=progress)
