@@ -846,3 +846,31 @@ def labelled_subset(labels: torch.Tensor, per_class: int, seed: int = 0, num_cla
         members = (labels.cpu() == c).nonzero().squeeze(1)                   # (N_c,) indices of class c
         chosen.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
     return torch.cat(chosen)
+
+
+def grid_2d(n: int, size: int = 5, spacing: float = 2.0, std: float = 0.05, seed: int = 0):
+    """A size x size grid of equally weighted 2D Gaussians (the other classic mode-collapse test).
+
+    The centres are spacing * (i - (size - 1) / 2, j - (size - 1) / 2) for i, j = 0..size-1 (for the
+    default 5 x 5, spacing 2: -4, -2, 0, 2, 4 on each axis); mode number i * size + j.
+
+    Args:
+        n: the number of points, an int >= 1. size: points per side, an int >= 1.
+        spacing: distance between neighbouring centres, > 0. std: each Gaussian's standard deviation, > 0.
+        seed: seed of the draws.
+
+    Returns:
+        x (n, 2) float32 and the mode of each point (n,) int64.
+
+    Raises:
+        TypeError, ValueError: n or size not an int >= 1, spacing or std not a positive number.
+    """
+    n = number(n, "n", "an int >= 1 (the number of points)", integer=True, minimum=1)
+    size = number(size, "size", "an int >= 1 (centres per side)", integer=True, minimum=1)
+    spacing = number(spacing, "spacing", "a positive number", minimum=0.0, strict=True)
+    std = number(std, "std", "a positive number (a standard deviation)", minimum=0.0, strict=True)
+    g = torch.Generator().manual_seed(seed)
+    mode = torch.randint(size * size, (n,), generator=g)
+    offset = (size - 1) / 2
+    centres = spacing * torch.stack([mode // size - offset, mode % size - offset], dim=1).float()
+    return centres + std * torch.randn(n, 2, generator=g), mode

@@ -1,0 +1,414 @@
+r"""Generative adversarial networks (Goodfellow et al., 2014) and DCGAN (Radford et al., 2016).
+
+A generator G maps noise z ~ p(z) = N(0, I_d) to a sample G(z); a discriminator D returns the
+probability that its input is real. The two play the game
+
+    min_G max_D V(D, G) = E_{x ~ p_data}[log D(x)] + E_{z ~ p(z)}[log(1 - D(G(z)))]     (their eq. 1).
+
+For a fixed G the best discriminator is D*(x) = p_data(x) / (p_data(x) + p_g(x)) and, at D*,
+V = -log 4 + 2 JSD(p_data || p_g) (their Proposition 1 and Theorem 1), checked in the tests.
+
+Every discriminator here returns a *logit* l(x), with D(x) = sigm(l(x)), and every loss is computed
+from logits with `F.binary_cross_entropy_with_logits` (log D = -softplus(-l), log(1 - D) = -softplus(l)):
+a sigmoid followed by a log loses every digit once D is within float precision of 0 or 1.
+
+Order of the module: `GANConfig`; the parts (MLP and DCGAN generators and discriminators, packing);
+`GAN`, which checks that the two fit and draws samples; the losses (`discriminator_loss`, the
+saturating and non-saturating `generator_loss`, `value`); one step of each player
+(`update_discriminator`, `update_generator`); and `train_gan`, Goodfellow et al.'s Algorithm 1
+with k discriminator steps per generator step. Shapes are written (B, C, H, W); symbols follow the
+book's notation page (d the size of z).
+
+Introduced in the chapter "Generative adversarial networks" (label ch-gan).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edu_gen._checks import number
+from edu_gen.train import History, NonFiniteLossError
+
+KINDS = ("mlp", "dcgan")
+GENERATOR_LOSSES = ("saturating", "non_saturating")
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    """The networks of a GAN; saved in checkpoints so the model can be rebuilt from the file alone.
+
+    Attributes:
+        kind: "mlp" (any data shape, e.g. (2,) points) or "dcgan" (1 x 28 x 28 images only).
+        data_shape: the shape of one example, e.g. (2,) or (1, 28, 28).
+        latent_dim: d, the size of z ~ N(0, I_d).
+        hidden_dim: width of the MLPs' hidden layers (kind "mlp").
+        channels: base width of the DCGAN networks; doubles once (kind "dcgan").
+        pack: the discriminator judges `pack` examples at once (PacGAN, Lin et al., 2018); 1 = a plain GAN.
+        image_output: "sigmoid" keeps generated pixels in [0, 1] like the data (the DCGAN paper
+            uses tanh on data in [-1, 1]: same thing, rescaled); "linear" for points in R^n.
+        snapshots: keep this many grids of 16 samples of one fixed noise batch, evenly spaced over
+            training (`train_gan`), in the buffer `GAN.snapshots` (so they are saved with the weights).
+    """
+
+    kind: str = "mlp"
+    data_shape: tuple = (1, 28, 28)
+    latent_dim: int = 64
+    hidden_dim: int = 256
+    channels: int = 32
+    pack: int = 1
+    image_output: str = "sigmoid"
+    snapshots: int = 0
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if self.image_output not in ("sigmoid", "linear"):
+            raise ValueError(f"image_output must be 'sigmoid' or 'linear', got {self.image_output!r}")
+        object.__setattr__(self, "data_shape", tuple(int(s) for s in self.data_shape))
+        for name in ("latent_dim", "hidden_dim", "channels", "pack"):
+            number(getattr(self, name), name, "an int >= 1", integer=True, minimum=1)
+        number(self.snapshots, "snapshots", "an int >= 0", integer=True, minimum=0)
+        if self.kind == "dcgan" and self.data_shape != (1, 28, 28):
+            raise ValueError(f"the DCGAN networks are built for data_shape (1, 28, 28), got {self.data_shape}")
+
+
+# --------------------------------------------------------------------------------------------
+# The parts
+# --------------------------------------------------------------------------------------------
+
+
+class MLPGenerator(nn.Module):
+    """z (B, d) -> G(z) (B, *data_shape): two hidden ReLU layers."""
+
+    def __init__(self, config: GANConfig):
+        super().__init__()
+        self.latent_dim, self.data_shape, h = config.latent_dim, config.data_shape, config.hidden_dim
+        layers = [nn.Linear(self.latent_dim, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, math.prod(self.data_shape))]
+        self.net = nn.Sequential(*layers, *([nn.Sigmoid()] if config.image_output == "sigmoid" else []))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).reshape(len(z), *self.data_shape)
+
+
+class MLPDiscriminator(nn.Module):
+    """x (B, *data_shape) -> logits (B / pack,): two hidden LeakyReLU(0.2) layers, no sigmoid.
+
+    With pack > 1 the B examples are grouped in B / pack packs of consecutive examples and each
+    pack gets one logit (PacGAN): a discriminator that sees several samples at once can notice
+    that they all look alike, which is what a collapsed generator produces.
+    """
+
+    def __init__(self, config: GANConfig):
+        super().__init__()
+        self.data_shape, self.pack, h = config.data_shape, config.pack, config.hidden_dim
+        self.net = nn.Sequential(nn.Linear(self.pack * math.prod(self.data_shape), h), nn.LeakyReLU(0.2),
+                                 nn.Linear(h, h), nn.LeakyReLU(0.2), nn.Linear(h, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if len(x) % self.pack:
+            raise ValueError(f"the batch ({len(x)} examples) must be a multiple of pack = {self.pack}")
+        return self.net(x.reshape(len(x) // self.pack, -1)).squeeze(1)          # (B / pack,)
+
+
+class DCGANGenerator(nn.Module):
+    """z (B, d) -> G(z) (B, 1, 28, 28), the DCGAN rules at 28 x 28 (Radford et al., 2016).
+
+    A linear projection to (B, 2c, 7, 7), then two fractionally strided (transposed) convolutions,
+    no pooling and no fully connected hidden layers; batch norm and ReLU after every layer except
+    the output, which has a sigmoid (pixels in [0, 1]).
+    """
+
+    def __init__(self, config: GANConfig):
+        super().__init__()
+        self.latent_dim, self.data_shape, c = config.latent_dim, config.data_shape, config.channels
+        self.project = nn.Sequential(nn.Linear(self.latent_dim, 2 * c * 7 * 7, bias=False), nn.BatchNorm1d(2 * c * 7 * 7), nn.ReLU())
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(),  # 7x7 => 14x14
+            nn.ConvTranspose2d(c, 1, 4, stride=2, padding=1), nn.Sigmoid(),                                # 14x14 => 28x28
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.project(z).reshape(len(z), -1, 7, 7)                          # (B, 2c, 7, 7)
+        return self.net(h)                                                     # (B, 1, 28, 28)
+
+
+class DCGANDiscriminator(nn.Module):
+    """x (B, 1, 28, 28) -> logits (B,): strided convolutions, LeakyReLU(0.2), batch norm except on the input layer.
+
+    Batch norm normalises over the batch, so real and fake examples must be passed in separate
+    calls (as `update_discriminator` does): a mixed batch would let D read the mix, not the image.
+    """
+
+    def __init__(self, config: GANConfig):
+        super().__init__()
+        self.data_shape, self.pack, c = config.data_shape, 1, config.channels
+        self.net = nn.Sequential(
+            nn.Conv2d(1, c, 4, stride=2, padding=1), nn.LeakyReLU(0.2),                               # 28x28 => 14x14
+            nn.Conv2d(c, 2 * c, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2),  # => 7x7
+            nn.Flatten(), nn.Linear(2 * c * 7 * 7, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(1)                                          # (B,)
+
+
+def _dcgan_init(module: nn.Module) -> None:
+    """Radford et al.: weights from N(0, 0.02^2); batch-norm scales from N(1, 0.02^2)."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+# --------------------------------------------------------------------------------------------
+# The model
+# --------------------------------------------------------------------------------------------
+
+
+class GAN(nn.Module):
+    """A generator and a discriminator that fit together: D(G(z)) is checked once, at construction.
+
+    Args:
+        config: a GANConfig; builds both networks (MLP or DCGAN).
+        generator, discriminator: modules to use instead of the config's (both or neither); the
+            generator needs a `latent_dim` attribute.
+
+    Raises:
+        ValueError: the generator's output does not fit the discriminator's input (the message
+            gives both shapes), or only one of generator/discriminator was given.
+    """
+
+    def __init__(self, config: GANConfig = GANConfig(), generator: nn.Module | None = None,
+                 discriminator: nn.Module | None = None):
+        super().__init__()
+        if (generator is None) != (discriminator is None):
+            raise ValueError("give both generator and discriminator, or neither (then the config builds them)")
+        self.config = config
+        if generator is None:
+            parts = (MLPGenerator, MLPDiscriminator) if config.kind == "mlp" else (DCGANGenerator, DCGANDiscriminator)
+            generator, discriminator = parts[0](config), parts[1](config)
+            if config.kind == "dcgan":
+                generator.apply(_dcgan_init)
+                discriminator.apply(_dcgan_init)
+        self.generator, self.discriminator = generator, discriminator
+        self.latent_dim = generator.latent_dim
+        self._check_fit()
+        if config.snapshots:                                                   # (T, 16, *data_shape), filled by train_gan
+            self.register_buffer("snapshots", torch.zeros(config.snapshots, 16, *config.data_shape))
+            self.register_buffer("snapshot_noise", torch.randn(16, self.latent_dim, generator=torch.Generator().manual_seed(1)))
+
+    @torch.no_grad()
+    def _check_fit(self) -> None:
+        modes = (self.generator.training, self.discriminator.training)
+        self.generator.eval(), self.discriminator.eval()                        # no batch-norm statistics updated
+        pack = getattr(self.discriminator, "pack", 1)
+        device = next(self.generator.parameters()).device
+        fake = self.generator(torch.zeros(2 * pack, self.latent_dim, device=device))
+        expected = getattr(self.discriminator, "data_shape", None)
+        try:
+            if expected is not None and tuple(fake.shape[1:]) != tuple(expected):
+                raise RuntimeError("shape")
+            logits = self.discriminator(fake)
+            if logits.shape != (2,):
+                raise RuntimeError("logits")
+        except RuntimeError as reason:
+            raise ValueError(f"the generator makes samples of shape {tuple(fake.shape[1:])} but the discriminator "
+                             f"expects {tuple(expected) if expected is not None else 'another shape'} and must return one "
+                             f"logit per example (pack): they do not fit ({str(reason).splitlines()[0]})") from None
+        finally:
+            self.generator.train(modes[0]), self.discriminator.train(modes[1])
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n samples G(z), z ~ N(0, I_d), in eval mode without gradients: (n, *data_shape) on the model's device."""
+        n = number(n, "n", "an int >= 1 (the number of samples)", integer=True, minimum=1)
+        device = next(self.parameters()).device
+        z = torch.randn(n, self.latent_dim, generator=generator).to(device)
+        was = self.generator.training
+        self.generator.eval()
+        with torch.no_grad():
+            x = self.generator(z)
+        self.generator.train(was)
+        return x
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """G(z): (B, d) -> (B, *data_shape)."""
+        return self.generator(z)
+
+
+# --------------------------------------------------------------------------------------------
+# The losses, from logits
+# --------------------------------------------------------------------------------------------
+
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    r"""D's loss, the negative of its part of V: :math:`-\frac1B\sum\log D(x) - \frac1B\sum\log(1 - D(G(z)))`.
+
+    Args:
+        real_logits: (B,) logits l(x) on real examples. fake_logits: (B',) logits on generated ones.
+
+    Returns:
+        A scalar; 2 log 2 when every logit is 0 (D = 1/2), 0 when D is certain and right.
+    """
+    real = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))    # -mean log D(x)
+    fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))   # -mean log(1 - D(G(z)))
+    return real + fake
+
+
+def generator_loss(fake_logits: torch.Tensor, kind: str = "non_saturating") -> torch.Tensor:
+    r"""G's loss on logits l = l(G(z)) of generated examples (B,).
+
+    "saturating": :math:`\frac1B\sum\log(1 - D(G(z)))`, G's part of V as in the minimax game; its
+    gradient in l is :math:`-D(G(z))`, close to 0 when D rejects the samples (early in training).
+    "non_saturating": :math:`-\frac1B\sum\log D(G(z))`, Goodfellow et al.'s practical choice; its
+    gradient in l is :math:`-(1 - D(G(z)))`, close to -1 when D rejects them. Same fixed point.
+
+    Raises:
+        ValueError: kind not one of GENERATOR_LOSSES.
+    """
+    if kind == "saturating":
+        return -F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    if kind == "non_saturating":
+        return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+    raise ValueError(f"kind must be one of {GENERATOR_LOSSES}, got {kind!r}")
+
+
+def value(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """The Monte Carlo estimate of V(D, G) (nats), the negative of `discriminator_loss`; at most 0, -log 4 at D = 1/2."""
+    return -discriminator_loss(real_logits, fake_logits)
+
+
+# --------------------------------------------------------------------------------------------
+# One step of each player (Goodfellow et al., Algorithm 1)
+# --------------------------------------------------------------------------------------------
+
+
+def _check_finite(loss: torch.Tensor, network: str, step: int) -> None:
+    if not torch.isfinite(loss):
+        raise NonFiniteLossError(f"the {network}'s loss is {loss.item()} at step {step}; common causes: a learning "
+                                 "rate that is too high, or a sigmoid and log written out instead of logits")
+
+
+def update_discriminator(gan: GAN, real: torch.Tensor, optimizer: torch.optim.Optimizer,
+                         generator: torch.Generator | None = None, step: int = 0) -> dict[str, float]:
+    """One ascent step of D on V: real examples (B, *data_shape) against B fresh samples of G.
+
+    G's samples are detached, so G's parameters receive no gradient and do not change. Real and
+    fake go through D in two separate calls (batch norm sees one kind per batch).
+
+    Returns:
+        {"d_loss", "d_real": mean D(x), "d_fake": mean D(G(z))}, floats.
+
+    Raises:
+        NonFiniteLossError: the loss is NaN or infinite (names the discriminator and the step).
+    """
+    z = torch.randn(len(real), gan.latent_dim, generator=generator).to(real.device)
+    with torch.no_grad():
+        fake = gan.generator(z)                                                 # (B, *data_shape), no graph to G
+    real_logits, fake_logits = gan.discriminator(real), gan.discriminator(fake)
+    loss = discriminator_loss(real_logits, fake_logits)
+    _check_finite(loss, "discriminator", step)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return {"d_loss": loss.item(), "d_real": torch.sigmoid(real_logits).mean().item(),
+            "d_fake": torch.sigmoid(fake_logits).mean().item()}
+
+
+def update_generator(gan: GAN, batch_size: int, optimizer: torch.optim.Optimizer, loss: str = "non_saturating",
+                     generator: torch.Generator | None = None, step: int = 0) -> dict[str, float]:
+    """One descent step of G: B fresh samples judged by D, G's loss (`generator_loss`) backpropagated through D.
+
+    Only `optimizer` (over G's parameters) steps; the gradients this leaves on D are cleared, so
+    D's parameters do not change.
+
+    Returns:
+        {"g_loss", "g_grad_norm": the norm of the gradient over all of G's parameters}, floats.
+
+    Raises:
+        NonFiniteLossError: the loss is NaN or infinite (names the generator and the step).
+    """
+    device = next(gan.generator.parameters()).device
+    z = torch.randn(batch_size, gan.latent_dim, generator=generator).to(device)
+    g_loss = generator_loss(gan.discriminator(gan.generator(z)), loss)
+    _check_finite(g_loss, "generator", step)
+    optimizer.zero_grad(set_to_none=True)
+    g_loss.backward()
+    norm = torch.sqrt(sum((p.grad**2).sum() for p in gan.generator.parameters() if p.grad is not None))
+    optimizer.step()
+    gan.discriminator.zero_grad(set_to_none=True)
+    return {"g_loss": g_loss.item(), "g_grad_norm": norm.item()}
+
+
+def train_gan(gan: GAN, images: torch.Tensor, *, steps: int, batch_size: int = 64, k: int = 1,
+              loss: str = "non_saturating", lr: float = 2e-4, betas: tuple = (0.5, 0.999), seed: int = 0,
+              device: torch.device | str | None = None, progress: bool | None = None) -> History:
+    """Goodfellow et al.'s Algorithm 1: `steps` generator steps, each after k discriminator steps.
+
+    Its own loop, not `train.fit`: fit minimises one loss of one model with one optimiser, while a
+    GAN alternates two optimisers on two losses (k steps of D, then one of G). Both use Adam with
+    the DCGAN settings (lr 2e-4, beta1 = 0.5: Radford et al. found the default 0.9 unstable).
+    Real mini-batches are drawn uniformly with replacement from `images` with a seeded generator.
+
+    Args:
+        gan: the model, trained in place and moved to `device` (default `runtime.device()`).
+        images: (N, *data_shape) training examples, N >= batch_size.
+        steps: generator steps, >= 1. batch_size: B, >= 1 (a multiple of the config's pack).
+        k: discriminator steps per generator step, an int >= 1.
+        loss: the generator's loss, "saturating" or "non_saturating".
+        lr, betas: Adam's settings for both players. seed: seeds z and the mini-batches.
+        progress: a progress bar (None: as `train.fit`).
+
+    With ``config.snapshots = T``, G(z) of the model's fixed `snapshot_noise` is stored in
+    ``gan.snapshots[t]`` after steps (t + 1) * steps // T, t = 0..T-1.
+
+    Returns:
+        A History with d_loss, d_real, d_fake (last of the k steps), g_loss, g_grad_norm per step;
+        ``history.seconds`` the wall time.
+
+    Raises:
+        ValueError: k < 1, steps < 1, an unknown loss, or images that do not match the config.
+        NonFiniteLossError: a loss became NaN or infinite (names the network and the step).
+    """
+    from tqdm.auto import tqdm
+
+    from edu_gen import runtime
+    from edu_gen.train import _show_progress
+
+    k = number(k, "k", "an int >= 1 (discriminator steps per generator step)", integer=True, minimum=1)
+    steps = number(steps, "steps", "an int >= 1 (generator steps)", integer=True, minimum=1)
+    batch_size = number(batch_size, "batch_size", "an int >= 1", integer=True, minimum=1)
+    if loss not in GENERATOR_LOSSES:
+        raise ValueError(f"loss must be one of {GENERATOR_LOSSES}, got {loss!r}")
+    if tuple(images.shape[1:]) != gan.config.data_shape or len(images) < batch_size:
+        raise ValueError(f"images must be (N, {', '.join(map(str, gan.config.data_shape))}) with N >= batch_size "
+                         f"= {batch_size}, got {tuple(images.shape)}")
+    device = torch.device(device) if device is not None else runtime.device()
+    gan.to(device).train()
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    opt_d = torch.optim.Adam(gan.discriminator.parameters(), lr=lr, betas=betas)
+    opt_g = torch.optim.Adam(gan.generator.parameters(), lr=lr, betas=betas)
+    history, started = History(), time.perf_counter()
+    every = max(steps // max(gan.config.snapshots, 1), 1)                  # steps between snapshots
+    for step in tqdm(range(steps), disable=not _show_progress(progress), leave=False, desc="GAN"):
+        for _ in range(k):                                                      # k ascent steps of D
+            real = images[torch.randint(len(images), (batch_size,), generator=g)].to(device)
+            d = update_discriminator(gan, real, opt_d, generator=g, step=step)
+        history.log(step, **d, **update_generator(gan, batch_size, opt_g, loss, generator=g, step=step))
+        if gan.config.snapshots and (step + 1) % every == 0 and (step + 1) // every <= gan.config.snapshots:
+            gan.generator.eval()                                                # a grid of the fixed noise, kept in the model
+            with torch.no_grad():
+                gan.snapshots[(step + 1) // every - 1] = gan.generator(gan.snapshot_noise)
+            gan.generator.train()
+    gan.eval()
+    history.seconds = time.perf_counter() - started
+    return history
