@@ -1,4 +1,4 @@
-"""The catalogue of classic student mistakes, and of correct variants, for exercises 01-05 (issue 15).
+"""The catalogue of classic student mistakes, and of correct variants, for exercises 01-06 (issue 15).
 
 Data only; `benchmarks/exercise_mutants.py` applies each entry to the solution notebook and reports
 which checks notice it. An entry changes ONE function the student writes:
@@ -625,3 +625,238 @@ CORRECT += [
     return out[:, :d], out[:, d:]
 '''),
 ]
+
+# --------------------------------------------------------------------------- 06 CVAE (H16)
+
+_E6 = "06_cvae"
+
+MISTAKES += [
+    dict(exercise=_E6, function="labelled_loss", name="the slide's bound: KL left out",
+         replace=[("return recon + kl + math.log(num_classes)", "return recon + math.log(num_classes)")]),
+    dict(exercise=_E6, function="labelled_loss", name="log p(y) added to the loss (- log C)",
+         replace=[("return recon + kl + math.log(num_classes)", "return recon + kl - math.log(num_classes)")]),
+    dict(exercise=_E6, function="labelled_loss", name="log p(y) forgotten",
+         replace=[("return recon + kl + math.log(num_classes)", "return recon + kl")]),
+    dict(exercise=_E6, function="labelled_loss", name="sigma instead of sigma^2 in the KL",
+         replace=[("log_var.exp()", "(0.5 * log_var).exp()")]),
+    dict(exercise=_E6, function="labelled_loss", name="mean over pixels instead of sum",
+         replace=[(".flatten(1).sum(1)", ".flatten(1).mean(1)")]),
+    dict(exercise=_E6, function="labelled_loss", name="x and 1 - x swapped",
+         replace=[("-(x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits))",
+                   "-((1 - x) * F.logsigmoid(logits) + x * F.logsigmoid(-logits))")]),
+    dict(exercise=_E6, function="labelled_loss", name="log(sigmoid) (inf for large logits)",
+         replace=[("-(x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits))",
+                   "-(x * torch.log(torch.sigmoid(logits)) + (1 - x) * torch.log(1 - torch.sigmoid(logits)))")]),
+    dict(exercise=_E6, function="unlabelled_bound", name="entropy added (sign flipped)",
+         replace=[("+ (q * log_q).sum(1)", "- (q * log_q).sum(1)")]),
+    dict(exercise=_E6, function="unlabelled_bound", name="entropy left out",
+         replace=[("return (q * labelled_losses).sum(1) + (q * log_q).sum(1)", "return (q * labelled_losses).sum(1)")]),
+    dict(exercise=_E6, function="unlabelled_bound", name="log of softmax (NaN for a certain classifier)",
+         replace=[("log_q = torch.log_softmax(class_logits, dim=1)", "log_q = torch.log(torch.softmax(class_logits, dim=1))")]),
+    dict(exercise=_E6, function="unlabelled_bound", name="softmax over the batch (dim 0)",
+         replace=[("log_q = torch.log_softmax(class_logits, dim=1)", "log_q = torch.log_softmax(class_logits, dim=0)")]),
+    dict(exercise=_E6, function="unlabelled_bound", name="plain mean over labels instead of the q-weighted sum",
+         replace=[("return (q * labelled_losses).sum(1)", "return labelled_losses.mean(1)")]),
+    dict(exercise=_E6, function="unlabelled_bound", name="the most probable label's loss instead of the sum",
+         replace=[("return (q * labelled_losses).sum(1)",
+                   "return labelled_losses.gather(1, class_logits.argmax(1, keepdim=True)).squeeze(1)")]),
+    dict(exercise=_E6, function="decode_with_label", name="one-hot label before z",
+         replace=[("torch.cat([z, e_y], dim=1)", "torch.cat([e_y, z], dim=1)")]),
+    dict(exercise=_E6, function="decode_with_label", name="logits returned, not probabilities",
+         replace=[("return torch.sigmoid(torch.cat([z, e_y], dim=1) @ weight.T + bias)",
+                   "return (torch.cat([z, e_y], dim=1) @ weight.T + bias)")]),
+    dict(exercise=_E6, function="decode_with_label", name="C taken as weight.shape[1]",
+         replace=[("C = weight.shape[1] - z.shape[1]", "C = weight.shape[1]")]),
+    dict(exercise=_E6, function="decode_with_label", name="bias forgotten",
+         replace=[("@ weight.T + bias)", "@ weight.T)")]),
+    dict(exercise=_E6, function="decode_with_label", name="the label as one number, not one-hot",
+         replace=[("e_y = F.one_hot(y, C).to(z.dtype)", "e_y = y[:, None].to(z.dtype)")]),
+    dict(exercise=_E6, function="decode_with_label", name="binary samples instead of means",
+         replace=[("return torch.sigmoid(torch.cat([z, e_y], dim=1) @ weight.T + bias)",
+                   "return torch.bernoulli(torch.sigmoid(torch.cat([z, e_y], dim=1) @ weight.T + bias))")]),
+    dict(exercise=_E6, function="analogy", name="repeat and repeat_interleave swapped",
+         replace=[("z.repeat_interleave(T, 0), targets.repeat(B)", "z.repeat(T, 1), targets.repeat_interleave(B)")]),
+    dict(exercise=_E6, function="analogy", name="encoded without the label",
+         replace=[("z = torch.cat([x.flatten(1), e_y], dim=1) @ enc_weight.T + enc_bias",
+                   "z = x.flatten(1) @ enc_weight[:, :784].T + enc_bias")]),
+    dict(exercise=_E6, function="analogy", name="encoder bias forgotten",
+         replace=[("@ enc_weight.T + enc_bias", "@ enc_weight.T")]),
+    dict(exercise=_E6, function="analogy", name="rows and columns swapped in the reshape",
+         replace=[("return out.reshape(B, T, 1, 28, 28)", "return out.reshape(T, B, 1, 28, 28).transpose(0, 1)")]),
+    dict(exercise=_E6, function="analogy", name="encoded with the first target label",
+         replace=[("e_y = F.one_hot(y, C).to(x.dtype)", "e_y = F.one_hot(targets[:1].expand(len(x)), C).to(x.dtype)")]),
+    dict(exercise=_E6, function="labelled_loss", name="rule: calls the library", every_test="test_labelled_loss",
+         source='''def labelled_loss(x, logits, mu, log_var, num_classes):
+    from edu_gen import likelihood
+    return likelihood.bernoulli_nll(x, logits) + likelihood.kl_normal_std(mu, log_var) + math.log(num_classes)
+'''),
+    dict(exercise=_E6, function="unlabelled_bound", name="rule: torch.distributions' entropy", every_test="test_unlabelled_bound",
+         source='''def unlabelled_bound(labelled_losses, class_logits):
+    q = torch.distributions.Categorical(logits=class_logits)
+    return (q.probs * labelled_losses).sum(1) - q.entropy()
+'''),
+]
+
+CORRECT += [
+    dict(exercise=_E6, function="labelled_loss", name="F.binary_cross_entropy_with_logits (the text does not forbid it)",
+         source='''def labelled_loss(x, logits, mu, log_var, num_classes):
+    recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+    return recon + 0.5 * (mu**2 + log_var.exp() - log_var - 1).sum(1) + math.log(num_classes)
+'''),
+    dict(exercise=_E6, function="unlabelled_bound", name="softmax and torch.special.entr for the entropy",
+         source='''def unlabelled_bound(labelled_losses, class_logits):
+    q = torch.softmax(class_logits, dim=1)
+    return (q * labelled_losses).sum(1) - torch.special.entr(q).sum(1)
+'''),
+    dict(exercise=_E6, function="decode_with_label", name="the one-hot picks a column of W (no concatenation)",
+         source='''def decode_with_label(z, y, weight, bias):
+    d = z.shape[1]
+    return torch.sigmoid(z @ weight[:, :d].T + weight[:, d + y].T + bias).reshape(len(z), 1, 28, 28)
+'''),
+    dict(exercise=_E6, function="analogy", name="two loops over images and targets",
+         source='''def analogy(x, y, targets, enc_weight, enc_bias, dec_weight, dec_bias):
+    C = enc_weight.shape[1] - 784
+    rows = []
+    for b in range(len(x)):
+        e = F.one_hot(y[b:b + 1], C).to(x.dtype)
+        z = torch.cat([x[b:b + 1].flatten(1), e], dim=1) @ enc_weight.T + enc_bias
+        rows.append(torch.cat([decode_with_label(z, t.reshape(1), dec_weight, dec_bias) for t in targets]))
+    return torch.stack(rows)
+'''),
+]
+
+LITERAL[_E6] = {
+    "labelled_loss": '''def labelled_loss(x, logits, mu, log_var, num_classes):
+    recon = -(x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)).sum(dim=(1, 2, 3))
+    sigma2 = torch.exp(log_var)
+    kl = 0.5 * (mu**2 + sigma2 - log_var - 1).sum(dim=1)
+    return recon + kl - math.log(1 / num_classes)
+''',
+    "unlabelled_bound": '''def unlabelled_bound(labelled_losses, class_logits):
+    log_q = torch.log_softmax(class_logits, dim=1)
+    q = log_q.exp()
+    H = -(q * log_q).sum(dim=1)
+    return (q * labelled_losses).sum(dim=1) - H
+''',
+    "decode_with_label": '''def decode_with_label(z, y, weight, bias):
+    C = weight.shape[1] - z.shape[1]
+    e_y = F.one_hot(y, C).to(z.dtype)
+    logits = torch.cat([z, e_y], dim=1) @ weight.T + bias
+    return torch.sigmoid(logits).reshape(len(z), 1, 28, 28)
+''',
+}
+
+# --------------------------------------------------------------------------- 09 GAN (H19)
+
+_E9 = "09_gan"
+
+MISTAKES += [
+    dict(exercise=_E9, function="discriminator_loss", name="log(sigmoid) instead of logsigmoid (inf for large logits)",
+         replace=[("return -F.logsigmoid(real_logits).mean() - F.logsigmoid(-fake_logits).mean()",
+                   "return -torch.log(torch.sigmoid(real_logits)).mean() - torch.log(1 - torch.sigmoid(fake_logits)).mean()")]),
+    dict(exercise=_E9, function="discriminator_loss", name="log D(G(z)) in place of log(1 - D(G(z)))",
+         replace=[("F.logsigmoid(-fake_logits)", "F.logsigmoid(fake_logits)")]),
+    dict(exercise=_E9, function="discriminator_loss", name="one mean over both batches",
+         replace=[("return -F.logsigmoid(real_logits).mean() - F.logsigmoid(-fake_logits).mean()",
+                   "return -torch.cat([F.logsigmoid(real_logits), F.logsigmoid(-fake_logits)]).mean()")]),
+    dict(exercise=_E9, function="discriminator_loss", name="sign dropped (returns V, not -V)",
+         replace=[("return -F.logsigmoid(real_logits).mean() - F.logsigmoid(-fake_logits).mean()",
+                   "return F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean()")]),
+    dict(exercise=_E9, function="discriminator_loss", name="sums instead of means",
+         replace=[("return -F.logsigmoid(real_logits).mean() - F.logsigmoid(-fake_logits).mean()",
+                   "return -F.logsigmoid(real_logits).sum() - F.logsigmoid(-fake_logits).sum()")]),
+    dict(exercise=_E9, function="discriminator_loss", name="real and fake swapped",
+         replace=[("return -F.logsigmoid(real_logits).mean() - F.logsigmoid(-fake_logits).mean()",
+                   "return -F.logsigmoid(fake_logits).mean() - F.logsigmoid(-real_logits).mean()")]),
+    dict(exercise=_E9, function="discriminator_loss", name="rule: PyTorch's BCE with logits", every_test="test_discriminator_loss",
+         source='''def discriminator_loss(real_logits, fake_logits):
+    return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+'''),
+    dict(exercise=_E9, function="saturating_generator_loss", name="a minus sign in front",
+         replace=[("return F.logsigmoid(-fake_logits).mean()", "return -F.logsigmoid(-fake_logits).mean()")]),
+    dict(exercise=_E9, function="saturating_generator_loss", name="log(1 - sigmoid) (-inf when D is fooled)",
+         replace=[("return F.logsigmoid(-fake_logits).mean()", "return torch.log(1 - torch.sigmoid(fake_logits)).mean()")]),
+    dict(exercise=_E9, function="saturating_generator_loss", name="the non-saturating loss instead",
+         replace=[("return F.logsigmoid(-fake_logits).mean()", "return -F.logsigmoid(fake_logits).mean()")]),
+    dict(exercise=_E9, function="saturating_generator_loss", name="log D instead of log(1 - D)",
+         replace=[("return F.logsigmoid(-fake_logits).mean()", "return F.logsigmoid(fake_logits).mean()")]),
+    dict(exercise=_E9, function="saturating_generator_loss", name="sum instead of mean",
+         replace=[("return F.logsigmoid(-fake_logits).mean()", "return F.logsigmoid(-fake_logits).sum()")]),
+    dict(exercise=_E9, function="saturating_generator_loss", name="rule: PyTorch's BCE with logits", every_test="test_saturating",
+         source='''def saturating_generator_loss(fake_logits):
+    return -F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+'''),
+    dict(exercise=_E9, function="non_saturating_generator_loss", name="log(sigmoid) (inf when D rejects for sure)",
+         replace=[("return -F.logsigmoid(fake_logits).mean()", "return -torch.log(torch.sigmoid(fake_logits)).mean()")]),
+    dict(exercise=_E9, function="non_saturating_generator_loss", name="sign dropped",
+         replace=[("return -F.logsigmoid(fake_logits).mean()", "return F.logsigmoid(fake_logits).mean()")]),
+    dict(exercise=_E9, function="non_saturating_generator_loss", name="the saturating loss instead",
+         replace=[("return -F.logsigmoid(fake_logits).mean()", "return F.logsigmoid(-fake_logits).mean()")]),
+    dict(exercise=_E9, function="non_saturating_generator_loss", name="-log(1 - D) instead of -log D",
+         replace=[("return -F.logsigmoid(fake_logits).mean()", "return -F.logsigmoid(-fake_logits).mean()")]),
+    dict(exercise=_E9, function="non_saturating_generator_loss", name="sum instead of mean",
+         replace=[("return -F.logsigmoid(fake_logits).mean()", "return -F.logsigmoid(fake_logits).sum()")]),
+    dict(exercise=_E9, function="non_saturating_generator_loss", name="rule: PyTorch's BCE with logits", every_test="test_non_saturating",
+         source='''def non_saturating_generator_loss(fake_logits):
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+'''),
+    dict(exercise=_E9, function="optimal_discriminator", name="p_data and p_g swapped",
+         replace=[("log_normal(x, mean_data, std_data) - log_normal(x, mean_g, std_g)",
+                   "log_normal(x, mean_g, std_g) - log_normal(x, mean_data, std_data)")]),
+    dict(exercise=_E9, function="optimal_discriminator", name="the ratio of densities (0/0 in the tails)",
+         replace=[("return torch.sigmoid(log_normal(x, mean_data, std_data) - log_normal(x, mean_g, std_g))",
+                   "p, q = log_normal(x, mean_data, std_data).exp(), log_normal(x, mean_g, std_g).exp()\n    return p / (p + q)")]),
+    dict(exercise=_E9, function="optimal_discriminator", name="log sigma forgotten",
+         replace=[(" - math.log(std) - 0.5", " - 0.5")]),
+    dict(exercise=_E9, function="optimal_discriminator", name="divides by the standard deviation once, not squared",
+         replace=[("-0.5 * ((v - mean) / std) ** 2", "-0.5 * (v - mean) ** 2 / std")]),
+    dict(exercise=_E9, function="optimal_discriminator", name="p_data / p_g (not normalised)",
+         replace=[("return torch.sigmoid(log_normal(x, mean_data, std_data) - log_normal(x, mean_g, std_g))",
+                   "return torch.exp(log_normal(x, mean_data, std_data) - log_normal(x, mean_g, std_g))")]),
+    dict(exercise=_E9, function="optimal_discriminator", name="sigmoid of the density difference",
+         replace=[("return torch.sigmoid(log_normal(x, mean_data, std_data) - log_normal(x, mean_g, std_g))",
+                   "return torch.sigmoid(log_normal(x, mean_data, std_data).exp() - log_normal(x, mean_g, std_g).exp())")]),
+    dict(exercise=_E9, function="count_covered_modes", name="2 standard deviations instead of 3",
+         replace=[("distance <= 3 * std", "distance <= 2 * std")]),
+    dict(exercise=_E9, function="count_covered_modes", name="strictly more than min_count",
+         replace=[("(counts >= min_count)", "(counts > min_count)")]),
+    dict(exercise=_E9, function="count_covered_modes", name="every sample counted, high quality or not",
+         replace=[("nearest[distance <= 3 * std]", "nearest")]),
+    dict(exercise=_E9, function="count_covered_modes", name="angles over pi instead of 2 pi",
+         replace=[("angles = 2 * math.pi * torch.arange", "angles = math.pi * torch.arange")]),
+    dict(exercise=_E9, function="count_covered_modes", name="returns a tensor, not an int",
+         replace=[("return int((counts >= min_count).sum())", "return (counts >= min_count).sum()")]),
+    dict(exercise=_E9, function="count_covered_modes", name="min_count ignored (any sample covers)",
+         replace=[("(counts >= min_count)", "(counts > 0)")]),
+]
+
+CORRECT += [
+    dict(exercise=_E9, function="discriminator_loss", name="softplus form",
+         source='''def discriminator_loss(real_logits, fake_logits):
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+'''),
+    dict(exercise=_E9, function="count_covered_modes", name="a loop over the modes",
+         source='''def count_covered_modes(samples, num_modes=8, radius=2.0, std=0.05, min_count=10):
+    covered = 0
+    centres = [(radius * math.cos(2 * math.pi * k / num_modes), radius * math.sin(2 * math.pi * k / num_modes)) for k in range(num_modes)]
+    c = torch.tensor(centres, dtype=samples.dtype)
+    d = ((samples[:, None, :] - c[None]) ** 2).sum(-1).sqrt()
+    nearest = d.argmin(1)
+    for k in range(num_modes):
+        mine = (nearest == k) & (d[:, k] <= 3 * std)
+        covered += int(mine.sum() >= min_count)
+    return covered
+'''),
+]
+
+LITERAL[_E9] = {
+    "discriminator_loss": '''def discriminator_loss(real_logits, fake_logits):
+    return -(F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean())
+''',
+    "optimal_discriminator": '''def optimal_discriminator(x, mean_data, std_data, mean_g, std_g):
+    log_p_data = -0.5 * ((x - mean_data) / std_data) ** 2 - math.log(std_data) - 0.5 * math.log(2 * math.pi)
+    log_p_g = -0.5 * ((x - mean_g) / std_g) ** 2 - math.log(std_g) - 0.5 * math.log(2 * math.pi)
+    return torch.sigmoid(log_p_data - log_p_g)
+''',
+}

@@ -37,5 +37,5 @@ def test_the_literal_solution_passes_every_cell_and_earns_full_marks(exercise):
 
 
 def test_every_exercise_has_a_literal_solution():
-    solutions = sorted(p.stem for p in (ROOT / "solutions").glob("0[1-5]_*.ipynb"))
+    solutions = sorted(p.stem for p in (ROOT / "solutions").glob("0[1-6]_*.ipynb"))
     assert sorted(LITERAL) == solutions
