@@ -16,7 +16,15 @@ each page it checks that:
 - every <img> points at a file that exists in the build (no external images);
 - every internal link points at a file that exists, and its #fragment at an id in that file;
 - no request the page made got a 404 from the local server, and the page tried to load
-  nothing from outside 127.0.0.1.
+  nothing from outside 127.0.0.1;
+- Korean text renders: every Hangul character the page shows is covered by a loaded face of
+  the book's Korean web font (a machine without Korean system fonts, such as CI, otherwise
+  draws empty boxes), and the text's font list names that font;
+- every display equation fits its column at a 1280 px wide window (a wider one hides its right
+  part behind a horizontal scroll bar).
+
+The last two are measured inside the page by _static/edu_gen_check.js, which runs only when
+the address carries ?edu-gen-check and writes its findings into the DOM as JSON.
 
 Chromium cannot reach anything but 127.0.0.1: host names resolve to nothing and every other
 request goes to a closed loopback port. A page that loads MathJax from its CDN therefore fails
@@ -31,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import html as html_module
 import http.server
 import json
 import os
@@ -54,6 +63,8 @@ SKIP_PAGES = {"genindex.html", "search.html", "py-modindex.html"}
 # API (MathJax.Hub.Queue) to typeset widget labels, which MathJax 3 does not have
 # text of these elements is code or machine output, not prose: TeX in it is not a problem
 HIDDEN_TAGS = {"script", "style", "pre", "code", "textarea", "kbd", "samp", "tt", "svg"}
+PAGE_REPORT = re.compile(r'<pre id="edu-gen-check"[^>]*>(.*?)</pre>', re.S)
+WINDOW = "--window-size=1280,2000"  # the pages are checked (and shot) at this size
 STRAY_TEX = re.compile(r"\$\$?[^$\n]{0,120}?\\[A-Za-z]{2,}")
 KNOWN_JS_ERRORS = ("'THEBE_JS_URL' has already been declared", "reading 'Queue'")
 
@@ -324,7 +335,7 @@ def check_page(page: str, build: Path, base_url: str, chromium: str, log: list,
         profile, netlog = Path(tmp) / "profile", Path(tmp) / "net.json"
         first_request = len(log)
         command = chromium_command(chromium, profile, budget_ms) + [
-            f"--log-net-log={netlog}", "--dump-dom", url]
+            f"--log-net-log={netlog}", WINDOW, "--dump-dom", url + "?edu-gen-check"]
         try:
             run = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                                  errors="replace")
@@ -347,7 +358,7 @@ def check_page(page: str, build: Path, base_url: str, chromium: str, log: list,
             png = screenshot_dir / (page[:-len(".html")].replace("/", "__") + ".png")
             shot = subprocess.run(
                 chromium_command(chromium, Path(tmp) / "profile-shot", budget_ms) + [
-                    f"--screenshot={png}", "--window-size=1280,2000", url],
+                    f"--screenshot={png}", WINDOW, url],
                 capture_output=True, text=True, timeout=timeout, errors="replace")
             if shot.returncode != 0 or not png.is_file():
                 result.problems.append(f"screenshot failed (Chromium exit {shot.returncode})")
@@ -368,6 +379,28 @@ def check_page(page: str, build: Path, base_url: str, chromium: str, log: list,
             result.problems.append(f"MathJax error: {error}")
     for snippet in dom.stray_tex:
         result.problems.append(f"TeX shown as text (check the $ delimiters): {snippet!r}")
+
+    # what the page measured about itself (_static/edu_gen_check.js): Korean glyphs, wide displays
+    found = PAGE_REPORT.search(dom_text)
+    if found is None:
+        result.problems.append("the page's own check (_static/edu_gen_check.js) did not report: "
+                               "is the script in the build?")
+        report = {}
+    else:
+        report = json.loads(html_module.unescape(found.group(1)))
+    if report.get("error"):
+        result.problems.append(f"the page's own check failed: {report['error']}")
+    if report.get("korean_missing"):
+        missing = "".join(report["korean_missing"][:20])
+        result.problems.append(
+            f"Korean text falls back to boxes: {len(report['korean_missing'])} of the page's Hangul "
+            f"characters are in no loaded face of the Korean web font (e.g. {missing}); run `npm ci` "
+            "(offline) or check _static/edu_gen.css")
+    for text in report.get("korean_outside_stack", []):
+        result.problems.append(f"Korean text whose font list lacks the Korean web font: {text!r}")
+    for display in report.get("wide_displays", []):
+        result.problems.append(f"display equation wider than its column ({display['width']} px in "
+                               f"{display['column']} px; split it): {display['tex']!r}")
 
     # widgets: each saved widget view rendered by the widget manager
     if static.widget_views and dom.widgets_rendered < static.widget_views:
@@ -424,6 +457,7 @@ def check_page(page: str, build: Path, base_url: str, chromium: str, log: list,
                 result.warnings.append(f"JS error: {message}")
 
     parts = [f"math {dom.mjx}/{static.math}" if static.math else "no math",
+             f"{report.get('korean_chars', 0)} Hangul",
              f"{len(dom.images)} img", f"{len(dom.links) - external_links} internal links"]
     if static.widget_views:
         parts.append(f"widgets {dom.widgets_rendered}/{static.widget_views}")

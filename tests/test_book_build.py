@@ -69,3 +69,31 @@ def test_pages_pass_the_browser_check(built_book):
         [sys.executable, str(ROOT / "scripts" / "check_book.py"), str(html)], capture_output=True, text=True, timeout=600
     )
     assert check.returncode == 0, check.stdout[-4000:] + check.stderr[-2000:]
+
+
+def test_the_book_builds_with_python_alone(built_book, tmp_path):
+    """The README's first command needs no Node.js (issue 22): a copy of the repository without
+    node_modules/ builds, and its pages load MathJax from the CDN instead of a local copy.
+
+    The copy reuses the first build's execution cache (same notebooks, same library), so only
+    the Sphinx half runs again."""
+    html, _ = built_book
+    source = tmp_path / "repo"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns("node_modules", "_build", ".git", ".venv*", "__pycache__"))
+    assert not (source / "node_modules").exists()
+    out = tmp_path / "out"
+    for cache in html.parent.glob(".jupyter_cache*"):            # the first build's executed notebooks
+        shutil.copytree(cache, out / "_build" / cache.name)
+    env = {**os.environ, "EDU_GEN_SCALE": "ci", "EDU_GEN_DATA": str(tmp_path / "no-data"),
+           "EDU_GEN_CACHE": str(tmp_path / "model-cache")}
+    (tmp_path / "no-data").mkdir()
+    env.pop("MPLBACKEND", None)
+    env.pop("EDU_GEN_BOOK_CDN", None)
+    build = subprocess.run([str(JUPYTER_BOOK), "build", str(source), "--path-output", str(out)],
+                           capture_output=True, text=True, env=env, timeout=900)
+    log = build.stdout + build.stderr
+    assert build.returncode == 0, log[-4000:]
+    assert "node_modules/mathjax missing: MathJax from CDN" in log
+    page = (out / "_build" / "html" / "book" / "01_losses_as_likelihood.html").read_text()
+    assert "cdn.jsdelivr.net/npm/mathjax" in page and "_static/npm/" not in page
+    assert not (out / "_build" / "html" / "_static" / "npm").exists()

@@ -9,6 +9,9 @@ package-lock.json:
                                                      extensions and CHTML fonts next to it)
     node_modules/requirejs/require.js                AMD loader the widget manager needs
     node_modules/@jupyter-widgets/html-manager/dist/ embed-amd.js renders saved widget state
+    node_modules/@fontsource/noto-sans-kr/           the Korean web font (weight 400, woff2 pieces
+                                                     split by unicode-range), so Korean terms
+                                                     render on machines without Korean fonts
 
 When those files exist, this extension copies them into ``_build/html/_static/npm/`` and
 points Sphinx's ``mathjax_path`` and myst-nb's ``nb_ipywidgets_js`` at the copies. When they
@@ -40,6 +43,8 @@ VENDOR = "npm"  # folder under _static/ for the copies (the theme already uses _
 MATHJAX = ("mathjax/es5", "mathjax", "tex-mml-chtml.js")
 REQUIREJS = ("requirejs", "requirejs", "require.js")
 HTML_MANAGER = ("@jupyter-widgets/html-manager/dist", "html-manager", "embed-amd.js")
+KOREAN_FONT = ("@fontsource/noto-sans-kr", "noto-sans-kr", "400.css")
+KOREAN_FONT_CDN = "https://cdn.jsdelivr.net/npm/@fontsource/noto-sans-kr@5.3.0/400.css"
 
 # a few lines of JavaScript that point RequireJS at the local widget manager
 WIDGETS_PATHS = Path(__file__).with_name("widgets_paths.js")
@@ -47,6 +52,15 @@ WIDGETS_PATHS = Path(__file__).with_name("widgets_paths.js")
 # only what a browser loads; source maps, the non-AMD bundle and the build tools stay behind
 SKIP = shutil.ignore_patterns("*.map", "embed.js", "embed.js.LICENSE.txt", "libembed-amd.js",
                               "bin", "README.md", "package.json")
+
+
+def _korean_font_only(folder: str, names: list[str]) -> list[str]:
+    """copytree filter for the font package: keep 400.css and its woff2 pieces (2.6 MB of 54 MB).
+
+    A browser that reads woff2 (every current one) never asks for the .woff fallbacks that the
+    CSS also names, so they are left behind with the other weights."""
+    keep = {"400.css", "files", "LICENSE", "package.json"}
+    return [n for n in names if n not in keep and not n.endswith("-400-normal.woff2")]
 
 
 def _node_modules(app: Sphinx) -> Path:
@@ -67,8 +81,17 @@ def configure(app: Sphinx, config: Config) -> None:
     app.local_assets = []  # type: ignore[attr-defined]  packages to copy at builder-inited
     _execution_cache(app, config)
     if _use_cdn():
-        logger.info("[local_assets] EDU_GEN_BOOK_CDN is set: MathJax and widgets from CDN")
+        logger.info("[local_assets] EDU_GEN_BOOK_CDN is set: MathJax, widgets and the Korean font from CDN")
+        app.add_css_file(KOREAN_FONT_CDN)
         return
+
+    if _installed(app, KOREAN_FONT):
+        app.add_css_file(f"{VENDOR}/{KOREAN_FONT[1]}/{KOREAN_FONT[2]}")
+        app.local_assets.append(KOREAN_FONT)
+        logger.info("[local_assets] Korean font from node_modules (offline)")
+    else:
+        app.add_css_file(KOREAN_FONT_CDN)
+        logger.info("[local_assets] Korean font from CDN (run `npm ci` for offline Korean text)")
 
     if _installed(app, MATHJAX):
         # relative to _static/ (Sphinx prefixes it); MathJax finds its TeX extensions and
@@ -154,7 +177,7 @@ def copy_assets(app: Sphinx) -> None:
             continue  # already copied from this exact package version
         if destination.exists():
             shutil.rmtree(destination)
-        shutil.copytree(origin, destination, ignore=SKIP)
+        shutil.copytree(origin, destination, ignore=_korean_font_only if target == KOREAN_FONT[1] else SKIP)
         for license_file in origin.parent.glob("LICENSE*"):  # keep the licence next to it
             shutil.copy2(license_file, destination / license_file.name)
         stamp.write_text(version)
