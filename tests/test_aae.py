@@ -170,8 +170,8 @@ def _same(module, snapshot):
 
 
 def test_discriminator_step_moves_only_the_discriminator():
-    # mutated: the encoder's codes computed without no_grad (encoder gradients left behind), or the
-    # encoder's parameters put in the discriminator's optimizer: fails
+    # mutated: the encoder's codes computed without no_grad (encoder gradients left behind): fails. (The
+    # encoder's parameters put in the discriminator's optimizer as well is harmless: they get no gradient.)
     model, opt, x = _setup()
     enc, dec, disc = _snapshot(model.encoder), _snapshot(model.decoder), _snapshot(model.discriminator)
     aae.discriminator_step(model, opt["disc"], x, aae.gaussian_prior(20, generator=g()))
