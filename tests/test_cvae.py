@@ -254,6 +254,33 @@ def test_training_reduces_the_loss_and_batches_are_as_documented():
     assert len(losses) == 12 and all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
 
 
+def test_m1_is_the_vae_chapters_model_through_one_definition(tmp_path, monkeypatch):
+    """Chapter 6 (and its benchmark) load M1 through vae.main_model, which chapter 5 calls too; no copied key."""
+    import json
+    from pathlib import Path
+
+    from edu_gen import vae
+
+    root = Path(__file__).resolve().parents[1]
+    sources = {name: "".join("".join(c["source"]) for c in json.loads((root / "book" / name).read_text())["cells"]
+                             if c["cell_type"] == "code") for name in ("05_vae.ipynb", "06_cvae.ipynb")}
+    sources["semi_supervised_mnist.py"] = (root / "benchmarks" / "semi_supervised_mnist.py").read_text()
+    for name, source in sources.items():
+        assert "vae.main_model(train_x)" in source, name
+        assert '"ch05_vae_z20"' not in source and "15_000" not in source, name   # no hand-copied name or budget
+    # the shared loader caches under one key: the second call loads the first call's weights instead of training
+    monkeypatch.setenv("EDU_GEN_CACHE", str(tmp_path))
+    images = torch.rand(8, 1, 28, 28, generator=gen(0))
+    config = vae.VAEConfig(latent_dim=2, hidden_dim=8)
+    first, _ = vae.load_or_train_vae("tiny", config, images, 2, batch_size=4)
+    second, _ = vae.load_or_train_vae("tiny", config, images, 2, batch_size=4, seed=1)   # another seed: another key
+    third, _ = vae.load_or_train_vae("tiny", config, images, 2, batch_size=4)
+    assert len(list((tmp_path / "checkpoints").glob("tiny-*.pt"))) == 2
+    same = [torch.equal(a, b) for a, b in zip(first.state_dict().values(), third.state_dict().values())]
+    other = [torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values())]
+    assert all(same) and not all(other)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_runs_on_cuda():
     model = cvae.M2(cvae.CVAEConfig(hidden_dim=16, alpha=1.0)).cuda()
