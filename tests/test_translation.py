@@ -1,0 +1,227 @@
+"""edu_gen.translation: PatchGAN receptive field by gradient probe, U-Net skips, the known transforms and the
+unpaired split, the pix2pix / cycle / identity losses by hand, the conditional label draw, bad input."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from edu_gen import runtime, translation as t
+
+runtime.set_threads()   # EDU_GEN_THREADS, or one thread per xdist worker
+
+
+# ------------------------------------------------------------------ PatchGAN receptive field
+
+
+@pytest.mark.parametrize("layers, expected", [(1, 8), (2, 18)])
+def test_patchgan_receptive_field_matches_the_pixels_that_move_one_logit(layers, expected):
+    torch.manual_seed(0)
+    d = t.PatchDiscriminator(layers=layers).eval()
+    x = torch.rand(1, 1, 28, 28)
+    y = torch.rand(1, 1, 28, 28, requires_grad=True)
+    logits = d(x, y)
+    i = logits.shape[-1] // 2                                                   # a central patch: its square lies inside
+    logits[0, 0, i, i].backward()
+    moved = y.grad[0, 0] != 0                                                    # pixels the logit depends on
+    rows, cols = moved.any(1).nonzero().squeeze(1), moved.any(0).nonzero().squeeze(1)
+    side_r, side_c = (rows.max() - rows.min() + 1).item(), (cols.max() - cols.min() + 1).item()
+    assert rows.min() > 0 and rows.max() < 27                                  # not clipped by the border
+    assert side_r == side_c == t.receptive_field(d) == expected
+    assert moved.sum().item() == expected**2                                     # a full square, no holes
+
+
+def test_receptive_field_of_a_hand_chain():
+    """k=3 s=1, k=4 s=2, k=3 s=2: r = 1 + 2 = 3, 3 + 3 * 1 = 6, 6 + 2 * 2 = 10."""
+    chain = torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3), torch.nn.Conv2d(1, 1, 4, stride=2),
+                                torch.nn.Conv2d(1, 1, 3, stride=2))
+    assert t.receptive_field(chain) == 10
+    with pytest.raises(ValueError, match="no Conv2d"):
+        t.receptive_field(torch.nn.Linear(2, 2))
+
+
+# ------------------------------------------------------------------ U-Net skip connections
+
+
+def _zero_bottleneck(module, inputs, output):
+    return torch.zeros_like(output)
+
+
+def _vary(net, x1, x2, zero, probe=None):
+    """max |out(x1) - out(x2)| with the module `zero` of net outputting zeros; out = net's output or probe's input."""
+    seen = []
+    zero.register_forward_hook(_zero_bottleneck)
+    if probe is not None:
+        probe.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    with torch.no_grad():
+        out1, out2 = net(x1), net(x2)
+    if probe is not None:
+        out1, out2 = seen
+    return (out1 - out2).abs().max().item()
+
+
+def test_unet_output_depends_on_the_input_through_the_skips_alone():
+    torch.manual_seed(0)
+    x1, x2 = torch.rand(4, 1, 28, 28), torch.rand(4, 1, 28, 28)
+    found = {}
+    for skips in (True, False):
+        nets = [t.UNet(skips=skips).eval() for _ in range(3)]
+        found[skips] = [_vary(nets[0], x1, x2, nets[0].bottleneck),              # output, 7x7 bottleneck zeroed
+                        _vary(nets[1], x1, x2, nets[1].bottleneck, nets[1].up2),  # 7x7 decoder input: the 7x7 skip
+                        _vary(nets[2], x1, x2, nets[2].down2)]                   # output, all of 7x7 zeroed: the 14x14 skip
+    # without skips, zeroing the bottleneck makes everything after it constant: measured 0 exactly
+    assert found[False] == [0.0, 0.0, 0.0]
+    # with skips each path still follows x: measured 0.16, 0.32 and 0.22 at this initialisation; >= 100x margin
+    assert min(found[True]) > 1e-3
+
+
+# ------------------------------------------------------------------ the known transforms and the unpaired split
+
+
+def test_invert_rotate_and_its_inverse():
+    grid = (torch.arange(256.0) / 256).reshape(1, 1, 16, 16)                   # k/256: 1 - x exact in float32
+    g = grid[torch.zeros(3, dtype=torch.long)].clone()
+    g[1] = g[1].flip(-1)
+    g[2] = g[2].transpose(-1, -2).clone()
+    assert torch.equal(t.invert_rotate_inverse(t.invert_rotate(g)), g)           # exact: a permutation and 1 - x
+    x = torch.randint(0, 256, (5, 1, 28, 28)).float() / 255                     # MNIST's grey levels k/255
+    # 1 - (1 - x) is x up to one float32 rounding, at most 2^-25 (measured 2.98e-8)
+    assert (t.invert_rotate_inverse(t.invert_rotate(x)) - x).abs().max().item() <= 2.0**-25
+    one = torch.zeros(1, 1, 4, 4)
+    one[0, 0, 0, 3] = 1.0                                                        # a bright top-right pixel
+    y = t.invert_rotate(one)
+    assert y[0, 0, 0, 0] == 0.0 and (y == 1.0).sum() == 15                      # becomes a dark top-left pixel (anticlockwise)
+    assert (t.invert_rotate(t.invert_rotate(x)) - x).abs().max() > 0.5           # T is not its own inverse
+
+
+def test_unpaired_halves_are_disjoint_and_cover_the_set():
+    a, b = t.unpaired_split(1001, seed=3)
+    assert len(a) == 500 and len(b) == 501
+    assert not set(a.tolist()) & set(b.tolist())
+    assert sorted(a.tolist() + b.tolist()) == list(range(1001))
+    images = torch.rand(40, 1, 28, 28)
+    domains = t.unpaired_domains(images, seed=1)
+    assert torch.equal(domains["y"], t.invert_rotate(images[domains["index_y"]]))
+    back = t.invert_rotate_inverse(domains["y"]).flatten(1)                      # every Y image mapped back to X's space
+    distance = torch.cdist(domains["x"].flatten(1), back)                        # no X image has its pair in Y
+    assert distance.min() > 1.0                                                  # random images: measured ~11; unpaired
+
+
+# ------------------------------------------------------------------ the losses, by hand
+
+
+def test_pix2pix_generator_loss_by_hand():
+    logits = torch.tensor([0.0, math.log(3.0)])                                  # D = 1/2 and 3/4
+    output = torch.full((1, 1, 2, 2), 0.25)
+    target = torch.tensor([[[[0.75, 0.25], [0.25, 0.75]]]])                       # |y - G(x)| = 0.5, 0, 0, 0.5
+    terms = t.pix2pix_generator_loss(logits, output, target, lam=100.0)
+    adversarial = (math.log(2.0) + math.log(4.0 / 3.0)) / 2                      # -mean log D
+    assert terms["adversarial"].item() == pytest.approx(adversarial, rel=1e-6)
+    assert terms["l1"].item() == pytest.approx(0.25, rel=1e-6)
+    assert terms["loss"].item() == pytest.approx(adversarial + 25.0, rel=1e-6)   # float32: rel 1e-6 is ~10 ulp
+    assert t.pix2pix_generator_loss(logits, output, target, lam=0)["loss"].item() == pytest.approx(adversarial, rel=1e-6)
+
+
+def test_cycle_and_identity_losses_by_hand():
+    x = torch.zeros(2, 1, 2, 2)
+    y = torch.ones(3, 1, 2, 2)                                                   # a batch of another size: unpaired
+    y_cycled = y.clone()
+    y_cycled[1, 0, 0, 0] = 0.9                                                   # one pixel of 12 off by 0.1
+    assert t.cycle_consistency_loss(x, x + 0.5, y, y_cycled).item() == pytest.approx(0.5 + 0.1 / 12, rel=1e-6)
+    assert t.identity_loss(x, x + 0.2, y, y - 0.3).item() == pytest.approx(0.5, rel=1e-6)
+
+
+class _Mean(torch.nn.Module):
+    """An unconditional 'discriminator' whose logit is scale * (mean of the image)."""
+
+    def __init__(self, scale):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, x, y):
+        assert x is None
+        return self.scale * y.mean(dim=(1, 2, 3))
+
+
+class _Affine(torch.nn.Module):
+    def __init__(self, a, b):
+        super().__init__()
+        self.a, self.b = a, b
+
+    def forward(self, x):
+        return self.a * x + self.b
+
+
+def test_cyclegan_generator_loss_pairs_each_generator_with_its_discriminator():
+    """G(x) = 2x, F(y) = y + 0.1, D_Y = mean, D_X = 3 mean; x = 0.1, y = 0.3 everywhere.
+
+    G(x) = 0.2 -> L_GAN(G, D_Y) = softplus(-0.2); F(y) = 0.4 -> L_GAN(F, D_X) = softplus(-1.2)
+    (the lecture's L_GAN(G, D_X) would give softplus(-0.6)); F(G(x)) - x = 0.2, G(F(y)) - y = 0.5;
+    G(y) - y = 0.3, F(x) - x = 0.1.
+    """
+    G, F_, D_X, D_Y = _Affine(2.0, 0.0), _Affine(1.0, 0.1), _Mean(3.0), _Mean(1.0)
+    x, y = torch.full((2, 1, 4, 4), 0.1), torch.full((3, 1, 4, 4), 0.3)
+    terms = t.cyclegan_generator_loss(G, F_, D_X, D_Y, x, y, lam=10.0, identity_weight=2.0)
+    sp = lambda v: F.softplus(torch.tensor(v)).item()                            # noqa: E731
+    expected = {"gan_g": sp(-0.2), "gan_f": sp(-1.2), "cycle": 0.7, "identity": 0.4}
+    for name, value in expected.items():
+        assert terms[name].item() == pytest.approx(value, rel=1e-5), name        # float32 sums: rel 1e-5 margin
+    assert terms["loss"].item() == pytest.approx(sp(-0.2) + sp(-1.2) + 7.0 + 0.8, rel=1e-5)
+    d = t.cyclegan_discriminator_loss(G, F_, D_X, D_Y, x, y)
+    assert d["d_y"].item() == pytest.approx(sp(-0.3) + sp(0.2), rel=1e-5)        # y real, G(x) fake
+    assert d["d_x"].item() == pytest.approx(sp(-0.3) + sp(1.2), rel=1e-5)        # x real (3 * 0.1), F(y) fake
+
+
+# ------------------------------------------------------------------ conditional GAN
+
+
+def test_every_class_including_the_last_is_drawn():
+    g = torch.Generator().manual_seed(0)
+    counts = torch.bincount(t.sample_labels(10_000, generator=g), minlength=10)
+    assert len(counts) == 10
+    # each class expects 1000 with sd 30 (measured min 922): below 850 is a 5-sd event; a class never drawn gives 0
+    assert counts.min() > 850
+    gen = t.ConditionalGenerator(latent_dim=8, channels=4)
+    _, labels = gen.sample(2_000, generator=g)
+    assert set(labels.tolist()) == set(range(10))
+
+
+def test_conditional_networks_read_the_condition():
+    torch.manual_seed(0)
+    gen, disc = t.ConditionalGenerator(latent_dim=8, channels=4).eval(), t.ConditionalDiscriminator(channels=4).eval()
+    z = torch.randn(10, 8)
+    with torch.no_grad():
+        a = gen(z, t.one_hot(torch.arange(10)))
+        b = gen(z, t.one_hot((torch.arange(10) + 1) % 10))
+        x = torch.rand(10, 1, 28, 28)
+        da, db = disc(x, t.one_hot(torch.arange(10))), disc(x, t.one_hot((torch.arange(10) + 1) % 10))
+    # same z, other class: measured max differences 0.02 (G) and 0.06 (D) at this initialisation; >= 20x margin
+    assert (a - b).abs().max() > 1e-3 and (da - db).abs().max() > 1e-3
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def test_bad_input_names_the_argument():
+    gen, disc = t.ConditionalGenerator(latent_dim=8, channels=4), t.ConditionalDiscriminator(channels=4)
+    with pytest.raises(ValueError, match=r"c must be a condition of shape \(B, K\) = \(3, 10\).*\(3, 9\)"):
+        gen(torch.randn(3, 8), torch.zeros(3, 9))
+    with pytest.raises(ValueError, match=r"c must be .*\(2, 10\)"):
+        disc(torch.rand(3, 1, 28, 28), torch.zeros(2, 10))
+    with pytest.raises(ValueError, match="labels must lie in 0..9"):
+        t.one_hot(torch.tensor([3, 10]))
+    x, y = torch.rand(2, 1, 28, 28), torch.rand(2, 1, 32, 32)
+    net = t.UNet()
+    with pytest.raises(ValueError, match=r"x \(domain X\) and y \(domain Y\).*\(2, 1, 28, 28\).*\(2, 1, 32, 32\)"):
+        t.cyclegan_generator_loss(net, net, None, None, x, y)
+    with pytest.raises(ValueError, match=r"x \(domain X\) and y \(domain Y\)"):
+        t.cyclegan_discriminator_loss(net, net, None, None, x, y)
+    with pytest.raises(ValueError, match=r"lam must be a finite number >= 0.*-1"):
+        t.pix2pix_generator_loss(torch.zeros(2), x, x, lam=-1)
+    with pytest.raises(ValueError, match=r"lam must be .*-0.5"):
+        t.cyclegan_generator_loss(net, net, None, None, x, x, lam=-0.5)
+    with pytest.raises(ValueError, match=r"identity_weight must be .*-1"):
+        t.cyclegan_generator_loss(net, net, None, None, x, x, identity_weight=-1)
+    with pytest.raises(ValueError, match="output and target must have the same shape"):
+        t.pix2pix_generator_loss(torch.zeros(2), x, y)
