@@ -52,7 +52,14 @@ NUM_CLASSES = 10
 
 
 def sample_labels(n: int, num_classes: int = NUM_CLASSES, generator: torch.Generator | None = None) -> torch.Tensor:
-    """n class labels drawn uniformly from {0, ..., K-1}, the last class included: (n,) int64."""
+    """n class labels drawn uniformly from {0, ..., K-1}, the last class included: (n,) int64.
+
+    Args:
+        n: how many, an int >= 1. num_classes: K, an int >= 2. generator: seeds the draw.
+
+    Raises:
+        TypeError, ValueError: n or num_classes not an int of the range above.
+    """
     n = number(n, "n", "an int >= 1 (the number of labels)", integer=True, minimum=1)
     num_classes = number(num_classes, "num_classes", "an int >= 2", integer=True, minimum=2)
     return torch.randint(0, num_classes, (n,), generator=generator)     # upper bound excluded: K-1 is the last
@@ -60,6 +67,9 @@ def sample_labels(n: int, num_classes: int = NUM_CLASSES, generator: torch.Gener
 
 def one_hot(labels: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:
     """Integer labels (B,) in 0..K-1 -> one-hot conditions (B, K) float32.
+
+    Args:
+        labels: (B,) integer class labels. num_classes: K.
 
     Raises:
         ValueError: labels not 1-D integers, or a label outside 0..K-1 (the message gives the range found).
@@ -105,6 +115,14 @@ class ConditionalGenerator(nn.Module):
         )
 
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """G(z, c) (B, 1, 28, 28) in [0, 1].
+
+        Args:
+            z: (B, d) noise. c: (B, K) one-hot conditions (`one_hot`).
+
+        Raises:
+            ValueError: z not (B, d), or c not (B, K) for the same B (the message gives both shapes).
+        """
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"z must have shape (B, {self.latent_dim}), got {tuple(z.shape)}")
         _check_condition(c, len(z), self.num_classes)
@@ -116,9 +134,13 @@ class ConditionalGenerator(nn.Module):
 
         Args:
             labels: (n,) int64 classes to request, or an int n (classes drawn by `sample_labels`).
+            generator: seeds z (and the labels when drawn).
 
         Returns:
             images (n, 1, 28, 28) and the labels used (n,), on the model's device.
+
+        Raises:
+            ValueError: a label outside 0..K-1, or n < 1.
         """
         if not isinstance(labels, torch.Tensor):
             labels = sample_labels(labels, self.num_classes, generator)
@@ -138,6 +160,9 @@ class ConditionalDiscriminator(nn.Module):
     The one-hot label is broadcast to K planes of 28 x 28 and stacked on the image, so every
     filter of the first layer sees the class (Mirza & Osindero feed it to a hidden layer; the
     effect is the same: D judges whether x is a real example *of class c*).
+
+    Args:
+        num_classes: K. channels: base width (doubles once).
     """
 
     def __init__(self, num_classes: int = NUM_CLASSES, channels: int = 32):
@@ -151,6 +176,14 @@ class ConditionalDiscriminator(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """Logits (B,) of D(x, c) = sigm(logit): is x a real digit of class c?
+
+        Args:
+            x: (B, 1, 28, 28) images. c: (B, K) one-hot conditions.
+
+        Raises:
+            ValueError: x not (B, 1, 28, 28), or c not (B, K) for the same B.
+        """
         if x.ndim != 4 or tuple(x.shape[1:]) != (1, 28, 28):
             raise ValueError(f"x must have shape (B, 1, 28, 28), got {tuple(x.shape)}")
         _check_condition(c, len(x), self.num_classes)
@@ -190,6 +223,14 @@ class UNet(nn.Module):
         self.up1 = nn.Sequential(nn.ConvTranspose2d(k * c, out_channels, 4, stride=2, padding=1), nn.Sigmoid())  # 14 => 28
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """G(x) (B, C_out, 28, 28) in [0, 1].
+
+        Args:
+            x: (B, C_in, 28, 28) input images.
+
+        Raises:
+            ValueError: x is not 4-D with 28 x 28 images.
+        """
         if x.ndim != 4 or tuple(x.shape[2:]) != (28, 28):
             raise ValueError(f"x must have shape (B, C, 28, 28), got {tuple(x.shape)}")
         e1 = self.down1(x)                                                        # (B, c, 14, 14)
@@ -212,6 +253,10 @@ class PatchDiscriminator(nn.Module):
     pixels (10 + 8 = 18 with two layers, 8 with one, 38, i.e. the whole image, with three).
     `conditional=True` stacks x and y as channels (pix2pix's D(x, y)); False judges y alone (the
     unconditional-D ablation, pix2pix's Table 1).
+
+    Args:
+        channels: width of the first layer (doubles per layer). layers: strided convolutions, 1..3.
+        conditional: whether D sees the input x beside the output y.
     """
 
     def __init__(self, channels: int = 16, layers: int = 2, conditional: bool = True):
@@ -226,6 +271,14 @@ class PatchDiscriminator(nn.Module):
         self.net = nn.Sequential(*blocks, nn.Conv2d(width, 1, 3, padding=1))
 
     def forward(self, x: torch.Tensor | None, y: torch.Tensor) -> torch.Tensor:
+        """Patch logits (B, 1, H', W') for the pair (x, y), or for y alone when not conditional.
+
+        Args:
+            x: (B, 1, 28, 28) inputs, or None (ignored) when not conditional. y: (B, 1, 28, 28) outputs.
+
+        Raises:
+            ValueError: conditional and x is None or of another shape than y.
+        """
         if self.conditional:
             if x is None or x.shape != y.shape:
                 raise ValueError(f"a conditional PatchDiscriminator needs x and y of the same shape (B, 1, 28, 28), got "
@@ -241,6 +294,9 @@ def receptive_field(module: nn.Module) -> int:
     r <- r + (k - 1) * j, j <- j * s, from r = j = 1, where k is the kernel size, s the stride and j
     the distance in input pixels between neighbouring units. Padding shifts the square, not its
     size; near the border part of the square lies in the padding.
+
+    Args:
+        module: a network, e.g. a `PatchDiscriminator`.
 
     Raises:
         ValueError: no Conv2d, or a non-square kernel or stride, or dilation (not handled).
@@ -316,7 +372,13 @@ def identity_loss(x: torch.Tensor, f_of_x: torch.Tensor, y: torch.Tensor, g_of_y
     r"""Zhu et al. (2017), section 5.2 (after Taigman et al., 2017): mean |G(y) - y| + mean |F(x) - x|.
 
     A generator given an image already in its target domain should leave it alone; it keeps
-    colours in the paper's photo -> painting task. Shapes as in `cycle_consistency_loss`.
+    colours in the paper's photo -> painting task.
+
+    Args:
+        x: (B, C, H, W) from X; f_of_x: F(x), same shape. y: (B', C, H, W) from Y; g_of_y: G(y), same shape.
+
+    Raises:
+        ValueError: an output whose shape differs from its input's.
     """
     _same_shape(x, f_of_x, "x and f_of_x = F(x)")
     _same_shape(y, g_of_y, "y and g_of_y = G(y)")
@@ -362,7 +424,10 @@ def cyclegan_discriminator_loss(G: nn.Module, F_: nn.Module, D_X: nn.Module, D_Y
                                 x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
     """The discriminators' side: D_Y tells y from G(x), D_X tells x from F(y) (`gan.discriminator_loss` each).
 
-    The generators' outputs are computed without gradients. Returns {"loss", "d_x", "d_y"}.
+    The generators' outputs are computed without gradients. Returns {"loss", "d_x", "d_y"} (nats).
+
+    Args:
+        G, F_, D_X, D_Y, x, y: as in `cyclegan_generator_loss`.
 
     Raises:
         ValueError: x and y hold images of different shapes.
@@ -389,6 +454,12 @@ def remove_lower_half(x: torch.Tensor) -> torch.Tensor:
     """The paired task's input: images (B, C, H, W) with rows H // 2 .. H-1 set to 0 (a new tensor).
 
     The task is remove_lower_half(x) -> x: the true output of each input is the whole digit.
+
+    Args:
+        x: (B, C, H, H) images.
+
+    Raises:
+        ValueError: x is not a batch of square images.
     """
     _check_images(x)
     out = x.clone()
@@ -397,7 +468,14 @@ def remove_lower_half(x: torch.Tensor) -> torch.Tensor:
 
 
 def paired_task(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(inputs, targets) = (remove_lower_half(images), images), both (N, C, H, W)."""
+    """(inputs, targets) = (remove_lower_half(images), images), both (N, C, H, H).
+
+    Args:
+        images: (N, C, H, H) whole digits, the targets.
+
+    Raises:
+        ValueError: images is not a batch of square images.
+    """
     return remove_lower_half(images), images
 
 
@@ -407,19 +485,39 @@ def invert_rotate(x: torch.Tensor) -> torch.Tensor:
     A bijection of [0, 1]^(H x H); `invert_rotate_inverse` undoes it. The rotation only moves
     pixels (exact); 1 - (1 - x) can differ from x by one float32 rounding (at most 2^-25 ~ 3e-8
     for x in [0, 1]), so T^-1(T(x)) = x to within that.
+
+    Args:
+        x: (B, C, H, H) images in [0, 1].
+
+    Raises:
+        ValueError: x is not a batch of square images (a 90-degree turn needs H = W).
     """
     _check_images(x)
     return torch.rot90(1.0 - x, k=1, dims=(-2, -1))
 
 
 def invert_rotate_inverse(y: torch.Tensor) -> torch.Tensor:
-    """T^-1(y) = 1 - rot90(y, -1): the inverse of `invert_rotate`. (B, C, H, H) -> same."""
+    """T^-1(y) = 1 - rot90(y, -1): the inverse of `invert_rotate`. (B, C, H, H) -> same.
+
+    Args:
+        y: (B, C, H, H) images of domain Y.
+
+    Raises:
+        ValueError: y is not a batch of square images.
+    """
     _check_images(y, "y")
     return 1.0 - torch.rot90(y, k=-1, dims=(-2, -1))
 
 
 def unpaired_split(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Indices of two disjoint random halves of range(n): (n // 2,) and (n - n // 2,), int64, together all of range(n)."""
+    """Indices of two disjoint random halves of range(n): (n // 2,) and (n - n // 2,), int64, together all of range(n).
+
+    Args:
+        n: the number of training images, >= 2. seed: of the random permutation.
+
+    Raises:
+        TypeError, ValueError: n not an int >= 2.
+    """
     n = number(n, "n", "an int >= 2 (the number of training images)", integer=True, minimum=2)
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))
     return perm[: n // 2], perm[n // 2:]
@@ -436,6 +534,9 @@ def unpaired_domains(images: torch.Tensor, transform=invert_rotate, seed: int = 
 
     Returns:
         {"x": (N // 2, C, H, H), "y": (N - N // 2, C, H, H), "index_x", "index_y"} (indices into images).
+
+    Raises:
+        ValueError: images is not a batch of square images.
     """
     _check_images(images, "images")
     index_x, index_y = unpaired_split(len(images), seed)
