@@ -860,3 +860,118 @@ LITERAL[_E9] = {
     return torch.sigmoid(log_p_data - log_p_g)
 ''',
 }
+
+# --------------------------------------------------------------------------- 09 GAN (H19)
+
+_E9 = "09_gan"
+
+MISTAKES += [
+    dict(exercise=_E9, function="discriminator_loss", name="log(sigmoid) instead of logsigmoid (inf for large logits)",
+         replace=[("return -F.logsigmoid(real_logits).mean() - F.logsigmoid(-fake_logits).mean()",
+                   "return -torch.log(torch.sigmoid(real_logits)).mean() - torch.log(1 - torch.sigmoid(fake_logits)).mean()")]),
+    dict(exercise=_E9, function="discriminator_loss", name="log D(G(z)) in place of log(1 - D(G(z)))",
+         replace=[("F.logsigmoid(-fake_logits)", "F.logsigmoid(fake_logits)")]),
+    dict(exercise=_E9, function="discriminator_loss", name="one mean over both batches",
+         replace=[("return -F.logsigmoid(real_logits).mean() - F.logsigmoid(-fake_logits).mean()",
+                   "return -torch.cat([F.logsigmoid(real_logits), F.logsigmoid(-fake_logits)]).mean()")]),
+    dict(exercise=_E9, function="discriminator_loss", name="sign dropped (returns V, not -V)",
+         replace=[("return -F.logsigmoid(real_logits).mean() - F.logsigmoid(-fake_logits).mean()",
+                   "return F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean()")]),
+    dict(exercise=_E9, function="discriminator_loss", name="sums instead of means",
+         replace=[("return -F.logsigmoid(real_logits).mean() - F.logsigmoid(-fake_logits).mean()",
+                   "return -F.logsigmoid(real_logits).sum() - F.logsigmoid(-fake_logits).sum()")]),
+    dict(exercise=_E9, function="discriminator_loss", name="real and fake swapped",
+         replace=[("return -F.logsigmoid(real_logits).mean() - F.logsigmoid(-fake_logits).mean()",
+                   "return -F.logsigmoid(fake_logits).mean() - F.logsigmoid(-real_logits).mean()")]),
+    dict(exercise=_E9, function="discriminator_loss", name="rule: PyTorch's BCE with logits", every_test="test_discriminator_loss",
+         source='''def discriminator_loss(real_logits, fake_logits):
+    return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+'''),
+    dict(exercise=_E9, function="saturating_generator_loss", name="a minus sign in front",
+         replace=[("return F.logsigmoid(-fake_logits).mean()", "return -F.logsigmoid(-fake_logits).mean()")]),
+    dict(exercise=_E9, function="saturating_generator_loss", name="log(1 - sigmoid) (-inf when D is fooled)",
+         replace=[("return F.logsigmoid(-fake_logits).mean()", "return torch.log(1 - torch.sigmoid(fake_logits)).mean()")]),
+    dict(exercise=_E9, function="saturating_generator_loss", name="the non-saturating loss instead",
+         replace=[("return F.logsigmoid(-fake_logits).mean()", "return -F.logsigmoid(fake_logits).mean()")]),
+    dict(exercise=_E9, function="saturating_generator_loss", name="log D instead of log(1 - D)",
+         replace=[("return F.logsigmoid(-fake_logits).mean()", "return F.logsigmoid(fake_logits).mean()")]),
+    dict(exercise=_E9, function="saturating_generator_loss", name="sum instead of mean",
+         replace=[("return F.logsigmoid(-fake_logits).mean()", "return F.logsigmoid(-fake_logits).sum()")]),
+    dict(exercise=_E9, function="saturating_generator_loss", name="rule: PyTorch's BCE with logits", every_test="test_saturating",
+         source='''def saturating_generator_loss(fake_logits):
+    return -F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+'''),
+    dict(exercise=_E9, function="non_saturating_generator_loss", name="log(sigmoid) (inf when D rejects for sure)",
+         replace=[("return -F.logsigmoid(fake_logits).mean()", "return -torch.log(torch.sigmoid(fake_logits)).mean()")]),
+    dict(exercise=_E9, function="non_saturating_generator_loss", name="sign dropped",
+         replace=[("return -F.logsigmoid(fake_logits).mean()", "return F.logsigmoid(fake_logits).mean()")]),
+    dict(exercise=_E9, function="non_saturating_generator_loss", name="the saturating loss instead",
+         replace=[("return -F.logsigmoid(fake_logits).mean()", "return F.logsigmoid(-fake_logits).mean()")]),
+    dict(exercise=_E9, function="non_saturating_generator_loss", name="-log(1 - D) instead of -log D",
+         replace=[("return -F.logsigmoid(fake_logits).mean()", "return -F.logsigmoid(-fake_logits).mean()")]),
+    dict(exercise=_E9, function="non_saturating_generator_loss", name="sum instead of mean",
+         replace=[("return -F.logsigmoid(fake_logits).mean()", "return -F.logsigmoid(fake_logits).sum()")]),
+    dict(exercise=_E9, function="non_saturating_generator_loss", name="rule: PyTorch's BCE with logits", every_test="test_non_saturating",
+         source='''def non_saturating_generator_loss(fake_logits):
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+'''),
+    dict(exercise=_E9, function="optimal_discriminator", name="p_data and p_g swapped",
+         replace=[("log_normal(x, mean_data, std_data) - log_normal(x, mean_g, std_g)",
+                   "log_normal(x, mean_g, std_g) - log_normal(x, mean_data, std_data)")]),
+    dict(exercise=_E9, function="optimal_discriminator", name="the ratio of densities (0/0 in the tails)",
+         replace=[("return torch.sigmoid(log_normal(x, mean_data, std_data) - log_normal(x, mean_g, std_g))",
+                   "p, q = log_normal(x, mean_data, std_data).exp(), log_normal(x, mean_g, std_g).exp()\n    return p / (p + q)")]),
+    dict(exercise=_E9, function="optimal_discriminator", name="log sigma forgotten",
+         replace=[(" - math.log(std) - 0.5", " - 0.5")]),
+    dict(exercise=_E9, function="optimal_discriminator", name="divides by the standard deviation once, not squared",
+         replace=[("-0.5 * ((v - mean) / std) ** 2", "-0.5 * (v - mean) ** 2 / std")]),
+    dict(exercise=_E9, function="optimal_discriminator", name="p_data / p_g (not normalised)",
+         replace=[("return torch.sigmoid(log_normal(x, mean_data, std_data) - log_normal(x, mean_g, std_g))",
+                   "return torch.exp(log_normal(x, mean_data, std_data) - log_normal(x, mean_g, std_g))")]),
+    dict(exercise=_E9, function="optimal_discriminator", name="sigmoid of the density difference",
+         replace=[("return torch.sigmoid(log_normal(x, mean_data, std_data) - log_normal(x, mean_g, std_g))",
+                   "return torch.sigmoid(log_normal(x, mean_data, std_data).exp() - log_normal(x, mean_g, std_g).exp())")]),
+    dict(exercise=_E9, function="count_covered_modes", name="2 standard deviations instead of 3",
+         replace=[("distance <= 3 * std", "distance <= 2 * std")]),
+    dict(exercise=_E9, function="count_covered_modes", name="strictly more than min_count",
+         replace=[("(counts >= min_count)", "(counts > min_count)")]),
+    dict(exercise=_E9, function="count_covered_modes", name="every sample counted, high quality or not",
+         replace=[("nearest[distance <= 3 * std]", "nearest")]),
+    dict(exercise=_E9, function="count_covered_modes", name="angles over pi instead of 2 pi",
+         replace=[("angles = 2 * math.pi * torch.arange", "angles = math.pi * torch.arange")]),
+    dict(exercise=_E9, function="count_covered_modes", name="returns a tensor, not an int",
+         replace=[("return int((counts >= min_count).sum())", "return (counts >= min_count).sum()")]),
+    dict(exercise=_E9, function="count_covered_modes", name="min_count ignored (any sample covers)",
+         replace=[("(counts >= min_count)", "(counts > 0)")]),
+]
+
+CORRECT += [
+    dict(exercise=_E9, function="discriminator_loss", name="softplus form",
+         source='''def discriminator_loss(real_logits, fake_logits):
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+'''),
+    dict(exercise=_E9, function="count_covered_modes", name="a loop over the modes",
+         source='''def count_covered_modes(samples, num_modes=8, radius=2.0, std=0.05, min_count=10):
+    covered = 0
+    centres = [(radius * math.cos(2 * math.pi * k / num_modes), radius * math.sin(2 * math.pi * k / num_modes)) for k in range(num_modes)]
+    c = torch.tensor(centres, dtype=samples.dtype)
+    d = ((samples[:, None, :] - c[None]) ** 2).sum(-1).sqrt()
+    nearest = d.argmin(1)
+    for k in range(num_modes):
+        mine = (nearest == k) & (d[:, k] <= 3 * std)
+        covered += int(mine.sum() >= min_count)
+    return covered
+'''),
+]
+
+LITERAL[_E9] = {
+    "discriminator_loss": '''def discriminator_loss(real_logits, fake_logits):
+    return -(F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean())
+''',
+    "optimal_discriminator": '''def optimal_discriminator(x, mean_data, std_data, mean_g, std_g):
+    log_p_data = -0.5 * ((x - mean_data) / std_data) ** 2 - math.log(std_data) - 0.5 * math.log(2 * math.pi)
+    log_p_g = -0.5 * ((x - mean_g) / std_g) ** 2 - math.log(std_g) - 0.5 * math.log(2 * math.pi)
+    return torch.sigmoid(log_p_data - log_p_g)
+''',
+}
