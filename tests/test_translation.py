@@ -225,3 +225,11 @@ def test_bad_input_names_the_argument():
         t.cyclegan_generator_loss(net, net, None, None, x, x, identity_weight=-1)
     with pytest.raises(ValueError, match="output and target must have the same shape"):
         t.pix2pix_generator_loss(torch.zeros(2), x, y)
+    with pytest.raises(ValueError, match=r"conditional PatchDiscriminator needs x and y of the same shape.*x None"):
+        t.PatchDiscriminator()(None, x)
+    with pytest.raises(ValueError, match=r"lam must be a finite number"):
+        t.pix2pix_generator_loss(torch.zeros(2), x, x, lam=float("nan"))
+    with pytest.raises(ValueError, match=r"n must be an int >= 2.*1 \(int\)"):
+        t.unpaired_split(1)
+    with pytest.raises(ValueError, match=r"x must be square images \(B, C, H, H\).*\(2, 1, 28, 20\)"):
+        t.invert_rotate(torch.rand(2, 1, 28, 20))
