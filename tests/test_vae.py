@@ -447,3 +447,11 @@ def test_vae_config_accepts_numbers_of_any_kind_as_python_numbers(value):
 def test_vae_config_refuses_bools_non_finite_and_non_numbers(field, value, error, message):
     with pytest.raises(error, match=message):
         vae.VAEConfig(**{field: value})
+
+
+def test_main_model_steps_per_scale_and_a_bad_scale(monkeypatch):
+    """The benchmark asks for its --scale's budget without changing the process's scale."""
+    monkeypatch.setenv("EDU_GEN_SCALE", "ci")
+    assert vae.main_model_steps() == 300 and vae.main_model_steps("book") == 15_000 and vae.main_model_steps("full") == 300_000
+    with pytest.raises(ValueError, match="scale must be one of ci, book, full, got 'huge'"):
+        vae.main_model_steps("huge")

@@ -671,11 +671,23 @@ MAIN_MODEL_NAME = "ch05_vae_z20"                 # the VAE chapter's main model;
 MAIN_MODEL_CONFIG = VAEConfig(latent_dim=20)
 
 
-def main_model_steps() -> int:
-    """The main model's training steps at the current scale: ci 300, book 15,000, full 300,000."""
+def main_model_steps(scale: str | None = None) -> int:
+    """The main model's training steps: ci 300, book 15,000, full 300,000.
+
+    Args:
+        scale: ``"ci"``, ``"book"`` or ``"full"``; None for the current scale (`runtime.scale`).
+
+    Raises:
+        ValueError: an unknown scale.
+    """
     from edu_gen import runtime
 
-    return runtime.pick(ci=300, book=15_000, full=300_000)
+    steps = {"ci": 300, "book": 15_000, "full": 300_000}
+    if scale is None:
+        return runtime.pick(**steps)
+    if scale not in steps:
+        raise ValueError(f"scale must be one of {', '.join(steps)}, got {scale!r}")
+    return steps[scale]
 
 
 def load_or_train_vae(name: str, config: VAEConfig, images: torch.Tensor, steps: int, *, model_class: type = VAE,
