@@ -730,5 +730,8 @@ def main_model(images: torch.Tensor):
 
     Returns:
         (model in eval mode, History).
+
+    Raises:
+        ValueError: images not of shape (N, 1, 28, 28) in [0, 1] (as `train_vae`), or a bad EDU_GEN_SCALE.
     """
     return load_or_train_vae(MAIN_MODEL_NAME, MAIN_MODEL_CONFIG, images, main_model_steps())
