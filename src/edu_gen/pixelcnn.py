@@ -3,10 +3,10 @@
 The chain rule in raster order (row by row, left to right within a row) writes any density of an
 image x with D = H * W binary pixels as a product of one-pixel conditionals,
 
-    p(x) = prod_{i=1}^{D} p(x_i | x_1, ..., x_{i-1}),    p(x_i = 1 | x_<i) = sigm(l_i(x_<i)),
+    p(x) = prod_{j=1}^{D} p(x_j | x_1, ..., x_{j-1}),    p(x_j = 1 | x_<j) = sigm(l_j(x_<j)),
 
-and a PixelCNN computes every logit l_i in one pass of a convolutional network whose kernels are
-masked so that l_i never sees x_i or a later pixel (van den Oord et al., 2016a, "Pixel recurrent
+and a PixelCNN computes every logit l_j in one pass of a convolutional network whose kernels are
+masked so that l_j never sees x_j or a later pixel (van den Oord et al., 2016a, "Pixel recurrent
 neural networks", section 3.5). Training is one forward pass per batch; sampling is one pixel at a
 time. This module goes parts -> models -> loss -> training, in that order: the masks
 (`causal_mask`, `vertical_mask`, `horizontal_mask`), `MaskedConv2d`, `PixelCNN` (a stack of masked
@@ -58,8 +58,8 @@ def causal_mask(kernel_size: int, mask_type: str) -> torch.Tensor:
 
     With the centre at (c, c), c = k // 2, the mask keeps every row above the centre, and in the
     centre row the columns left of the centre; mask 'B' also keeps the centre itself, mask 'A'
-    does not. The first layer reads the image and uses 'A' (pixel i must not see x_i); later layers
-    read features at position i that depend only on x_<i, so they may use them ('B').
+    does not. The first layer reads the image and uses 'A' (pixel j must not see x_j); later layers
+    read features at position j that depend only on x_<j, so they may use them ('B').
     Source: van den Oord et al. (2016a), section 3.4 and figure 2.
 
     Args:
@@ -161,7 +161,7 @@ def _check_images(x, name: str = "x") -> None:
 
 
 class LogisticAutoregressive(nn.Module):
-    r"""p(x_i = 1 | x_<i) = sigm(b_i + sum_{j<i} W_ij x_j), W strictly lower triangular in raster order.
+    r"""p(x_j = 1 | x_<j) = sigm(b_j + sum_{k<j} W_jk x_k), W strictly lower triangular in raster order.
 
     The fully visible sigmoid belief network (Neal, 1992; Frey, 1998): the chain rule with a logistic
     regression per pixel, D (D - 1) / 2 + D parameters for D = H * W pixels. Small enough to enumerate
@@ -180,7 +180,7 @@ class LogisticAutoregressive(nn.Module):
         self.shape, d = (height, width), height * width
         self.weight = nn.Parameter(torch.randn(d, d) / math.sqrt(d))
         self.bias = nn.Parameter(torch.zeros(d))
-        self.register_buffer("mask", torch.ones(d, d).tril(-1))      # W_ij used only for j < i
+        self.register_buffer("mask", torch.ones(d, d).tril(-1))      # W_jk used only for k < j
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if tuple(x.shape[2:]) != self.shape:
@@ -218,7 +218,7 @@ class PixelCNNConfig:
 class PixelCNN(nn.Module):
     """Masked 'A' k1 x k1 conv, `layers` x (ReLU, masked 'B' k x k conv), then two unmasked 1x1 convs.
 
-    Inputs: x (B, 1, H, W) binary floats. Output: logits (B, 1, H, W), l_i a function of x_<i only.
+    Inputs: x (B, 1, H, W) binary floats. Output: logits (B, 1, H, W), l_j a function of x_<j only.
     The 1x1 convolutions at the end look at one position and need no mask (a mask 'A' there would
     cut every input). Stacked raster masks leave a blind spot: pixels above and to the right
     that no output sees (measured in the chapter; van den Oord et al., 2016b, figure 1).
@@ -269,7 +269,7 @@ class GatedLayer(nn.Module):
     Vertical: v' = gate(V * v), V masked by `vertical_mask` (rows above only, so v' at row r
     depends on rows < r). Horizontal: a = H * h + link(V * v) with a 1 x k kernel masked by
     `horizontal_mask`; h' = h + out(gate(a)) (the residual only when not first: in the first layer
-    h is the image itself and h + ... would hand x_i to output i), and skip = skip(gate(a)).
+    h is the image itself and h + ... would hand x_j to output j), and skip = skip(gate(a)).
     Information flows from the vertical stack to the horizontal one, never back: the horizontal
     stack at (r, c) has seen x_{r, c-1}, and a vertical layer reading it would pass that pixel up
     to positions left of it.
@@ -322,7 +322,7 @@ class GatedPixelCNN(nn.Module):
     """Gated PixelCNN: a first gated layer (masks without the centre), `layers` gated layers, skip head.
 
     logits = W2 relu(W1 relu(sum of the layers' skips)) with 1x1 convolutions W1, W2.
-    Inputs: x (B, 1, H, W) binary floats. Output: logits (B, 1, H, W); l_i depends on every x_j, j < i
+    Inputs: x (B, 1, H, W) binary floats. Output: logits (B, 1, H, W); l_j depends on every x_k, k < j
     within the receptive field (no blind spot). Source: van den Oord et al. (2016b), section 2.2, without
     the conditioning vector.
 
@@ -355,13 +355,13 @@ class GatedPixelCNN(nn.Module):
 
 
 def log_likelihood(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    r"""log p(x) per image in nats: :math:`\sum_i x_i \log \lambda_i + (1 - x_i)\log(1 - \lambda_i)`, λ = sigm(l(x)).
+    r"""log p(x) per image in nats: :math:`\sum_j x_j \log \lambda_j + (1 - x_j)\log(1 - \lambda_j)`, λ = sigm(l(x)).
 
     Exact (no bound, no sampling): the chain rule with every conditional from one forward pass.
     Bits per dimension: ``-log_likelihood(model, x) / (H * W * ln 2)`` (`metrics.bits_per_dim`).
 
     Args:
-        model: maps (B, 1, H, W) images to logits of the same shape, each a function of x_<i only.
+        model: maps (B, 1, H, W) images to logits of the same shape, each a function of x_<j only.
         x: (B, 1, H, W) binary floats (0s and 1s).
 
     Returns:
@@ -375,14 +375,14 @@ def log_likelihood(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def dependencies(model: nn.Module, shape: tuple[int, int] = (5, 5), seed: int = 0, draws: int = 3) -> torch.Tensor:
-    """Which inputs each output depends on: D[i, j] = True iff d l_i / d x_j != 0 for some input drawn.
+    """Which inputs each output depends on: A[j, k] = True iff d l_j / d x_k != 0 for some input drawn.
 
-    Pixels are numbered in raster order, i = r * W + c. A model is causal when D[i, j] is False for
-    every j >= i (strictly lower triangular). Masked weights contribute exact zeros, so an
+    Pixels are numbered in raster order, j = r * W + c. A model is causal when A[j, k] is False for
+    every k >= j (strictly lower triangular). Masked weights contribute exact zeros, so an
     exact comparison is right. The inputs are random values in [0, 1] (not binary), in float64, and
     the answer is the union over `draws` inputs, so that a ReLU that happens to be off at one input
     does not hide a dependency. One backward pass: the batch holds H*W copies of each input and
-    copy i back-propagates output i only.
+    copy j back-propagates output j only.
 
     Args:
         model: maps (B, 1, H, W) to (B, 1, H, W); it is copied to float64, not changed.
@@ -402,7 +402,7 @@ def dependencies(model: nn.Module, shape: tuple[int, int] = (5, 5), seed: int = 
     device = next(m.parameters()).device
     for _ in range(draws):
         x = torch.rand(1, 1, height, width, generator=g, dtype=torch.float64).to(device)
-        x = x.expand(n, 1, height, width).clone().requires_grad_(True)       # (n, 1, H, W): copy i for output i
+        x = x.expand(n, 1, height, width).clone().requires_grad_(True)       # (n, 1, H, W): copy j for output j
         out = m(x).reshape(n, n)                                                # (copy, output pixel)
         out.diagonal().sum().backward()
         found |= (x.grad.reshape(n, n) != 0).cpu()

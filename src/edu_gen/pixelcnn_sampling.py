@@ -1,6 +1,6 @@
 """Sampling from a PixelCNN pixel by pixel: the naive sampler and an exact fast one.
 
-Both draw x_i = 1 when u_i < sigm(l_i(x_<i)), in raster order, with the uniforms u (n, H, W) drawn
+Both draw x_j = 1 when u_j < sigm(l_j(x_<j)), in raster order, with the uniforms u (n, H, W) drawn
 all at once from `generator` before the first pixel. With the same generator both samplers use the
 same uniforms, so they return the same images whenever they compute the same logits.
 
@@ -97,7 +97,7 @@ def sample(model: nn.Module, n: int, shape: tuple[int, int] = (28, 28), generato
     """Draw n binary images from an autoregressive model of binary pixels, in raster order.
 
     Args:
-        model: maps (B, 1, H, W) to logits of that shape, logit i a function of x_<i (a `PixelCNN` or
+        model: maps (B, 1, H, W) to logits of that shape, logit j a function of x_<j (a `PixelCNN` or
             `GatedPixelCNN` for ``method="fast"``); put in eval mode for the draw and restored after.
         n: how many images, an int >= 1.
         shape: (H, W), ints >= 1.
