@@ -9,9 +9,13 @@ them); filling the disk with 256 MB files. After the batch nothing of a notebook
 no file on the host, no shared-memory segment, no process.
 
 Root mode needs root (CI runs as root); the ordinary-user mode runs as the current user, or,
-as root, as a user made for it (``edu-gen-grader``) when that user can run this Python (it
-cannot when the interpreter lives under /root: the test is then skipped, saying so). Both need
-``bwrap``. CI grades a short batch per mode (about 3 minutes in all); ``EDU_GEN_HOSTILE_FULL=1``
+as root, as a user made for it (``edu-gen-grader``). Where this Python lies under a folder that
+user cannot enter (pyenv under /root, mode 0700, which CI's venv links to), that grader runs in
+a private mount namespace in which the folder is covered by one holding only the Python
+installation (`_shadows`): the machine's permissions stay as they are. Root mode also grades a
+notebook whose children together exceed the memory cap in total (a cgroup per kernel); the
+ordinary user cannot make cgroups here, and the grader says so. Both need ``bwrap``. CI grades
+a short batch per mode (about 3 minutes in all); ``EDU_GEN_HOSTILE_FULL=1``
 grades every attack and every exercise in both modes (about 8 minutes on 2 cores):
 
     EDU_GEN_HOSTILE_FULL=1 pytest -n 0 tests/test_grading_sandbox.py
@@ -42,10 +46,10 @@ FULL = os.environ.get("EDU_GEN_HOSTILE_FULL") == "1"
 DISK_MB = 512  # --disk-mb of the test batches: fill_disk must stop here
 GRADER_ONLY = "EDU_GEN_TEST_GRADER_ONLY"  # in the grader's environment, never in a kernel's
 ATTACKS = ["read_secrets", "detached_daemon", "fork_bomb", "signal_grader", "write_outside", "exhaust_memory",
-           "exit_in_cell", "pin_sysv_shm", "leave_behind", "read_leftovers", "fill_disk", "huge_code_cell"]
+           "exit_in_cell", "pin_sysv_shm", "leave_behind", "read_leftovers", "fill_disk", "huge_code_cell", "fork_memory"]
 SHORT = {  # what CI grades per mode; FULL grades ATTACKS in both
     "root": ["read_secrets", "detached_daemon", "fork_bomb", "signal_grader", "write_outside", "exhaust_memory",
-             "exit_in_cell", "pin_sysv_shm", "leave_behind", "read_leftovers", "fill_disk"],
+             "exit_in_cell", "pin_sysv_shm", "leave_behind", "read_leftovers", "fill_disk", "fork_memory"],
     "user": ["read_secrets", "detached_daemon", "fork_bomb", "signal_grader", "pin_sysv_shm", "leave_behind",
              "read_leftovers", "fill_disk"],
 }
@@ -81,10 +85,67 @@ def _leftovers_on_host() -> list[str]:
             found.append(os.path.join(folder, hostile.LEFT))
     for work in Path("/tmp").glob("edu-gen-grade-*"):  # the grader's own work folders (removed after a batch)
         found += [str(p) for p in work.rglob(hostile.LEFT)]
+    for folder, subfolders, _ in os.walk("/sys/fs/cgroup"):  # a run's cgroup folders (v1 and v2), with its kernels'
+        for name in subfolders:  # edu-gen-grade-PID-...: left over once that grader is gone (another may be running)
+            grader = re.match(r"edu-gen-grade-(?:test-)?(\d+)", name)
+            if grader and not os.path.exists(f"/proc/{grader.group(1)}"):
+                found.append(os.path.join(folder, name))
     segments = subprocess.run(["ipcs", "-m"], capture_output=True, text=True).stdout
     keys = {f"0x{hostile.SHM_KEY + i:08x}" for i in range(64)}
     found += [line for line in segments.splitlines() if line.split()[:1] and line.split()[0] in keys]
     return found
+
+
+_SHADOW_FOLDERS: list[Path] = []
+
+
+def _blocked_by(path: Path) -> Path | None:
+    """The highest folder above `path` that others may not enter (no x bit for others), or None."""
+    for folder in reversed(path.parents):
+        if folder != Path("/") and not folder.stat().st_mode & 0o001:
+            return folder
+    return None
+
+
+def _shadows() -> list[tuple[str, str, str]]:
+    """Mounts that let an ordinary grader reach this Python, made in its private mount namespace only.
+
+    Where the interpreter or its packages lie under a folder that others cannot enter (a pyenv
+    under /root, mode 0700, as on these machines and in CI, whose venv links to it), that folder
+    is covered, in the grader's own mount namespace, by a folder of mode 0711 holding binds of just
+    the entries that lead to them (/root/.pyenv): the ordinary grader reaches the Python
+    installation and nothing else there. The machine's permissions are unchanged, and the
+    sandbox is the one every instructor gets.
+    """
+    needed = [Path(sys.executable).resolve(), Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()]
+    needed += [Path(p).resolve() for p in sys.path if p and os.path.isabs(p) and os.path.exists(p)]
+    entries: dict[Path, set[str]] = {}
+    for path in needed:
+        blocked = _blocked_by(path)
+        if blocked is not None and path != blocked:
+            entries.setdefault(blocked, set()).add(path.relative_to(blocked).parts[0])
+    mounts = []
+    for blocked, names in sorted(entries.items()):
+        shadow = Path(tempfile.mkdtemp(prefix="edu-gen-shadow-"))
+        shadow.chmod(0o711)
+        _SHADOW_FOLDERS.append(shadow)
+        for name in sorted(names):
+            if (blocked / name).is_dir():
+                (shadow / name).mkdir()
+            else:
+                (shadow / name).touch()
+            mounts.append(("--bind", str(blocked / name), str(shadow / name)))
+        mounts.append(("--rbind", str(shadow), str(blocked)))  # recursive: the binds inside come along
+    return mounts
+
+
+def _remove_shadows() -> None:
+    """rmdir, never rmtree: the binds lived in the grader's namespace only, these are empty folders."""
+    while _SHADOW_FOLDERS:
+        shadow = _SHADOW_FOLDERS.pop()
+        for entry in shadow.iterdir():
+            entry.rmdir() if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        shadow.rmdir()
 
 
 def _grader_runs_as(mode: str) -> tuple[list[str], int]:
@@ -97,12 +158,19 @@ def _grader_runs_as(mode: str) -> tuple[list[str], int]:
         return [], os.getuid()
     account = _ensure_user(GRADER_USER)
     prefix = ["runuser", "-u", GRADER_USER, "--"]
+    shadows = _shadows()
+    if shadows:  # this Python lies under a folder others cannot enter (a pyenv under /root, mode 0700)
+        prefix = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+                  "set -e; " + "; ".join(f"mount {flag} {source} {target}" for flag, source, target in shadows)
+                  + f'; exec runuser -u {GRADER_USER} -- "$@"', "sh"]
     can = subprocess.run(prefix + [sys.executable, "-c", "import edu_gen, ipykernel"], capture_output=True, text=True)
     if can.returncode != 0:
+        _remove_shadows()
         pytest.skip(f"the ordinary user {GRADER_USER} cannot run {sys.executable} "
                     f"(the interpreter is out of its reach): {can.stderr.strip().splitlines()[-1:]}")
     userns = subprocess.run(prefix + ["bwrap", "--unshare-user", "--ro-bind", "/", "/", "true"], capture_output=True, text=True)
     if userns.returncode != 0:
+        _remove_shadows()
         pytest.skip(f"unprivileged user namespaces are not allowed here: {userns.stderr.strip()}")
     return prefix, account.pw_uid
 
@@ -123,6 +191,8 @@ def batch(request):
     builders = {"read_secrets": lambda: hostile.read_secrets(secrets, SOLUTION), "detached_daemon": lambda: hostile.detached_daemon(out),
                 "write_outside": lambda: hostile.write_outside(canary)}
     attacks = ATTACKS if FULL else SHORT[mode]
+    if mode == "user":  # an ordinary user has no cgroup to cap memory in total (the grader says so: tested below)
+        attacks = [name for name in attacks if name != "fork_memory"]
     notebooks = {"a_solution": hostile.solution(), "b_untouched": hostile.exercise()}
     notebooks.update({name: builders.get(name, getattr(hostile, name))() for name in attacks})
     notebooks["z_honest"] = hostile.solution()
@@ -148,6 +218,7 @@ def batch(request):
            "digest": {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.rglob("*") if p.is_file() and "logs" not in p.parts}}
     shutil.rmtree(canary_folder, ignore_errors=True)
     shutil.rmtree(base, ignore_errors=True)
+    _remove_shadows()
 
 
 def _log(batch, student):
@@ -181,6 +252,8 @@ def test_every_solution_scores_full_marks_and_every_exercise_zero(batch):
 @pytest.mark.parametrize("name", ATTACKS)
 def test_a_hostile_notebook_gains_no_points(batch, name):
     _attacked(batch, name)
+    if name == "fork_memory" and _uncapped(batch):
+        pytest.skip("no cgroup could be made here: a notebook's memory in total is not capped (the grader says so)")
     assert batch["summary"]["students"][name]["total"] == 0
 
 
@@ -257,6 +330,33 @@ def test_the_output_folder_is_private(batch):
     assert batch["out"].stat().st_mode & 0o077 == 0
 
 
+def test_the_memory_cap_in_total_is_stated_once(batch):
+    """A cgroup per kernel where the grader can make one; where it cannot, its output says so once."""
+    stdout = batch["done"].stdout
+    capped = re.findall(r"(\d+) MB of memory and (\d+) processes per notebook in total \(cgroup v[12]\)", stdout)
+    uncapped = stdout.count("no cap on a notebook's memory in total (no cgroup can be made")
+    assert len(capped) + uncapped == 1, stdout[-3000:]
+    assert capped in ([], [("3072", "256")])
+
+
+def _uncapped(batch) -> bool:
+    return "no cap on a notebook's memory in total" in batch["done"].stdout
+
+
+def test_memory_in_total_is_capped_and_the_whole_notebook_stopped(batch):
+    """8 children of 512 MB each (4 GB together, each far below its 4 GB address space) on top of the solution."""
+    _attacked(batch, "fork_memory")
+    if _uncapped(batch):
+        pytest.skip("the grader could make no cgroup here (read-only /sys/fs/cgroup?): " + batch["done"].stdout[:300])
+    log = _log(batch, "fork_memory")
+    assert "this notebook's processes together reached the memory cap of 3072 MB" in log, log[-3000:]
+    assert "reached the memory cap of 3072 MB; it was stopped" in batch["done"].stdout
+    # it holds the solution: only stopping the notebook (the kernel is dead) keeps it from full marks
+    assert batch["summary"]["students"]["fork_memory"]["total"] == 0
+    feedback = (batch["out"] / "feedback" / "fork_memory.md").read_text()
+    assert "it was killed (out of memory, or a limit was hit)" in feedback, feedback[-2000:]
+
+
 # Called through the C library by name (not through the filter's own table of numbers), so a wrong
 # number in the table shows up as a call that gets through.
 _CALLS = r"""
@@ -313,3 +413,48 @@ def test_the_seccomp_filter_refuses_what_it_lists_and_nothing_a_kernel_needs():
     EPERM = 1
     assert refused == {"shmget": EPERM, "semget": EPERM, "msgget": EPERM, "memfd_create": EPERM, "unshare(user)": EPERM,
                        "ptrace(traceme)": EPERM, "getpid": 0, "fork": 0}, refused
+
+
+_HOLD = r"""
+import os, sys, time
+megabytes, children = int(sys.argv[1]), int(sys.argv[2])
+for _ in range(children):
+    if os.fork() == 0:
+        block = bytearray(megabytes << 20)
+        block[::4096] = b"\1" * len(range(0, len(block), 4096))   # a byte of every page: real memory
+        time.sleep(2)
+        os._exit(0)
+for _ in range(children):
+    os.wait()
+"""
+
+
+def test_a_kernels_cgroup_caps_the_memory_of_its_processes_together():
+    """Three children of 100 MB each: beyond a 200 MB cap together (the OOM killer ends one), within a 600 MB cap."""
+    from edu_gen.grading.sandbox import _JOIN, Cgroups
+
+    if os.geteuid() != 0:
+        pytest.skip("an ordinary user cannot make cgroups here")
+    for cap, killed in ((200, True), (600, False)):
+        cgroups = Cgroups(cap, 64, f"edu-gen-grade-test-{os.getpid()}")
+        if cgroups.problem is not None:
+            pytest.skip(f"no cgroup can be made here: {cgroups.problem}")
+        try:
+            made = cgroups.make()
+            subprocess.run(["/bin/sh", "-c", _JOIN, "sh", *Cgroups.procs_files(made), "--", sys.executable, "-c", _HOLD,
+                            "100", "3"], timeout=60)
+            assert (cgroups.oom_kills(made) > 0) == killed, (cap, cgroups.oom_kills(made))
+            assert Cgroups.members(made) == []
+        finally:
+            cgroups.remove()
+        assert not any(run.exists() for run in cgroups.runs.values())  # the run's folder and the kernel's are gone
+
+
+def test_where_no_cgroup_can_be_made_the_grader_says_so(monkeypatch):
+    from edu_gen.grading import sandbox
+
+    monkeypatch.setattr(sandbox, "_mounts", lambda: [])
+    cgroups = sandbox.Cgroups(100, 10, "edu-gen-grade-never")
+    assert cgroups.problem == "no cgroup file system with the memory and pids controllers is mounted"
+    assert cgroups.description.startswith("no cap on a notebook's memory in total (no cgroup can be made: ")
+    assert cgroups.description.endswith("per-process limits only")

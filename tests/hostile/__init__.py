@@ -34,6 +34,7 @@ The attacks:
 | read_leftovers      | looks for what leave_behind and pin_sysv_shm left (graded right after them)        |
 | fill_disk           | writes 256 MB files until refused: its home, /tmp, /dev/shm, /var/tmp               |
 | huge_code_cell      | a code cell of several MB (the grader must parse it once, and send it once)         |
+| fork_memory         | the solution, then 8 children holding 512 MB each: 4 GB together, above the memory cap |
 """
 
 from __future__ import annotations
@@ -481,3 +482,30 @@ def huge_code_cell(megabytes: int = 4) -> nbformat.NotebookNode:
     """A code cell of about `megabytes` MB: the wrong answers defined again and again."""
     copies = (megabytes << 20) // len(WRONG_ANSWERS) + 1
     return with_cells(exercise(), WRONG_ANSWERS * copies)
+
+
+def fork_memory(children: int = 8, megabytes: int = 512) -> nbformat.NotebookNode:
+    """The solution, then `children` forked processes that each hold `megabytes` MB of touched memory.
+
+    Each child stays far below its own address-space limit; together they exceed the notebook's
+    memory cap (a cgroup). Built on the solution, so only stopping the whole notebook makes it score
+    nothing: a grader that let it finish would give full marks.
+    """
+    return with_cells(solution(), f"""
+import os, time
+pipes = []
+for k in range({children}):
+    read, write = os.pipe()
+    if os.fork() == 0:
+        os.close(read)
+        block = bytearray({megabytes} << 20)
+        block[::4096] = b"\\1" * len(range(0, len(block), 4096))   # write a byte of every page: real memory
+        os.write(write, b"held")
+        time.sleep(600)
+        os._exit(0)
+    os.close(write)
+    pipes.append(read)
+print(f"FORKED {{len(pipes)}} children", flush=True)
+held = sum(os.read(read, 4) == b"held" for read in pipes)
+print(f"HELD {{held * {megabytes}}} MB in {{held}} children", flush=True)
+""")

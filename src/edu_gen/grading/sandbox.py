@@ -46,9 +46,17 @@ the very gaps of issue 14, and a second path with weaker guarantees would need i
 and would look as safe as this one. Where ``bwrap`` is missing or namespaces are not allowed, the
 grader refuses ``--sandbox`` and says so; grading without it (a warning) is for trusted notebooks.
 
-What it does not limit: memory in total across a notebook's processes (each has the address
-space limit; without a cgroup the sum is not capped, only the number of processes); CPU and disk
-bandwidth; and it shares the machine's kernel, so a kernel exploit escapes it.
+**Memory in total.** Where the grader can make cgroups (as root, or in a delegated cgroup v2
+subtree), each kernel starts in a cgroup of its own (`Cgroups`; v2, or v1's ``memory`` and ``pids``
+hierarchies) that caps the memory of all the notebook's processes together, tmpfs files included
+(`Limits.total_memory_mb`), and their number; once the OOM killer has ended one of them, every
+process of the notebook is stopped (the kernel is dead: no further points), a line in its log
+says why, and the cgroup is removed after the notebook. Where no cgroup can be made, the
+grader's ``sandbox:`` line says so once and only the per-process limits hold (each process its
+address space, and the number of processes).
+
+What it does not limit: CPU and disk bandwidth; and it shares the machine's kernel, so a kernel
+exploit escapes it.
 """
 
 from __future__ import annotations
@@ -65,6 +73,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,6 +104,9 @@ class Limits:
     processes: int = 256  # processes + threads (sandbox only: per sandbox user, or per user namespace)
     open_files: int = 1024
     disk_mb: int = 1024  # the sandbox's tmpfs: everything it writes, /tmp and /dev/shm included (it is memory)
+    # memory of all the notebook's processes together, its tmpfs files included (a cgroup per kernel, where one can
+    # be made: see `Cgroups`); the kernel with torch holds about 0.5 GB
+    total_memory_mb: int = 3072
 
     def rlimits(self, *, with_processes: bool) -> dict[int, tuple[int, int]]:
         limits = {
@@ -170,6 +182,186 @@ def seccomp_filter(machine: str | None = None) -> bytes | None:
     deny(_EPERM)
     program.append((_RET_K, 0, 0, _RET_ALLOW))
     return b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
+
+
+# ----------------------------------------------------------------------------- cgroups: memory in total
+
+# Joins the cgroups named before "--" (their cgroup.procs files), then becomes the command after it:
+# bwrap and everything it starts are in them from their first instruction. Exit 126 if one cannot be joined.
+_JOIN = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 126; shift; done; shift; exec "$@"'
+
+
+def _mounts() -> list[tuple[str, str, str, set[str]]]:
+    """(mount root, mount point, file-system type, super options) of every cgroup file system."""
+    found = []
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        before, _, after = line.partition(" - ")
+        fields, tail = before.split(), after.split()
+        if len(fields) >= 5 and len(tail) >= 3 and tail[0] in ("cgroup", "cgroup2"):
+            found.append((fields[3], fields[4], tail[0], set(tail[2].split(","))))
+    return found
+
+
+def _own_cgroups() -> dict[str, str]:
+    """This process's cgroup per controller (``""`` for cgroup v2), from /proc/self/cgroup."""
+    own = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for controller in controllers.split(",") if controllers else [""]:
+            own[controller] = path
+    return own
+
+
+def _folder(mount_root: str, mount_point: str, path: str) -> Path | None:
+    """Where the cgroup `path` (of the hierarchy) is in a mount of it whose root is `mount_root`."""
+    if mount_root != "/" and path != mount_root and not path.startswith(mount_root.rstrip("/") + "/"):
+        return None  # this mount shows another part of the hierarchy
+    relative = path[len(mount_root):] if mount_root != "/" else path
+    return Path(mount_point) / relative.lstrip("/")
+
+
+class Cgroups:
+    """One cgroup per kernel that caps the memory (``memory.max``) and processes (``pids.max``) of all its processes.
+
+    The grader makes a folder for its run under its own cgroup (cgroup v2, where the memory and
+    pids controllers are enabled for its children or can be; or the v1 ``memory`` and ``pids``
+    hierarchies), a cgroup per kernel inside it, and removes both afterwards. Memory counts
+    everything the notebook's processes hold: their pages, their tmpfs files, kernel memory.
+    When the kernel's OOM killer ends one of them (the cap is reached), `Sandbox` stops the whole
+    notebook. Where no cgroup can be made (an ordinary user without a delegated subtree, a
+    read-only /sys/fs/cgroup), `problem` says why and only the per-process limits hold.
+
+    Args:
+        memory_mb: the cap on the memory of a notebook's processes together, in MB.
+        processes: the cap on their number (threads included).
+        name: the name of the run's folder.
+    """
+
+    def __init__(self, memory_mb: int, processes: int, name: str):
+        self.memory, self.processes = memory_mb << 20, processes
+        self.version, self.problem = 0, None
+        self.runs: dict[str, Path] = {}  # controller ("" for v2) -> this run's folder
+        self._made: list[dict[str, Path]] = []
+        self._count = 0
+        try:
+            self._make_runs(name)
+        except OSError as error:
+            self.problem = f"{error.strerror or error} ({error.filename or 'cgroup'})"
+        except RuntimeError as error:
+            self.problem = str(error)
+        if self.problem is not None:
+            self.remove()
+
+    def _make_runs(self, name: str) -> None:
+        mounts, own = _mounts(), _own_cgroups()
+        unified = [(root, point) for root, point, kind, _ in mounts if kind == "cgroup2"]
+        v1 = {c: (root, point) for root, point, kind, options in mounts if kind == "cgroup"
+              for c in ("memory", "pids") if c in options}
+        if "memory" in v1 and "pids" in v1:  # a v1 (or hybrid) machine: memory and pids are bound to v1
+            for controller in ("memory", "pids"):
+                base = _folder(*v1[controller], own.get(controller, "/"))
+                if base is None or not base.is_dir():
+                    raise RuntimeError(f"this process's {controller} cgroup is not visible under {v1[controller][1]}")
+                (base / name).mkdir(mode=0o755)
+                self.runs[controller] = base / name
+            self.version = 1
+            return
+        for root, point in unified:
+            base = _folder(root, point, own.get("", "/"))
+            if base is None or not base.is_dir():
+                continue
+            available = set((base / "cgroup.controllers").read_text().split())
+            if not {"memory", "pids"} <= available:
+                raise RuntimeError(f"the memory and pids controllers are not available in {base}")
+            enabled = set((base / "cgroup.subtree_control").read_text().split())
+            if not {"memory", "pids"} <= enabled:  # fails (EBUSY) when the grader's own cgroup holds processes
+                (base / "cgroup.subtree_control").write_text("+memory +pids")
+            (base / name).mkdir(mode=0o755)
+            self.runs[""] = base / name
+            (base / name / "cgroup.subtree_control").write_text("+memory +pids")
+            self.version = 2
+            return
+        raise RuntimeError("no cgroup file system with the memory and pids controllers is mounted")
+
+    @property
+    def description(self) -> str:
+        if self.problem is not None:
+            return f"no cap on a notebook's memory in total (no cgroup can be made: {self.problem}); per-process limits only"
+        return f"{self.memory >> 20} MB of memory and {self.processes} processes per notebook in total (cgroup v{self.version})"
+
+    def make(self) -> dict[str, Path]:
+        """A new cgroup for one kernel, with its caps set: controller -> folder."""
+        self._count += 1
+        made = {controller: run / f"kernel-{self._count}" for controller, run in self.runs.items()}
+        for folder in made.values():
+            folder.mkdir(mode=0o755)
+        self._made.append(made)
+        if self.version == 2:
+            folder = made[""]
+            (folder / "memory.max").write_text(str(self.memory))
+            if (folder / "memory.swap.max").exists():
+                (folder / "memory.swap.max").write_text("0")
+            (folder / "memory.oom.group").write_text("1")  # the OOM killer ends every process of the notebook at once
+            (folder / "pids.max").write_text(str(self.processes))
+        else:
+            (made["memory"] / "memory.limit_in_bytes").write_text(str(self.memory))
+            if (made["memory"] / "memory.memsw.limit_in_bytes").exists():  # memory + swap: no way around by swapping
+                (made["memory"] / "memory.memsw.limit_in_bytes").write_text(str(self.memory))
+            (made["pids"] / "pids.max").write_text(str(self.processes))
+        return made
+
+    @staticmethod
+    def procs_files(made: dict[str, Path]) -> list[str]:
+        return [str(folder / "cgroup.procs") for folder in made.values()]
+
+    def oom_kills(self, made: dict[str, Path]) -> int:
+        """How many processes of this cgroup the OOM killer has ended (0 if it cannot tell)."""
+        path = made[""] / "memory.events" if self.version == 2 else made["memory"] / "memory.oom_control"
+        try:
+            fields = dict(line.split() for line in path.read_text().splitlines() if len(line.split()) == 2)
+        except OSError:
+            return 0
+        return int(fields.get("oom_kill", fields.get("under_oom", 0)))
+
+    @staticmethod
+    def members(made: dict[str, Path]) -> list[int]:
+        pids = set()
+        for folder in made.values():
+            try:
+                pids.update(int(p) for p in (folder / "cgroup.procs").read_text().split())
+            except OSError:
+                continue
+        return sorted(pids)
+
+    def release(self) -> None:
+        """Remove every kernel's cgroup that no process is in any more."""
+        kept = []
+        for made in self._made:
+            if self.members(made):
+                kept.append(made)
+                continue
+            for folder in made.values():
+                try:
+                    folder.rmdir()
+                except FileNotFoundError:
+                    pass
+                except OSError:
+                    kept.append(made)
+                    break
+        self._made = kept
+
+    def remove(self) -> None:
+        """Remove the run's folders (after `release`)."""
+        self.release()
+        for run in self.runs.values():
+            try:
+                run.rmdir()
+            except OSError:
+                pass
 
 
 # ----------------------------------------------------------------------------- inside the sandbox
@@ -312,11 +504,18 @@ class Sandbox:
             self.version = (0, 0)
         self._lock = None
         self._namespaces: set[str] = set()
+        self.cgroups: Cgroups | None = None  # made on entering (`with sandbox:`), removed on leaving
+        self._watched: list[dict] = []  # the kernels' cgroups, watched for the OOM killer
+        self._watch_lock = threading.Lock()
+        self._watcher: threading.Thread | None = None
+        self._stop_watching = threading.Event()
 
     @property
     def description(self) -> str:
         who = f"user {self.user}" if self.as_root else f"the grader's user {self.user} in a user namespace"
-        return f"bubblewrap, {who}, seccomp {'on' if self.filter else 'off (unknown architecture)'}, {len(self.hide)} folders hidden"
+        memory = f"; {self.cgroups.description}" if self.cgroups is not None else ""
+        return (f"bubblewrap, {who}, seccomp {'on' if self.filter else 'off (unknown architecture)'}, "
+                f"{len(self.hide)} folders hidden{memory}")
 
     def __enter__(self) -> "Sandbox":
         """As root, hold the sandbox user for this run: a second grader would otherwise kill our kernels."""
@@ -331,12 +530,62 @@ class Sandbox:
                 print(f"waiting for another grading run that uses the sandbox user {self.user} ...", file=sys.stderr)
                 fcntl.flock(self._lock, fcntl.LOCK_EX)
         self.kill_all()
+        self.cgroups = Cgroups(self.limits.total_memory_mb, self.limits.processes,
+                               f"edu-gen-grade-{os.getpid()}-{os.urandom(4).hex()}")
+        if self.cgroups.problem is None:
+            self._stop_watching.clear()
+            self._watcher = threading.Thread(target=self._watch, name="edu-gen-oom-watch", daemon=True)
+            self._watcher.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self.kill_all()
+        if self._watcher is not None:
+            self._stop_watching.set()
+            self._watcher.join()
+            self._watcher = None
+        if self.cgroups is not None:
+            self.cgroups.remove()
         if self._lock is not None:
             self._lock.close()
+
+    def _watch(self) -> None:
+        """Stop a whole notebook as soon as the OOM killer has ended one of its processes (its cap is reached).
+
+        The OOM killer ends the largest process of the cgroup, often a child, and the notebook would
+        go on; so every process of the cgroup is killed (bwrap with them: the kernel is dead, and
+        the feedback says it was killed), and one line in the kernel's log says why.
+        """
+        while not self._stop_watching.wait(0.1):
+            with self._watch_lock:
+                watched = [entry for entry in self._watched if not entry["stopped"]]
+            for entry in watched:
+                kills = self.cgroups.oom_kills(entry["cgroup"])
+                if not kills:
+                    continue
+                for _ in range(100):
+                    members = [pid for pid in Cgroups.members(entry["cgroup"]) if pid != os.getpid()]
+                    if not members:
+                        break
+                    for pid in members:
+                        try:
+                            os.kill(pid, signal.SIGKILL)
+                        except (ProcessLookupError, PermissionError):
+                            pass
+                    time.sleep(0.01)
+                entry["stopped"] = True
+                message = (f"edu-gen sandbox: this notebook's processes together reached the memory cap of "
+                           f"{self.limits.total_memory_mb} MB (the OOM killer ended {kills}); every process of the "
+                           "notebook was stopped")
+                if entry["log"]:
+                    try:
+                        with open(entry["log"], "a", encoding="utf-8") as log:
+                            log.write("\n" + message + "\n")
+                    except OSError:
+                        pass
+                if sys.__stdout__ is not None:  # the real one: grading tests run with sys.stdout captured into a log
+                    print(f"sandbox: a notebook's processes together reached the memory cap of {self.limits.total_memory_mb} MB;"
+                          " it was stopped (its log says so)", file=sys.__stdout__, flush=True)
 
     def prepare_workdir(self, path: Path) -> None:
         """The grader's own folder for one kernel (connection file, log); the kernel never writes there."""
@@ -408,6 +657,10 @@ class Sandbox:
                 "uid": self.uid if self.as_root else None, "gid": self.gid, "cwd": HOME, "argv": argv,
                 "own": [f"{SCRATCH}/{folder}" for folder in SCRATCH_FOLDERS]}
         command += ["--", sys.executable, "-I", "-S", "-c", _LAUNCHER, json.dumps(spec)]
+        cgroup = None
+        if self.cgroups is not None and self.cgroups.problem is None:
+            cgroup = self.cgroups.make()  # joined before bwrap starts: nothing of the notebook runs outside it
+            command = ["/bin/sh", "-c", _JOIN, "sh", *Cgroups.procs_files(cgroup), "--", *command]
         try:
             process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT,
                                        pass_fds=fds, start_new_session=True)
@@ -438,6 +691,11 @@ class Sandbox:
                                "the log. Unprivileged user namespaces must be allowed (sysctl kernel.unprivileged_userns_clone=1, "
                                "or a container that permits them), or run as root with --sandbox-user") from None
         self._namespaces.add(namespace)
+        if cgroup is not None:
+            log = getattr(stdout, "name", None)
+            with self._watch_lock:
+                self._watched.append({"cgroup": cgroup, "log": os.fspath(log) if isinstance(log, (str, os.PathLike)) else None,
+                                      "stopped": False})
         return Started(process, child, Path(f"/proc/{child}/root"), namespace)
 
     # ------------------------------------------------------------------ checks and cleaning
@@ -504,7 +762,9 @@ class Sandbox:
         while True:
             if self.as_root:
                 subprocess.run([sys.executable, "-m", "edu_gen.grading.sandbox", "kill", str(self.uid), str(self.gid)], check=True)
-            left = [pid for pid, _ in processes() if self._ours(pid)]
+            with self._watch_lock:
+                in_cgroups = {pid for entry in self._watched for pid in Cgroups.members(entry["cgroup"])} - {os.getpid()}
+            left = sorted({pid for pid, _ in processes() if self._ours(pid)} | in_cgroups)
             for pid in left:
                 if is_zombie(pid):
                     reap(pid)
@@ -514,8 +774,16 @@ class Sandbox:
                 except (ProcessLookupError, PermissionError):
                     pass
                 reap(pid)
-            if not [pid for pid in left if self._ours(pid) and not is_zombie(pid)]:
+            with self._watch_lock:
+                still_in_cgroups = {pid for entry in self._watched for pid in Cgroups.members(entry["cgroup"])}
+            alive = [pid for pid in left if self._ours(pid) and not is_zombie(pid)]
+            alive += [pid for pid in still_in_cgroups - {os.getpid()} if not is_zombie(pid)]
+            if not alive:
                 self._namespaces = {ns for ns in self._namespaces if any(self._in(pid, ns) for pid, _ in processes())}
+                if self.cgroups is not None:
+                    with self._watch_lock:
+                        self.cgroups.release()  # each kernel's cgroup, now empty, is removed
+                        self._watched = [entry for entry in self._watched if all(f.exists() for f in entry["cgroup"].values())]
                 return
             if time.monotonic() > deadline:
                 raise SandboxError(f"processes of the sandbox ({self.user}) survive SIGKILL")
