@@ -1,11 +1,11 @@
-"""Grade a class of 100 submissions end to end: time per notebook, the grader's peak memory.
+"""Grade a class of submissions end to end: time per notebook, the grader's peak memory.
 
-20 students, each handing in all five exercises (100 notebooks):
+20 students, each handing in every exercise (20 x 9 = 180 notebooks with exercises 01-09):
 
 - 8 students hand in every solution (correct: full marks expected);
 - 4 hand in every exercise untouched (blank: zero);
 - 4 hand in every solution with one graded function broken (partly correct: between);
-- 4 are hostile: each of their five notebooks is that exercise's blank notebook plus one of
+- 4 are hostile: each of their notebooks is that exercise's blank notebook plus one of
   the attacks of tests/hostile (patched comparisons, cells blanked by an input transformer,
   forged answers, os._exit, a hang, memory exhaustion, a detached daemon, a reader of the
   tests and solutions, a replaced kernel serialiser, an output flood, every route by which a
@@ -21,6 +21,7 @@ memory is read from /proc/PID/status (VmHWM) while it runs. Prints one JSON obje
 """
 
 import copy
+import itertools
 import csv
 import json
 import os
@@ -52,7 +53,17 @@ BROKEN = {
     "03_autoencoders": "def mask_noise(x, level, generator=None):\n    return x",
     "04_elbo": "def kl_to_standard_normal(mu, log_var):\n    return 0.5 * (mu ** 2).sum(dim=-1)",
     "05_vae": "def negative_elbo(*args, **kwargs):\n    raise ValueError('not finished')",
+    # forgets the entropy term of U(x)
+    "06_cvae": "def unlabelled_bound(labelled_losses, class_logits):\n    return (torch.softmax(class_logits, 1) * labelled_losses).sum(1)",
+    # the saturating loss where the exercise asks for the non-saturating one
+    "07_aae": "def generator_loss(fake_logits):\n    return -torch.nn.functional.softplus(fake_logits).mean()",
+    # the mean over pixels where the per-image sum is asked for
+    "08_pixelcnn": "def image_nll(x, logits):\n    return torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction='none').flatten(1).mean(1)",
+    # real and fake targets swapped
+    "09_gan": "def discriminator_loss(real_logits, fake_logits):\n    f = torch.nn.functional.binary_cross_entropy_with_logits\n    return f(real_logits, torch.zeros_like(real_logits)) + f(fake_logits, torch.ones_like(fake_logits))",
 }
+missing = set(EXERCISES) - set(BROKEN)
+assert not missing, f"BROKEN has no partly-wrong version for exercises {sorted(missing)}"
 
 
 def _read(folder: str, exercise: str) -> nbformat.NotebookNode:
@@ -73,10 +84,11 @@ def _attacks(out: Path, spill: Path) -> list[list[str]]:
     return [[c.source for c in nb.cells[base:]] for nb in builders]
 
 
-def a_class_of_100(out: Path, spill: Path) -> tuple[dict[str, dict[str, nbformat.NotebookNode]], dict[str, str]]:
+def a_class(out: Path, spill: Path) -> tuple[dict[str, dict[str, nbformat.NotebookNode]], dict[str, str]]:
     """(students -> exercise -> notebook, student -> expected outcome)."""
     students, expected = {}, {}
-    attacks = iter(_attacks(out, spill))
+    # 4 hostile students x every exercise; the attacks are reused in turn when there are more notebooks
+    attacks = itertools.cycle(_attacks(out, spill))
     for i in range(20):
         kind = "correct" if i < 8 else "blank" if i < 12 else "partly" if i < 16 else "hostile"
         name = f"{kind}_{i:02d}"
@@ -113,7 +125,7 @@ def _watch_peak(process: subprocess.Popen, peak: list[int]) -> None:
 def grade_once(sandbox: str | None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         submissions, out, spill = Path(tmp) / "submissions", Path(tmp) / "grades", Path(tmp) / "spill.txt"
-        students, expected = a_class_of_100(out, spill)
+        students, expected = a_class(out, spill)
         for student, notebooks in students.items():
             (submissions / student).mkdir(parents=True)
             for exercise, notebook in notebooks.items():
