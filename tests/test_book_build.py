@@ -97,3 +97,28 @@ def test_the_book_builds_with_python_alone(built_book, tmp_path):
     page = (out / "_build" / "html" / "book" / "01_losses_as_likelihood.html").read_text()
     assert "cdn.jsdelivr.net/npm/mathjax" in page and "_static/npm/" not in page
     assert not (out / "_build" / "html" / "_static" / "npm").exists()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
+def test_the_browser_check_sees_korean_boxes_and_wide_displays(built_book, tmp_path):
+    """The check can fail (issue 22): without its Korean web font (an offline copy whose CSS
+    points at a missing file) the glossary's Korean terms are reported as boxes, and a display
+    equation made wider than the column is reported too."""
+    html, _ = built_book
+    broken = tmp_path / "html"
+    shutil.copytree(html, broken, ignore=shutil.ignore_patterns("*.ipynb", "_sources", "jupyter_execute"))
+    font = broken / "_static" / "npm" / "noto-sans-kr" / "files"
+    if not font.is_dir():
+        pytest.skip("the build has no offline Korean font (npm ci): nothing to break")
+    shutil.rmtree(font)                                        # every woff2 piece now answers 404
+    notation = broken / "book" / "notation.html"
+    page = notation.read_text()
+    wide = r"\[" + " + ".join(f"x_{{{i}}}" for i in range(150)) + r"\]"
+    notation.write_text(page.replace("</main>", f'<div class="math notranslate nohighlight">{wide}</div></main>', 1))
+    toc = tmp_path / "_toc.yml"
+    toc.write_text("format: jb-book\nroot: book/glossary\nchapters:\n  - file: book/notation\n")
+    check = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_book.py"), str(broken), "--toc", str(toc)],
+                           capture_output=True, text=True, timeout=600)
+    assert check.returncode == 1, check.stdout[-3000:]
+    assert "book/glossary.html: Korean text falls back to boxes" in check.stdout
+    assert "book/notation.html: display equation wider than its column" in check.stdout

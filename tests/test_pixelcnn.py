@@ -146,14 +146,21 @@ class TwoGated(nn.Module):
         return self.second(v, h)
 
 
-@pytest.mark.parametrize("model", [
-    pc.PixelCNN(pc.PixelCNNConfig(channels=6, layers=3)),
-    pc.PixelCNN(),
-    pc.GatedPixelCNN(pc.GatedPixelCNNConfig(channels=6, layers=4)),
-    pc.GatedPixelCNN(),
+@pytest.mark.parametrize("build", [
+    lambda: pc.PixelCNN(pc.PixelCNNConfig(channels=6, layers=3)),
+    lambda: pc.PixelCNN(),
+    lambda: pc.GatedPixelCNN(pc.GatedPixelCNNConfig(channels=6, layers=4)),
+    lambda: pc.GatedPixelCNN(),
 ], ids=["pixelcnn-small", "pixelcnn-default", "gated-small", "gated-default"])
-def test_whole_networks_are_causal(model):
-    torch.manual_seed(0)
+def test_whole_networks_are_causal(build):
+    # Built here from a fixed seed, not at collection time, so the weights do not depend on which tests
+    # ran before in the same process (CI failed on that). A 6-channel ReLU network can be dead: from
+    # seed 0 the small PixelCNN's last ReLU is off for every input, its output is constant and the
+    # causality check is vacuous, which the second assertion exists to catch (it did). Of seeds 0-8 the
+    # small PixelCNN is dead for 0 and 6 and live for the rest; the other three models are live for
+    # every seed tried (measured). Seed 1 is used for all four.
+    torch.manual_seed(1)
+    model = build()
     for shape in [(5, 5), (4, 7)]:
         dep = pc.dependencies(model, shape)
         assert strictly_causal(dep)
