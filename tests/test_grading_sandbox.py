@@ -10,7 +10,7 @@ no file on the host, no shared-memory segment, no process.
 
 Root mode needs root (CI runs as root); the ordinary-user mode runs as the current user, or,
 as root, as a user made for it (``edu-gen-grader``). Where this Python lies under a folder that
-user cannot enter (pyenv under /root, mode 0700, which CI's venv links to), that grader runs in
+user cannot enter (e.g. a pyenv in an administrator's 0700 home folder, which CI's venv links to), that grader runs in
 a private mount namespace in which the folder is covered by one holding only the Python
 installation (`_shadows`): the machine's permissions stay as they are. Root mode also grades a
 notebook whose children together exceed the memory cap in total (a cgroup per kernel); the
@@ -110,10 +110,10 @@ def _blocked_by(path: Path) -> Path | None:
 def _shadows() -> list[tuple[str, str, str]]:
     """Mounts that let an ordinary grader reach this Python, made in its private mount namespace only.
 
-    Where the interpreter or its packages lie under a folder that others cannot enter (a pyenv
-    under /root, mode 0700, as on these machines and in CI, whose venv links to it), that folder
-    is covered, in the grader's own mount namespace, by a folder of mode 0711 holding binds of just
-    the entries that lead to them (/root/.pyenv): the ordinary grader reaches the Python
+    Where the interpreter or its packages lie under a folder that others cannot enter (a pyenv in
+    an administrator's home folder, mode 0700, as where CI's venv links to it), that folder is
+    covered, in the grader's own mount namespace, by a folder of mode 0711 holding binds of just
+    the entries that lead to them (found from sys.executable and sys.path): the ordinary grader reaches the Python
     installation and nothing else there. The machine's permissions are unchanged, and the
     sandbox is the one every instructor gets.
     """
@@ -159,7 +159,7 @@ def _grader_runs_as(mode: str) -> tuple[list[str], int]:
     account = _ensure_user(GRADER_USER)
     prefix = ["runuser", "-u", GRADER_USER, "--"]
     shadows = _shadows()
-    if shadows:  # this Python lies under a folder others cannot enter (a pyenv under /root, mode 0700)
+    if shadows:  # this Python lies under a folder others cannot enter (mode 0700)
         prefix = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
                   "set -e; " + "; ".join(f"mount {flag} {source} {target}" for flag, source, target in shadows)
                   + f'; exec runuser -u {GRADER_USER} -- "$@"', "sh"]
