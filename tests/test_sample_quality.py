@@ -70,6 +70,7 @@ def test_class_histogram_counts_covered_classes_and_kl_to_uniform():
     assert uniform["counts"].tolist() == [10] * 10 and uniform["confidence"] == pytest.approx(1.0)
     one = sample_quality.class_histogram(clf, images_of_classes([3] * 50))
     assert one["classes_covered"] == 1 and one["kl_to_uniform"] == pytest.approx(math.log(10), rel=1e-12)
+    assert one["counts"].tolist() == [0, 0, 0, 50, 0, 0, 0, 0, 0, 0]     # which class, not only how evenly
     # 91 of class 0 and one each of 1..9: a class with 1 sample of a fair share of 10 is not covered at min_share 0.1
     skewed = sample_quality.class_histogram(clf, images_of_classes([0] * 91 + list(range(1, 10))))
     assert skewed["classes_covered"] == 10

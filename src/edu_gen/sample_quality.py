@@ -23,6 +23,7 @@ import math
 import torch
 from torch import nn
 
+from edu_gen import metrics
 from edu_gen._checks import number
 
 
@@ -110,13 +111,12 @@ def class_histogram(classifier: nn.Module, images: torch.Tensor, num_classes: in
     if len(images) == 0:
         raise ValueError("images must hold at least one image")
     min_share = number(min_share, "min_share", "a number in (0, 1]", minimum=0.0, strict=True, maximum=1.0)
-    device = next(classifier.parameters()).device
-    p = torch.cat([torch.softmax(classifier(images[i:i + 2000].to(device)), 1).cpu() for i in range(0, len(images), 2000)])
-    counts = torch.bincount(p.argmax(1), minlength=num_classes)
+    read = metrics.classifier_confidence(classifier, images)              # the VAE chapter's reading of samples
+    counts = torch.bincount(read["label"].cpu(), minlength=num_classes)
     h = counts.double() / counts.sum()
     kl = float((h[h > 0] * (num_classes * h[h > 0]).log()).sum())
     covered = int((counts >= min_share * len(images) / num_classes).sum())
-    return {"counts": counts, "classes_covered": covered, "kl_to_uniform": kl, "confidence": float(p.max(1).values.mean())}
+    return {"counts": counts, "classes_covered": covered, "kl_to_uniform": kl, "confidence": float(read["max_prob"].mean())}
 
 
 @torch.no_grad()
