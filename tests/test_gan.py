@@ -211,3 +211,81 @@ def test_snapshots_are_filled_during_training_and_saved_with_the_weights():
         last = model.generator.eval()(model.snapshot_noise)
     assert torch.allclose(model.snapshots[1], last)               # the last grid is the trained generator's
     assert "snapshots" in model.state_dict()
+
+
+# ------------------------------------------------------------------ issue 12: the contracts, bad input, properties
+
+
+def test_bad_inputs_to_the_networks_and_losses_are_refused_naming_the_argument():
+    mlp = gan.GAN(gan.GANConfig(kind="mlp", data_shape=(2,), hidden_dim=8, latent_dim=3, image_output="linear"))
+    dc = gan.GAN(gan.GANConfig(kind="dcgan", channels=4, latent_dim=8))
+    cases = [
+        (lambda: mlp.generator(torch.zeros(4, 5)), ValueError, r"z must have shape \(B, 3\).*got \(4, 5\)"),
+        (lambda: mlp.generator(torch.zeros(4, 3, dtype=torch.int64)), TypeError, "z must be a floating-point tensor"),
+        (lambda: mlp(torch.zeros(0, 3)), ValueError, r"z must have shape \(B, 3\) with B >= 1"),
+        (lambda: mlp.discriminator(torch.zeros(4, 2, 1)), ValueError, r"x must have shape \(B, 2\)"),
+        (lambda: dc.discriminator(torch.zeros(2, 28, 28)), ValueError, r"x must have shape \(B, 1, 28, 28\)"),
+        (lambda: dc.generator([[0.0] * 8]), TypeError, "z must be a floating-point tensor.*got list"),
+        (lambda: gan.discriminator_loss(torch.zeros(0), torch.zeros(2)), ValueError, "real_logits must have shape"),
+        (lambda: gan.discriminator_loss(torch.zeros(3), torch.zeros(3, 1)), ValueError, r"fake_logits must have shape \(B,\)"),
+        (lambda: gan.generator_loss(torch.zeros(3, dtype=torch.int64)), TypeError, "fake_logits must be a floating-point"),
+        (lambda: gan.value(torch.zeros(2), [0.0, 0.0]), TypeError, "fake_logits must be a floating-point tensor"),
+        (lambda: mlp.sample(0), ValueError, "n must be an int >= 1"),
+        (lambda: mlp.sample(True), TypeError, "n must be an int >= 1"),
+        (lambda: gan.update_discriminator(mlp, torch.zeros(4, 3), torch.optim.SGD(mlp.discriminator.parameters(), 0.1)),
+         ValueError, r"real must have shape \(B, 2\)"),
+        (lambda: gan.update_generator(mlp, 0, torch.optim.SGD(mlp.generator.parameters(), 0.1)), ValueError, "batch_size must be an int >= 1"),
+        (lambda: gan.update_generator(mlp, 4, torch.optim.SGD(mlp.generator.parameters(), 0.1), loss="minimax"), ValueError, "loss must be one of"),
+    ]
+    for call, error, message in cases:
+        with pytest.raises(error, match=message):
+            call()
+
+
+def test_a_checkpoint_of_another_gan_config_is_refused(tmp_path):
+    """Same parameter shapes, another config (the output layer): train.load compares the saved config."""
+    from edu_gen import train
+    linear = gan.GANConfig(kind="mlp", data_shape=(2,), hidden_dim=8, latent_dim=3, image_output="linear")
+    path = tmp_path / "gan.pt"
+    train.save(path, gan.GAN(linear))
+    train.load(path, gan.GAN(linear))                                            # the same config loads
+    with pytest.raises(ValueError, match="image_output"):
+        train.load(path, gan.GAN(gan.GANConfig(kind="mlp", data_shape=(2,), hidden_dim=8, latent_dim=3, image_output="sigmoid")))
+
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+LOGITS = st.lists(st.floats(-80, 80, allow_nan=False, width=64), min_size=1, max_size=6)
+
+
+@settings(deadline=None)
+@given(real=LOGITS, fake=LOGITS, dtype=st.sampled_from([torch.float32, torch.float64]))
+def test_losses_against_torch_distributions_bernoulli(real, fake, dtype):
+    """Each loss is a mean of Bernoulli log-probabilities (label 1 = real): torch.distributions is the reference,
+    in float64; extreme logits (+-80), one example, batches of different sizes. Tolerance: float32's rounding of
+    log1p(exp(-|l|)) and of a mean of at most 6 terms of size <= 80, i.e. 80 * 8 eps (measured max ~ 2 eps * 80)."""
+    r, f = torch.tensor(real, dtype=dtype), torch.tensor(fake, dtype=dtype)
+    bern = lambda l: torch.distributions.Bernoulli(logits=l.double())
+    log_d_real = bern(r).log_prob(torch.ones(len(r), dtype=torch.float64))            # log D(x)
+    log_1md_fake = bern(f).log_prob(torch.zeros(len(f), dtype=torch.float64))          # log(1 - D(G(z)))
+    log_d_fake = bern(f).log_prob(torch.ones(len(f), dtype=torch.float64))             # log D(G(z))
+    tol = 8 * torch.finfo(dtype).eps * 80 + 1e-12
+    assert abs(gan.discriminator_loss(r, f).item() - (-log_d_real.mean() - log_1md_fake.mean()).item()) <= 2 * tol
+    assert abs(gan.value(r, f).item() - (log_d_real.mean() + log_1md_fake.mean()).item()) <= 2 * tol
+    assert abs(gan.generator_loss(f, "saturating").item() - log_1md_fake.mean().item()) <= tol
+    assert abs(gan.generator_loss(f, "non_saturating").item() - (-log_d_fake.mean()).item()) <= tol
+    assert gan.discriminator_loss(r, f).dtype == dtype
+
+
+@settings(deadline=None, max_examples=20)
+@given(batch=st.integers(1, 5), pack=st.integers(1, 3), seed=st.integers(0, 2**16))
+def test_the_packed_discriminator_is_invariant_to_the_order_of_the_packs(batch, pack, seed):
+    """Permuting whole packs permutes the logits (no example is judged by another pack's members)."""
+    torch.manual_seed(seed)
+    d = gan.MLPDiscriminator(gan.GANConfig(kind="mlp", data_shape=(2,), hidden_dim=8, latent_dim=2, image_output="linear", pack=pack))
+    x = torch.randn(batch * pack, 2)
+    order = torch.randperm(batch)
+    permuted = x.reshape(batch, pack, 2)[order].reshape(-1, 2)
+    assert torch.allclose(d(permuted), d(x)[order], atol=1e-6)

@@ -83,8 +83,23 @@ class GANConfig:
 # --------------------------------------------------------------------------------------------
 
 
+def _batch(x, name: str, trailing: tuple, what: str) -> torch.Tensor:
+    """Refuse anything but a floating-point tensor (B, *trailing) with B >= 1 (one message form for every network)."""
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor (B, {', '.join(map(str, trailing))}) of {what}, got "
+                        f"{f'dtype {x.dtype}' if isinstance(x, torch.Tensor) else type(x).__name__}")
+    if x.dim() != len(trailing) + 1 or tuple(x.shape[1:]) != tuple(trailing) or len(x) == 0:
+        raise ValueError(f"{name} must have shape (B, {', '.join(map(str, trailing))}) with B >= 1 ({what}), got {tuple(x.shape)}")
+    return x
+
+
 class MLPGenerator(nn.Module):
-    """z (B, d) -> G(z) (B, *data_shape): two hidden ReLU layers."""
+    """z (B, d) -> G(z) (B, *data_shape): two hidden ReLU layers of `hidden_dim` units.
+
+    Args:
+        config: a GANConfig; uses latent_dim (d), data_shape, hidden_dim and image_output (a final
+            sigmoid for "sigmoid", none for "linear").
+    """
 
     def __init__(self, config: GANConfig):
         super().__init__()
@@ -93,6 +108,18 @@ class MLPGenerator(nn.Module):
         self.net = nn.Sequential(*layers, *([nn.Sigmoid()] if config.image_output == "sigmoid" else []))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """G(z), on z's device and dtype.
+
+        Args:
+            z: (B, d) noise, B >= 1.
+
+        Returns:
+            (B, *data_shape) samples; in [0, 1] with image_output "sigmoid".
+
+        Raises:
+            TypeError: z is not a floating-point tensor. ValueError: z is not (B, d).
+        """
+        z = _batch(z, "z", (self.latent_dim,), "noise vectors")
         return self.net(z).reshape(len(z), *self.data_shape)
 
 
@@ -102,6 +129,9 @@ class MLPDiscriminator(nn.Module):
     With pack > 1 the B examples are grouped in B / pack packs of consecutive examples and each
     pack gets one logit (PacGAN): a discriminator that sees several samples at once can notice
     that they all look alike, which is what a collapsed generator produces.
+
+    Args:
+        config: a GANConfig; uses data_shape, hidden_dim and pack.
     """
 
     def __init__(self, config: GANConfig):
@@ -111,6 +141,19 @@ class MLPDiscriminator(nn.Module):
                                  nn.Linear(h, h), nn.LeakyReLU(0.2), nn.Linear(h, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits l(x), one per pack of `pack` consecutive examples, on x's device.
+
+        Args:
+            x: (B, *data_shape), B a multiple of pack.
+
+        Returns:
+            (B / pack,) logits (D = sigm(l)).
+
+        Raises:
+            TypeError: x is not a floating-point tensor. ValueError: x is not (B, *data_shape), or B
+                is not a multiple of pack.
+        """
+        x = _batch(x, "x", self.data_shape, "examples")
         if len(x) % self.pack:
             raise ValueError(f"the batch ({len(x)} examples) must be a multiple of pack = {self.pack}")
         return self.net(x.reshape(len(x) // self.pack, -1)).squeeze(1)          # (B / pack,)
@@ -122,6 +165,9 @@ class DCGANGenerator(nn.Module):
     A linear projection to (B, 2c, 7, 7), then two fractionally strided (transposed) convolutions,
     no pooling and no fully connected hidden layers; batch norm and ReLU after every layer except
     the output, which has a sigmoid (pixels in [0, 1]).
+
+    Args:
+        config: a GANConfig of kind "dcgan"; uses latent_dim (d) and channels (c).
     """
 
     def __init__(self, config: GANConfig):
@@ -134,6 +180,18 @@ class DCGANGenerator(nn.Module):
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """G(z), pixels in [0, 1], on z's device.
+
+        Args:
+            z: (B, d) noise; B >= 2 in training mode (batch norm needs two values per feature).
+
+        Returns:
+            (B, 1, 28, 28).
+
+        Raises:
+            TypeError: z is not a floating-point tensor. ValueError: z is not (B, d).
+        """
+        z = _batch(z, "z", (self.latent_dim,), "noise vectors")
         h = self.project(z).reshape(len(z), -1, 7, 7)                          # (B, 2c, 7, 7)
         return self.net(h)                                                     # (B, 1, 28, 28)
 
@@ -143,6 +201,9 @@ class DCGANDiscriminator(nn.Module):
 
     Batch norm normalises over the batch, so real and fake examples must be passed in separate
     calls (as `update_discriminator` does): a mixed batch would let D read the mix, not the image.
+
+    Args:
+        config: a GANConfig of kind "dcgan"; uses channels (c).
     """
 
     def __init__(self, config: GANConfig):
@@ -155,6 +216,18 @@ class DCGANDiscriminator(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits l(x), on x's device.
+
+        Args:
+            x: (B, 1, 28, 28) images in [0, 1] (not checked: D sees whatever G makes).
+
+        Returns:
+            (B,) logits (D = sigm(l)).
+
+        Raises:
+            TypeError: x is not a floating-point tensor. ValueError: x is not (B, 1, 28, 28).
+        """
+        x = _batch(x, "x", self.data_shape, "images")
         return self.net(x).squeeze(1)                                          # (B,)
 
 
@@ -220,7 +293,7 @@ class GAN(nn.Module):
             logits = self.discriminator(fake)
             if logits.shape != (2,):
                 raise RuntimeError("logits")
-        except RuntimeError as reason:
+        except (RuntimeError, ValueError) as reason:                          # a shape error of D's or of torch's
             raise ValueError(f"the generator makes samples of shape {tuple(fake.shape[1:])} but the discriminator "
                              f"expects {tuple(expected) if expected is not None else 'another shape'} and must return one "
                              f"logit per example (pack): they do not fit ({str(reason).splitlines()[0]})") from None
@@ -228,7 +301,18 @@ class GAN(nn.Module):
             self.generator.train(modes[0]), self.discriminator.train(modes[1])
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n samples G(z), z ~ N(0, I_d), in eval mode without gradients: (n, *data_shape) on the model's device."""
+        """n samples G(z), z ~ N(0, I_d), in eval mode without gradients (batch norm uses its running statistics).
+
+        Args:
+            n: the number of samples, an int >= 1.
+            generator: a CPU torch.Generator for reproducible z (z is drawn on the CPU, then moved).
+
+        Returns:
+            (n, *data_shape) on the model's device.
+
+        Raises:
+            TypeError: n is not an integer (a bool or a float). ValueError: n < 1.
+        """
         n = number(n, "n", "an int >= 1 (the number of samples)", integer=True, minimum=1)
         device = next(self.parameters()).device
         z = torch.randn(n, self.latent_dim, generator=generator).to(device)
@@ -240,7 +324,17 @@ class GAN(nn.Module):
         return x
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """G(z): (B, d) -> (B, *data_shape)."""
+        """G(z), with gradients (for sampling without them, `sample`).
+
+        Args:
+            z: (B, d) noise.
+
+        Returns:
+            (B, *data_shape) on z's device.
+
+        Raises:
+            TypeError, ValueError: z not a floating-point (B, d) tensor (the generator's check).
+        """
         return self.generator(z)
 
 
@@ -249,15 +343,34 @@ class GAN(nn.Module):
 # --------------------------------------------------------------------------------------------
 
 
+def _logits(l, name: str) -> torch.Tensor:
+    if not isinstance(l, torch.Tensor) or not l.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor of logits (B,), got "
+                        f"{f'dtype {l.dtype}' if isinstance(l, torch.Tensor) else type(l).__name__}")
+    if l.dim() != 1 or len(l) == 0:
+        raise ValueError(f"{name} must have shape (B,) with B >= 1, one logit per example (a mean over an empty "
+                         f"batch is NaN), got {tuple(l.shape)}")
+    return l
+
+
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    r"""D's loss, the negative of its part of V: :math:`-\frac1B\sum\log D(x) - \frac1B\sum\log(1 - D(G(z)))`.
+    r"""D's loss, the negative of its part of V: :math:`-\frac1B\sum\log D(x) - \frac1{B'}\sum\log(1 - D(G(z)))`.
+
+    The two means are taken separately, each over its own batch (Goodfellow et al., 2014, Algorithm 1).
+    Computed from logits with `F.binary_cross_entropy_with_logits`, exact for logits of any size.
 
     Args:
-        real_logits: (B,) logits l(x) on real examples. fake_logits: (B',) logits on generated ones.
+        real_logits: (B,) logits l(x) on real examples. fake_logits: (B',) logits on generated ones;
+            floating point, B, B' >= 1.
 
     Returns:
-        A scalar; 2 log 2 when every logit is 0 (D = 1/2), 0 when D is certain and right.
+        A 0-d tensor in nats, >= 0, on the logits' device; 2 log 2 when every logit is 0 (D = 1/2),
+        0 in the limit where D is certain and right.
+
+    Raises:
+        TypeError: a logit tensor that is not floating point. ValueError: one that is not (B,) with B >= 1.
     """
+    real_logits, fake_logits = _logits(real_logits, "real_logits"), _logits(fake_logits, "fake_logits")
     real = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))    # -mean log D(x)
     fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))   # -mean log(1 - D(G(z)))
     return real + fake
@@ -269,11 +382,22 @@ def generator_loss(fake_logits: torch.Tensor, kind: str = "non_saturating") -> t
     "saturating": :math:`\frac1B\sum\log(1 - D(G(z)))`, G's part of V as in the minimax game; its
     gradient in l is :math:`-D(G(z))`, close to 0 when D rejects the samples (early in training).
     "non_saturating": :math:`-\frac1B\sum\log D(G(z))`, Goodfellow et al.'s practical choice; its
-    gradient in l is :math:`-(1 - D(G(z)))`, close to -1 when D rejects them. Same fixed point.
+    gradient in l is :math:`-(1 - D(G(z)))`, close to -1 when D rejects them. Same fixed point
+    (Goodfellow et al., 2014, section 3).
+
+    Args:
+        fake_logits: (B,) floating-point logits, B >= 1.
+        kind: "saturating" or "non_saturating".
+
+    Returns:
+        A 0-d tensor in nats on the logits' device: in (-inf, 0] for "saturating", [0, inf) for
+        "non_saturating"; -log 2 and log 2 at D = 1/2.
 
     Raises:
-        ValueError: kind not one of GENERATOR_LOSSES.
+        ValueError: kind not one of GENERATOR_LOSSES, or fake_logits not (B,) with B >= 1.
+        TypeError: fake_logits not a floating-point tensor.
     """
+    fake_logits = _logits(fake_logits, "fake_logits")
     if kind == "saturating":
         return -F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
     if kind == "non_saturating":
@@ -282,7 +406,18 @@ def generator_loss(fake_logits: torch.Tensor, kind: str = "non_saturating") -> t
 
 
 def value(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """The Monte Carlo estimate of V(D, G) (nats), the negative of `discriminator_loss`; at most 0, -log 4 at D = 1/2."""
+    """The Monte Carlo estimate of V(D, G), the negative of `discriminator_loss` (Goodfellow et al., 2014, eq. 1).
+
+    Args:
+        real_logits: (B,) logits on samples of p_data. fake_logits: (B',) logits on samples of p_g.
+
+    Returns:
+        A 0-d tensor in nats, <= 0; -log 4 when every logit is 0 (D = 1/2); at D*, its expectation is
+        -log 4 + 2 JSD(p_data || p_g).
+
+    Raises:
+        TypeError, ValueError: as `discriminator_loss`.
+    """
     return -discriminator_loss(real_logits, fake_logits)
 
 
@@ -304,12 +439,20 @@ def update_discriminator(gan: GAN, real: torch.Tensor, optimizer: torch.optim.Op
     G's samples are detached, so G's parameters receive no gradient and do not change. Real and
     fake go through D in two separate calls (batch norm sees one kind per batch).
 
+    Args:
+        gan: the model (trained in place).
+        real: (B, *data_shape) real examples, on the model's device, B >= 1 (a multiple of pack).
+        optimizer: an optimiser over D's parameters (only these should be in it).
+        generator: a CPU torch.Generator for reproducible z. step: the step number, for messages.
+
     Returns:
-        {"d_loss", "d_real": mean D(x), "d_fake": mean D(G(z))}, floats.
+        {"d_loss" (nats), "d_real": mean D(x), "d_fake": mean D(G(z))}, floats.
 
     Raises:
+        TypeError, ValueError: real is not a floating-point (B, *data_shape) tensor.
         NonFiniteLossError: the loss is NaN or infinite (names the discriminator and the step).
     """
+    real = _batch(real, "real", gan.config.data_shape, "real examples")
     z = torch.randn(len(real), gan.latent_dim, generator=generator).to(real.device)
     with torch.no_grad():
         fake = gan.generator(z)                                                 # (B, *data_shape), no graph to G
@@ -330,12 +473,23 @@ def update_generator(gan: GAN, batch_size: int, optimizer: torch.optim.Optimizer
     Only `optimizer` (over G's parameters) steps; the gradients this leaves on D are cleared, so
     D's parameters do not change.
 
+    Args:
+        gan: the model (trained in place).
+        batch_size: B, the number of fresh samples, an int >= 1 (a multiple of pack).
+        optimizer: an optimiser over G's parameters.
+        loss: "saturating" or "non_saturating" (`generator_loss`).
+        generator: a CPU torch.Generator for reproducible z. step: the step number, for messages.
+
     Returns:
-        {"g_loss", "g_grad_norm": the norm of the gradient over all of G's parameters}, floats.
+        {"g_loss" (nats), "g_grad_norm": the norm of the gradient over all of G's parameters}, floats.
 
     Raises:
+        TypeError, ValueError: batch_size not an int >= 1, or an unknown loss.
         NonFiniteLossError: the loss is NaN or infinite (names the generator and the step).
     """
+    batch_size = number(batch_size, "batch_size", "an int >= 1 (samples per generator step)", integer=True, minimum=1)
+    if loss not in GENERATOR_LOSSES:
+        raise ValueError(f"loss must be one of {GENERATOR_LOSSES}, got {loss!r}")
     device = next(gan.generator.parameters()).device
     z = torch.randn(batch_size, gan.latent_dim, generator=generator).to(device)
     g_loss = generator_loss(gan.discriminator(gan.generator(z)), loss)
