@@ -860,3 +860,210 @@ LITERAL[_E9] = {
     return torch.sigmoid(log_p_data - log_p_g)
 ''',
 }
+
+# --------------------------------------------------------------------------- 07 AAE (h22)
+
+_E7 = "07_aae"
+
+_AAE_STEP3 = '''    loss_g = generator_loss(flat @ W_enc.T @ w_disc + b_disc)
+    (grad,) = torch.autograd.grad(loss_g, (W_enc,))
+    with torch.no_grad():
+        W_enc = W_enc - lr * grad
+'''
+
+MISTAKES += [
+    # mixture_codes
+    dict(exercise=_E7, function="mixture_codes", name="angle 2 pi k / 9 (ten components over nine steps)",
+         replace=[("angle = 2 * math.pi * labels.to(eps.dtype) / 10", "angle = 2 * math.pi * labels.to(eps.dtype) / 9")]),
+    dict(exercise=_E7, function="mixture_codes", name="degrees, not radians (360 k / 10)",
+         replace=[("angle = 2 * math.pi * labels.to(eps.dtype) / 10", "angle = 360 * labels.to(eps.dtype) / 10")]),
+    dict(exercise=_E7, function="mixture_codes", name="cos and sin swapped (component 0 at (0, R))",
+         replace=[("radial = torch.stack([angle.cos(), angle.sin()], dim=1)", "radial = torch.stack([angle.sin(), angle.cos()], dim=1)")]),
+    dict(exercise=_E7, function="mixture_codes", name="radial and tangential spreads swapped",
+         replace=[("(radius + radial_std * eps[:, :1]) * radial + tangential_std * eps[:, 1:] * across",
+                   "(radius + tangential_std * eps[:, :1]) * radial + radial_std * eps[:, 1:] * across")]),
+    dict(exercise=_E7, function="mixture_codes", name="tangential direction reversed, (sin a, -cos a)",
+         replace=[("across = torch.stack([-angle.sin(), angle.cos()], dim=1)", "across = torch.stack([angle.sin(), -angle.cos()], dim=1)")]),
+    dict(exercise=_E7, function="mixture_codes", name="both noises along the radius",
+         replace=[("tangential_std * eps[:, 1:] * across", "tangential_std * eps[:, 1:] * radial")]),
+    dict(exercise=_E7, function="mixture_codes", name="the noise scales the radius (R s_r eps)",
+         replace=[("(radius + radial_std * eps[:, :1])", "radius * (1 + radial_std * eps[:, :1])")]),
+    # sample_mixture
+    dict(exercise=_E7, function="sample_mixture", name="labels 0..8 (randint(9))",
+         replace=[("torch.randint(10, (n,), generator=g)", "torch.randint(9, (n,), generator=g)")]),
+    dict(exercise=_E7, function="sample_mixture", name="labels 1..10",
+         replace=[("torch.randint(10, (n,), generator=g)", "torch.randint(1, 11, (n,), generator=g)")]),
+    dict(exercise=_E7, function="sample_mixture", name="uniform noise (rand) instead of standard normal",
+         replace=[("eps = torch.randn(n, 2, generator=g)", "eps = torch.rand(n, 2, generator=g)")]),
+    dict(exercise=_E7, function="sample_mixture", name="the seed ignored (the global generator)",
+         replace=[("labels = torch.randint(10, (n,), generator=g)", "labels = torch.randint(10, (n,))"),
+                  ("eps = torch.randn(n, 2, generator=g)", "eps = torch.randn(n, 2)")]),
+    dict(exercise=_E7, function="sample_mixture", name="the labels not returned",
+         replace=[("return mixture_codes(labels, eps, radius, radial_std, tangential_std), labels",
+                   "return mixture_codes(labels, eps, radius, radial_std, tangential_std)")]),
+    dict(exercise=_E7, function="sample_mixture", name="defaults ignored (radius 1, unit spreads)",
+         replace=[("return mixture_codes(labels, eps, radius, radial_std, tangential_std), labels",
+                   "return mixture_codes(labels, eps, 1.0, 1.0, 1.0), labels")]),
+    # discriminator_loss
+    dict(exercise=_E7, function="discriminator_loss", name="log(sigmoid) instead of logsigmoid (inf for large logits)",
+         replace=[("return -(F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean())",
+                   "return -(torch.log(torch.sigmoid(real_logits)).mean() + torch.log(1 - torch.sigmoid(fake_logits)).mean())")]),
+    dict(exercise=_E7, function="discriminator_loss", name="prior and data codes swapped",
+         replace=[("F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean()",
+                   "F.logsigmoid(fake_logits).mean() + F.logsigmoid(-real_logits).mean()")]),
+    dict(exercise=_E7, function="discriminator_loss", name="log d(q(x)) in place of log(1 - d(q(x)))",
+         replace=[("F.logsigmoid(-fake_logits)", "F.logsigmoid(fake_logits)")]),
+    dict(exercise=_E7, function="discriminator_loss", name="sign dropped (returns V, not -V)",
+         replace=[("return -(F.logsigmoid(", "return (F.logsigmoid(")]),
+    dict(exercise=_E7, function="discriminator_loss", name="sums instead of means",
+         replace=[("F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean()",
+                   "F.logsigmoid(real_logits).sum() + F.logsigmoid(-fake_logits).sum()")]),
+    dict(exercise=_E7, function="discriminator_loss", name="one mean over both batches (half the loss)",
+         replace=[("return -(F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean())",
+                   "return -torch.cat([F.logsigmoid(real_logits), F.logsigmoid(-fake_logits)]).mean()")]),
+    dict(exercise=_E7, function="discriminator_loss", name="rule: PyTorch's BCE with logits", every_test="test_discriminator_loss",
+         source='''def discriminator_loss(real_logits, fake_logits):
+    return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+'''),
+    # generator_loss
+    dict(exercise=_E7, function="generator_loss", name="the saturating loss, log(1 - d(q(x)))",
+         replace=[("return -F.logsigmoid(fake_logits).mean()", "return F.logsigmoid(-fake_logits).mean()")]),
+    dict(exercise=_E7, function="generator_loss", name="the discriminator's half, -log(1 - d(q(x))) (the slide's label)",
+         replace=[("return -F.logsigmoid(fake_logits).mean()", "return -F.logsigmoid(-fake_logits).mean()")]),
+    dict(exercise=_E7, function="generator_loss", name="sign dropped",
+         replace=[("return -F.logsigmoid(fake_logits).mean()", "return F.logsigmoid(fake_logits).mean()")]),
+    dict(exercise=_E7, function="generator_loss", name="log(sigmoid) (inf when d rejects for sure)",
+         replace=[("return -F.logsigmoid(fake_logits).mean()", "return -torch.log(torch.sigmoid(fake_logits)).mean()")]),
+    dict(exercise=_E7, function="generator_loss", name="sum instead of mean",
+         replace=[("return -F.logsigmoid(fake_logits).mean()", "return -F.logsigmoid(fake_logits).sum()")]),
+    dict(exercise=_E7, function="generator_loss", name="rule: PyTorch's BCE with logits", every_test="test_generator_loss",
+         source='''def generator_loss(fake_logits):
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+'''),
+    # aae_iteration
+    dict(exercise=_E7, function="aae_iteration", name="reconstruction summed over the batch, not averaged",
+         replace=[(").sum(1).mean()", ").sum()")]),
+    dict(exercise=_E7, function="aae_iteration", name="reconstruction averaged over the pixels",
+         replace=[(").sum(1).mean()", ").mean()")]),
+    dict(exercise=_E7, function="aae_iteration", name="x and 1 - x swapped in the reconstruction",
+         replace=[("-(flat * F.logsigmoid(logits) + (1 - flat) * F.logsigmoid(-logits))",
+                   "-((1 - flat) * F.logsigmoid(logits) + flat * F.logsigmoid(-logits))")]),
+    dict(exercise=_E7, function="aae_iteration", name="the discriminator sees the encoder's codes from before step 1",
+         replace=[("    W_enc, W_dec, b_dec, w_disc, b_disc = (t.detach()", "    W_enc0 = W_enc.detach()\n    W_enc, W_dec, b_dec, w_disc, b_disc = (t.detach()"),
+                  ("z_data = flat @ W_enc.T", "z_data = flat @ W_enc0.T")]),
+    dict(exercise=_E7, function="aae_iteration", name="step 3 uses the discriminator from before step 2",
+         replace=[("    # 2. discriminator", "    w_old, b_old = w_disc.detach(), b_disc.detach()\n    # 2. discriminator"),
+                  ("generator_loss(flat @ W_enc.T @ w_disc + b_disc)", "generator_loss(flat @ W_enc.T @ w_old + b_old)")]),
+    dict(exercise=_E7, function="aae_iteration", name="step 3 on the discriminator's loss (the slide's label): minus -V",
+         replace=[("loss_g = generator_loss(flat @ W_enc.T @ w_disc + b_disc)",
+                   "loss_g = -discriminator_loss(z_prior @ w_disc + b_disc, flat @ W_enc.T @ w_disc + b_disc)")]),
+    dict(exercise=_E7, function="aae_iteration", name="step 3 also steps the discriminator",
+         replace=[(_AAE_STEP3, '''    loss_g = generator_loss(flat @ W_enc.T @ w_disc + b_disc)
+    grad, g_w, g_b = torch.autograd.grad(loss_g, (W_enc, w_disc, b_disc))
+    with torch.no_grad():
+        W_enc, w_disc, b_disc = W_enc - lr * grad, w_disc - lr * g_w, b_disc - lr * g_b
+''')]),
+    dict(exercise=_E7, function="aae_iteration", name="gradient ascent in step 3 (W_enc + lr grad)",
+         replace=[("W_enc = W_enc - lr * grad", "W_enc = W_enc + lr * grad")]),
+    dict(exercise=_E7, function="aae_iteration", name="discriminator updated before the reconstruction",
+         source='''def aae_iteration(x, z_prior, W_enc, W_dec, b_dec, w_disc, b_disc, lr):
+    W_enc, W_dec, b_dec, w_disc, b_disc = (t.detach().clone().requires_grad_() for t in (W_enc, W_dec, b_dec, w_disc, b_disc))
+    flat = x.flatten(1)
+    with torch.no_grad():
+        z_data = flat @ W_enc.T
+    grads = torch.autograd.grad(discriminator_loss(z_prior @ w_disc + b_disc, z_data @ w_disc + b_disc), (w_disc, b_disc))
+    with torch.no_grad():
+        w_disc, b_disc = w_disc - lr * grads[0], b_disc - lr * grads[1]
+    logits = flat @ W_enc.T @ W_dec.T + b_dec
+    recon = -(flat * F.logsigmoid(logits) + (1 - flat) * F.logsigmoid(-logits)).sum(1).mean()
+    grads = torch.autograd.grad(recon, (W_enc, W_dec, b_dec))
+    with torch.no_grad():
+        W_enc, W_dec, b_dec = (p - lr * g for p, g in zip((W_enc, W_dec, b_dec), grads))
+    W_enc.requires_grad_()
+    (grad,) = torch.autograd.grad(generator_loss(flat @ W_enc.T @ w_disc + b_disc), (W_enc,))
+    return (W_enc - lr * grad).detach(), W_dec.detach(), b_dec.detach(), w_disc.detach(), b_disc.detach()
+'''),
+    dict(exercise=_E7, function="aae_iteration", name="rule: PyTorch's BCE with logits for the reconstruction", every_test="test_aae_iteration",
+         replace=[("recon = -(flat * F.logsigmoid(logits) + (1 - flat) * F.logsigmoid(-logits)).sum(1).mean()",
+                   "recon = F.binary_cross_entropy_with_logits(logits, flat, reduction='sum') / len(flat)")]),
+    # parzen_log_density
+    dict(exercise=_E7, function="parzen_log_density", name="sigma instead of sigma^2 in the exponent",
+         replace=[("-sq / (2 * sigma ** 2)", "-sq / (2 * sigma)")]),
+    dict(exercise=_E7, function="parzen_log_density", name="log S not subtracted (a sum of kernels)",
+         replace=[(" - math.log(S)", "")]),
+    dict(exercise=_E7, function="parzen_log_density", name="normaliser of one dimension, not D",
+         replace=[("0.5 * D * math.log(2 * math.pi * sigma ** 2)", "0.5 * math.log(2 * math.pi * sigma ** 2)")]),
+    dict(exercise=_E7, function="parzen_log_density", name="sigma instead of sigma^2 in the normaliser",
+         replace=[("math.log(2 * math.pi * sigma ** 2)", "math.log(2 * math.pi * sigma)")]),
+    dict(exercise=_E7, function="parzen_log_density", name="log(mean(exp)) (-inf when every kernel underflows)",
+         replace=[("torch.logsumexp(-sq / (2 * sigma ** 2), dim=1) - math.log(S)", "torch.log(torch.exp(-sq / (2 * sigma ** 2)).mean(dim=1))")]),
+    dict(exercise=_E7, function="parzen_log_density", name="distance not squared",
+         replace=[("torch.logsumexp(-sq / ", "torch.logsumexp(-sq.clamp(min=0).sqrt() / ")]),
+    dict(exercise=_E7, function="parzen_log_density", name="+ 2 a^T b in the squared distance",
+         replace=[("- 2 * test @ samples.T", "+ 2 * test @ samples.T")]),
+    dict(exercise=_E7, function="parzen_log_density", name="logsumexp over the test points (dim 0)",
+         replace=[("torch.logsumexp(-sq / (2 * sigma ** 2), dim=1)", "torch.logsumexp(-sq / (2 * sigma ** 2), dim=0)")]),
+    dict(exercise=_E7, function="parzen_log_density", name="the mean over the test points (a scalar)",
+         source='''def parzen_log_density(test, samples, sigma):
+    S, D = samples.shape
+    sq = (test ** 2).sum(1, keepdim=True) - 2 * test @ samples.T + (samples ** 2).sum(1)
+    return (torch.logsumexp(-sq / (2 * sigma ** 2), dim=1) - math.log(S) - 0.5 * D * math.log(2 * math.pi * sigma ** 2)).mean()
+'''),
+]
+
+CORRECT += [
+    dict(exercise=_E7, function="mixture_codes", name="a rotation matrix per code",
+         source='''def mixture_codes(labels, eps, radius, radial_std, tangential_std):
+    angle = 2 * math.pi * labels.to(eps.dtype) / 10
+    c, s = torch.cos(angle), torch.sin(angle)
+    rotation = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)      # (n, 2, 2)
+    local = torch.stack([radius + radial_std * eps[:, 0], tangential_std * eps[:, 1]], -1)
+    return (rotation @ local.unsqueeze(-1)).squeeze(-1)
+'''),
+    dict(exercise=_E7, function="discriminator_loss", name="softplus form",
+         source='''def discriminator_loss(real_logits, fake_logits):
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+'''),
+    dict(exercise=_E7, function="generator_loss", name="softplus form",
+         source='''def generator_loss(fake_logits):
+    return F.softplus(-fake_logits).mean()
+'''),
+    dict(exercise=_E7, function="aae_iteration", name="torch.optim.SGD and backward, codes not under no_grad in step 2",
+         source='''def aae_iteration(x, z_prior, W_enc, W_dec, b_dec, w_disc, b_disc, lr):
+    W_enc, W_dec, b_dec, w_disc, b_disc = (t.detach().clone().requires_grad_() for t in (W_enc, W_dec, b_dec, w_disc, b_disc))
+    flat = x.flatten(1)
+
+    def step(params, loss):
+        opt = torch.optim.SGD(params, lr=lr)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    logits = flat @ W_enc.T @ W_dec.T + b_dec
+    step([W_enc, W_dec, b_dec], -(flat * F.logsigmoid(logits) + (1 - flat) * F.logsigmoid(-logits)).sum(1).mean())
+    step([w_disc, b_disc], discriminator_loss(z_prior @ w_disc + b_disc, flat @ W_enc.T @ w_disc + b_disc))
+    step([W_enc], generator_loss(flat @ W_enc.T @ w_disc + b_disc))
+    return W_enc.detach(), W_dec.detach(), b_dec.detach(), w_disc.detach(), b_disc.detach()
+'''),
+    dict(exercise=_E7, function="parzen_log_density", name="torch.cdist and a loop over test points",
+         source='''def parzen_log_density(test, samples, sigma):
+    S, D = samples.shape
+    out = []
+    for t in test:
+        sq = torch.cdist(t[None], samples)[0] ** 2
+        out.append(torch.logsumexp(-sq / (2 * sigma ** 2), 0) - math.log(S) - D / 2 * math.log(2 * math.pi * sigma ** 2))
+    return torch.stack(out)
+'''),
+]
+
+LITERAL[_E7] = {
+    "discriminator_loss": '''def discriminator_loss(real_logits, fake_logits):
+    return -(F.logsigmoid(real_logits) + F.logsigmoid(-fake_logits)).mean()
+''',
+    "parzen_log_density": '''def parzen_log_density(test, samples, sigma):
+    S, D = samples.shape
+    sq = torch.cdist(test, samples) ** 2
+    return torch.logsumexp(-sq / (2 * sigma**2), dim=1) - math.log(S) - D / 2 * math.log(2 * math.pi * sigma**2)
+''',
+}

@@ -62,6 +62,16 @@ def test_sample_mixture_returns_codes_and_uniform_labels(student):
         assert abs(float((zk @ radial).std()) - 0.5) < 0.03, "the spread along the radius must be s_r"
 
 
+@pytest.mark.points(1)
+def test_sample_mixture_follows_its_seed(student):
+    """`sample_mixture` draws with a generator seeded with `seed`: the same seed gives the same codes, another seed others"""
+    first, again, other = (RULES.call(student, "sample_mixture", 50, seed) for seed in (11, 11, 12))
+    assert all(isinstance(r, tuple) and len(r) == 2 for r in (first, again, other)), "sample_mixture must return a pair (z, labels)"
+    assert torch.equal(first[0], again[0]) and torch.equal(first[1], again[1]), \
+        "the same seed must give the same codes and labels: draw with torch.Generator().manual_seed(seed)"
+    assert not torch.equal(first[0], other[0]), "another seed must give other codes"
+
+
 # --------------------------------------------------------------------------- 2. losses
 
 
