@@ -176,7 +176,7 @@ class AAE(nn.Module):
 
 
 def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of grey levels x under Bernoulli logits, summed over pixels, mean over the batch (nats per image).
+    """Cross-entropy of grey levels x under Bernoulli logits, summed over pixels, mean over the batch (per image).
 
     A reconstruction error, not a log-likelihood: x holds grey levels, not binary pixels.
 
@@ -242,7 +242,7 @@ def _update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> float:
 
 
 def reconstruction_step(model: AAE, optimizer, x: torch.Tensor, y=None) -> float:
-    """Step 1: update phi, theta on the reconstruction cross-entropy of x; returns it (nats per image).
+    """Step 1: update phi, theta on the reconstruction cross-entropy of x; returns it (per image; a cross-entropy of grey levels, not a log-likelihood).
 
     Args:
         model: an `AAE`. optimizer: its ``optimizers(model)["ae"]``. x: (B, 1, 28, 28) in [0, 1].
@@ -290,7 +290,8 @@ def vae_prior_loss(model, x: torch.Tensor, prior: str) -> dict[str, torch.Tensor
 
     unbiased for the KL, needing only log p(z) (`prior_log_density`): no closed form exists for
     the mixture or the swiss roll. x (B, 1, 28, 28) grey levels, so recon is a cross-entropy.
-    Returns the batch means ``loss``, ``recon``, ``kl`` (nats per image).
+    Returns the batch means ``loss``, ``recon``, ``kl`` per image (the KL in nats; recon and loss are
+    cross-entropies of grey levels, not log-likelihoods).
 
     Args:
         model: a `vae.VAE` with latent_dim 2 (any d for the Gaussian). x: (B, 1, 28, 28) in [0, 1]. prior: one of `PRIORS`.
