@@ -71,7 +71,7 @@ def _fast_pixelcnn(model: pc.PixelCNN, x, u, first_row=0):
 
 def _fast_gated(model: pc.GatedPixelCNN, x, u, first_row=0):
     _, _, height, width = x.shape
-    reach = (model.config.kernel_size // 2) * len(model.gated)    # rows above r that the vertical stack sees
+    reach = model.rows_needed()                                   # rows above r that the vertical stack sees
     for r in range(first_row, height):
         # vertical stack, once per row: at row r it depends on rows < r only, all drawn already
         top = max(0, r - reach)
