@@ -181,6 +181,32 @@ def test_grades_csv_has_a_row_per_student_and_a_column_per_test(batch):
     assert float(dict(zip(header, rows[batch["students"].index("c_partly_wrong")]))["total"]) == 8
 
 
+def test_the_class_summary_counts_what_grades_json_says(batch):
+    """summary.md, recounted from grades.json: submitted notebooks, mean score, and per check how many failed it.
+
+    Not-submitted notebooks must not count as failures (e_misnamed has no 01 notebook); checks are listed
+    most-failed first.
+    """
+    text = (batch["out"] / "summary.md").read_text()
+    students = batch["summary"]["students"]
+    assert f"{len(students)} students." in text
+    for exercise, tests in batch["summary"]["exercises"].items():
+        section = text.split(f"## {exercise} (out of ")[1].split("\n## ")[0]
+        notebooks = [s["notebooks"][exercise] for s in students.values()
+                     if not any(t["kind"] == "not submitted" for t in s["notebooks"][exercise]["tests"])]
+        assert f"- submitted by {len(notebooks)} of {len(students)} students" in section, section[:500]
+        mean = sum(n["earned"] for n in notebooks) / len(notebooks)
+        assert f"- mean {mean:.1f}," in section, (mean, section[:500])
+        rows = re.findall(r"^\| (\d+) of (\d+) \| (.*?) \| ", section, flags=re.M)
+        descriptions = {t["description"].replace("|", "\\|"): t["test"] for t in tests}
+        counted = {descriptions[d]: int(k) for k, n, d in rows}
+        expected = {t["test"]: sum(any(r["test"] == t["test"] and r["earned"] < t["points"] for r in n["tests"]) for n in notebooks)
+                    for t in tests}
+        assert counted == expected, exercise
+        assert [int(k) for k, _, _ in rows] == sorted((int(k) for k, _, _ in rows), reverse=True)
+    assert "e_misnamed" not in text and "a_solution" not in text  # no student is named
+
+
 def test_feedback_never_shows_hidden_values_tracebacks_or_test_source(batch):
     source_lines = {line.strip() for test_file in TESTS.glob("test_*.py")
                     for line in test_file.read_text().splitlines() if len(line.strip()) > 30}

@@ -199,3 +199,26 @@ def test_failures_are_classified_for_the_feedback():
     assert plugin.classify(AssertionError("the shape is wrong")) == ("check failed", "the shape is wrong")
     kind, message = plugin.classify(TypeError("unsupported operand 0.5 + 'x'"))
     assert kind == "error in the check" and "0.5" not in message and "TypeError" in message
+
+
+def test_the_class_summary_of_a_small_class():
+    """Four students: two checks; one student did not submit (not a failure), one notebook could not run."""
+    from edu_gen.grading.grade import NotebookGrade, class_summary
+    from edu_gen.grading.plugin import TestInfo, TestResult
+    from edu_gen.grading.submission import RunReport
+
+    easy, hard = TestInfo("test_easy", "the easy part", 1.0), TestInfo("test_hard", "the hard part", 3.0)
+
+    def notebook(easy_points, hard_points, hard_kind="", run=RunReport()):
+        return NotebookGrade("01_x", [TestResult(easy, easy_points, "" if easy_points == 1 else "wrong values"),
+                                      TestResult(hard, hard_points, hard_kind)], run)
+
+    grades = {"ann": {"01_x": notebook(1, 3)},
+              "bob": {"01_x": notebook(1, 0, "timed out")},
+              "cy": {"01_x": notebook(0, 0, "wrong shape", RunReport(not_run="not a notebook"))},
+              "dee": {"01_x": NotebookGrade("01_x", [TestResult(easy, 0, "not submitted"), TestResult(hard, 0, "not submitted")], None)}}
+    info = class_summary({"01_x": (None, [easy, hard])}, grades)["01_x"]
+    assert (info["students"], info["submitted"], info["not_run"], info["max"]) == (4, 3, 1, 4)
+    assert info["mean"] == (4 + 1 + 0) / 3 and info["median"] == 1 and (info["full_marks"], info["zero"]) == (1, 1)
+    assert [(c["test"], c["failed"]) for c in info["checks"]] == [("test_hard", 2), ("test_easy", 1)]
+    assert info["checks"][0]["kinds"] == {"timed out": 1, "wrong shape": 1}

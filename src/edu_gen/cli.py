@@ -72,7 +72,7 @@ def _grade(args) -> int:
     from edu_gen.grading import grade, plugin, sandbox
 
     options = grade.Options(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_mb=args.memory_mb,
-                            disk_mb=args.disk_mb, sandbox=args.sandbox, sandbox_user=args.sandbox_user, solutions=args.solutions,
+                            total_memory_mb=args.total_memory_mb, disk_mb=args.disk_mb, sandbox=args.sandbox, sandbox_user=args.sandbox_user, solutions=args.solutions,
                             exercises=tuple(args.exercises) if args.exercises else None)
     started = time.monotonic()
     try:
@@ -82,7 +82,7 @@ def _grade(args) -> int:
         return 1
     notebooks = sum(len(s["notebooks"]) for s in summary["students"].values())
     print(f"graded {len(summary['students'])} students, {notebooks} notebooks in {time.monotonic() - started:.1f} s: "
-          f"{args.out / 'grades.csv'}, feedback in {args.out / 'feedback'}")
+          f"{args.out / 'grades.csv'}, class summary {args.out / 'summary.md'}, feedback in {args.out / 'feedback'}")
     return 0
 
 
@@ -109,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     grade_parser.add_argument("--timeout", type=float, default=300.0, help="seconds per notebook, all in (default 300)")
     grade_parser.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per cell or call (default 60)")
     grade_parser.add_argument("--memory-mb", type=int, default=4096, help="address-space limit per kernel (default 4096)")
+    grade_parser.add_argument("--total-memory-mb", type=int, default=3072,
+                              help="with a sandbox, where a cgroup can be made: memory of a notebook's processes together, "
+                                   "its files in /tmp included; reaching it stops the whole notebook (default 3072)")
     grade_parser.add_argument("--exercises", nargs="+", metavar="NN_name", default=None,
                               help="grade only these exercises (e.g. 02_manifold_learning, or just 02); totals "
                                    "are over them (default: every exercise in --tests)")

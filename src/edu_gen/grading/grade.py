@@ -51,6 +51,7 @@ class Options:
     timeout: float = 300.0  # seconds per notebook: start, every cell and every grading call
     cell_timeout: float = 60.0  # seconds per cell and per grading call
     memory_mb: int = 4096  # address-space limit of a kernel
+    total_memory_mb: int = 3072  # with a sandbox and a cgroup: memory of a notebook's processes together
     disk_mb: int = 1024  # the sandbox's tmpfs: everything a kernel may write (memory, not disk)
     sandbox: bool = False  # bubblewrap sandbox per kernel (as an ordinary user; as root give sandbox_user)
     sandbox_user: str | None = None  # as root: the user kernels run as (implies sandbox)
@@ -137,12 +138,16 @@ def grade(submissions: Path, out: Path, tests: Path, options: Options = Options(
         sandboxing.SandboxError: the sandbox cannot be set up safely.
         plugin.GradingTestsError: the grading tests themselves are broken.
     """
+    for name in ("timeout", "cell_timeout", "memory_mb", "total_memory_mb", "disk_mb"):
+        value = getattr(options, name)
+        if not value > 0:  # also refuses NaN
+            raise GradingInputError(f"--{name.replace('_', '-')} must be a positive number, got {value!r}")
     submissions, out, tests = submissions.resolve(), out.resolve(), tests.resolve()
     students, exercises = find_students(submissions), find_exercises(tests, options.exercises)
     if out == submissions or submissions in out.parents:
         raise GradingInputError("the output folder must not be inside the submissions folder")
     out.mkdir(parents=True, exist_ok=True)
-    limits = sandboxing.Limits(memory_mb=options.memory_mb, disk_mb=options.disk_mb,
+    limits = sandboxing.Limits(memory_mb=options.memory_mb, total_memory_mb=options.total_memory_mb, disk_mb=options.disk_mb,
                                cpu_seconds=int(options.timeout * (os.cpu_count() or 1)) + 60)
     work = Path(tempfile.mkdtemp(prefix="edu-gen-grade-"))
     try:
@@ -168,6 +173,7 @@ def grade(submissions: Path, out: Path, tests: Path, options: Options = Options(
     # ASCII JSON: a student's folder name with undecodable bytes (surrogates) cannot break it
     (out / "grades.json").write_text(json.dumps(summary, indent=1, ensure_ascii=True) + "\n", encoding="utf-8")
     _write_feedback(out / "feedback", exercises, grades, ignored)
+    _write_class_summary(out / "summary.md", exercises, grades)
     return summary
 
 
@@ -275,6 +281,62 @@ def _write_feedback(folder: Path, exercises, grades, ignored) -> None:
                 verdict = "passed" if not r.kind else f"**{r.kind}**" + (f": {r.message}" if r.message else "")
                 lines.append(f"| {_number(r.earned)} / {_number(r.test.points)} | {_cell(r.test.description)} | {_cell(verdict)} |")
         (folder / f"{student}.md").write_text("\n".join(lines) + "\n", encoding="utf-8", errors="backslashreplace")
+
+
+def class_summary(exercises, grades) -> dict:
+    """Per exercise: how the class did, and which checks most students failed.
+
+    Only submitted notebooks count (a missing notebook is reported as such, not as failed checks).
+    Returns ``{exercise: {"students", "submitted", "not_run", "mean", "median", "full_marks", "zero",
+    "max", "checks": [{"test", "description", "points", "failed", "kinds"}, ...]}}`` with the checks
+    ordered by how many submitted notebooks failed them (most first); ``kinds`` counts the kinds of
+    problem (the grader's own words: "wrong values", "timed out", ...).
+    """
+    result = {}
+    for exercise, (_, tests_info) in exercises.items():
+        submitted = [notebooks[exercise] for notebooks in grades.values() if notebooks[exercise].run is not None]
+        scores = sorted(sum(r.earned for r in g.results) for g in submitted)
+        maximum = sum(t.points for t in tests_info)
+        checks = []
+        for index, test in enumerate(tests_info):
+            failed = [g.results[index] for g in submitted if g.results[index].earned < test.points]
+            kinds: dict[str, int] = {}
+            for r in failed:
+                kinds[r.kind or "part of the points"] = kinds.get(r.kind or "part of the points", 0) + 1
+            checks.append({"test": test.name, "description": test.description, "points": test.points,
+                           "failed": len(failed), "kinds": dict(sorted(kinds.items(), key=lambda kv: -kv[1]))})
+        checks.sort(key=lambda c: -c["failed"])  # stable: equal counts keep the test file's order
+        middle = len(scores) // 2
+        result[exercise] = {
+            "students": len(grades), "submitted": len(submitted),
+            "not_run": sum(g.run.not_run is not None for g in submitted),
+            "mean": sum(scores) / len(scores) if scores else None,
+            "median": (scores[middle] if len(scores) % 2 else (scores[middle - 1] + scores[middle]) / 2) if scores else None,
+            "full_marks": sum(score == maximum for score in scores), "zero": sum(score == 0 for score in scores),
+            "max": maximum, "checks": checks,
+        }
+    return result
+
+
+def _write_class_summary(path: Path, exercises, grades) -> None:
+    """summary.md: one section per exercise that an instructor can read in a minute (no student's name in it)."""
+    lines = ["# Class summary", "", f"{len(grades)} students. Scores count submitted notebooks only.", ""]
+    for exercise, info in class_summary(exercises, grades).items():
+        lines += [f"## {exercise} (out of {_number(info['max'])} points)", ""]
+        if not info["submitted"]:
+            lines += ["Nobody submitted it.", ""]
+            continue
+        lines += [f"- submitted by {info['submitted']} of {info['students']} students"
+                  + (f"; {info['not_run']} could not be run at all" if info["not_run"] else ""),
+                  f"- mean {info['mean']:.1f}, median {_number(info['median'])}; full marks {info['full_marks']}, "
+                  f"zero {info['zero']}", "",
+                  "| failed by | check | points | how it failed |", "|---|---|---|---|"]
+        for check in info["checks"]:
+            how = ", ".join(f"{kind} ({count})" for kind, count in check["kinds"].items()) or "-"
+            lines.append(f"| {check['failed']} of {info['submitted']} | {_cell(check['description'])} | "
+                         f"{_number(check['points'])} | {_cell(how)} |")
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
 
 
 def _run_lines(run: RunReport | None, exercise: str) -> list[str]:

@@ -128,7 +128,13 @@ class Kernel:
 
     def exit_reason(self) -> str:
         """Why the kernel process is gone, for the feedback."""
-        return self.killed_because or describe_exit(self.returncode)
+        if self.killed_because:
+            return self.killed_because
+        if self.sandbox is not None and self.process is not None:
+            reason = self.sandbox.stopped_because(self.process)  # the notebook's memory cap in total (a cgroup)
+            if reason:
+                return reason
+        return describe_exit(self.returncode)
 
     @property
     def alive(self) -> bool:

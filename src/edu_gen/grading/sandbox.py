@@ -75,6 +75,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -354,14 +355,37 @@ class Cgroups:
                     break
         self._made = kept
 
-    def remove(self) -> None:
-        """Remove the run's folders (after `release`)."""
+    def remove(self, wait: float = 0.0) -> list[str]:
+        """Remove every kernel's cgroup and the run's folders; return the folders that could not be removed.
+
+        A cgroup can only be removed once no process is in it, zombies included. A process killed
+        a moment ago may still be there (dying, or a zombie whose parent has not reaped it yet,
+        which is slow under load or in a sandboxed kernel such as gVisor); for up to `wait` seconds
+        whatever is still in a kernel's cgroup is killed again and, if it is the grader's child, reaped.
+        """
+        deadline = time.monotonic() + wait
         self.release()
+        while self._made and time.monotonic() < deadline:
+            for made in self._made:
+                for pid in self.members(made):
+                    if pid == os.getpid():
+                        continue
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+                    reap(pid)
+            time.sleep(0.05)
+            self.release()
+        left = [str(folder) for made in self._made for folder in made.values()]
         for run in self.runs.values():
             try:
                 run.rmdir()
-            except OSError:
+            except FileNotFoundError:
                 pass
+            except OSError:
+                left.append(str(run))
+        return left
 
 
 # ----------------------------------------------------------------------------- inside the sandbox
@@ -506,6 +530,8 @@ class Sandbox:
         self._namespaces: set[str] = set()
         self.cgroups: Cgroups | None = None  # made on entering (`with sandbox:`), removed on leaving
         self._watched: list[dict] = []  # the kernels' cgroups, watched for the OOM killer
+        # kernel process -> why the sandbox stopped its notebook (kept after its cgroup is gone, for the feedback)
+        self._stopped: weakref.WeakKeyDictionary[subprocess.Popen, str] = weakref.WeakKeyDictionary()
         self._watch_lock = threading.Lock()
         self._watcher: threading.Thread | None = None
         self._stop_watching = threading.Event()
@@ -545,7 +571,10 @@ class Sandbox:
             self._watcher.join()
             self._watcher = None
         if self.cgroups is not None:
-            self.cgroups.remove()
+            left = self.cgroups.remove(wait=10.0)
+            if left:  # never silent: an instructor would otherwise find them only by chance
+                print(f"sandbox: could not remove {len(left)} cgroup folders (processes still in them): "
+                      + ", ".join(left), file=sys.stderr)
         if self._lock is not None:
             self._lock.close()
 
@@ -573,6 +602,8 @@ class Sandbox:
                         except (ProcessLookupError, PermissionError):
                             pass
                     time.sleep(0.01)
+                self._stopped[entry["process"]] = (f"its processes together reached the memory cap of "
+                                                   f"{self.limits.total_memory_mb} MB, so the grader stopped every one of them")
                 entry["stopped"] = True
                 message = (f"edu-gen sandbox: this notebook's processes together reached the memory cap of "
                            f"{self.limits.total_memory_mb} MB (the OOM killer ended {kills}); every process of the "
@@ -586,6 +617,10 @@ class Sandbox:
                 if sys.__stdout__ is not None:  # the real one: grading tests run with sys.stdout captured into a log
                     print(f"sandbox: a notebook's processes together reached the memory cap of {self.limits.total_memory_mb} MB;"
                           " it was stopped (its log says so)", file=sys.__stdout__, flush=True)
+
+    def stopped_because(self, process: subprocess.Popen) -> str | None:
+        """Why the sandbox stopped the notebook that `process` (returned by `start`) ran, or None if it did not."""
+        return self._stopped.get(process)
 
     def prepare_workdir(self, path: Path) -> None:
         """The grader's own folder for one kernel (connection file, log); the kernel never writes there."""
@@ -695,7 +730,7 @@ class Sandbox:
             log = getattr(stdout, "name", None)
             with self._watch_lock:
                 self._watched.append({"cgroup": cgroup, "log": os.fspath(log) if isinstance(log, (str, os.PathLike)) else None,
-                                      "stopped": False})
+                                      "stopped": False, "process": process})
         return Started(process, child, Path(f"/proc/{child}/root"), namespace)
 
     # ------------------------------------------------------------------ checks and cleaning
