@@ -1067,3 +1067,145 @@ LITERAL[_E7] = {
     return torch.logsumexp(-sq / (2 * sigma**2), dim=1) - math.log(S) - D / 2 * math.log(2 * math.pi * sigma**2)
 ''',
 }
+
+# --------------------------------------------------------------------------- 08 PixelCNN (h23)
+
+_E8 = "08_pixelcnn"
+
+MISTAKES += [
+    dict(exercise=_E8, function="causal_mask", name="masks A and B swapped",
+         replace=[('(1 if mask_type == "B" else 0)', '(1 if mask_type == "A" else 0)')]),
+    dict(exercise=_E8, function="causal_mask", name="the rows above zeroed instead of the rows below",
+         replace=[("mask[c + 1:, :] = 0", "mask[:c, :] = 0")]),
+    dict(exercise=_E8, function="causal_mask", name="the rows below the centre kept",
+         replace=[("mask[c + 1:, :] = 0", "pass")]),
+    dict(exercise=_E8, function="causal_mask", name="the centre row kept whole (the centre pixel seen in mask A)",
+         replace=[('mask[c, c + (1 if mask_type == "B" else 0):] = 0', "pass")]),
+    dict(exercise=_E8, function="causal_mask", name="the centre row zeroed on the left instead of the right",
+         replace=[('mask[c, c + (1 if mask_type == "B" else 0):] = 0', 'mask[c, :c + (1 if mask_type == "A" else 0)] = 0')]),
+    dict(exercise=_E8, function="causal_mask", name="transposed (columns to the left instead of rows above)",
+         replace=[("return mask", "return mask.T")]),
+    dict(exercise=_E8, function="causal_mask", name="flipped as for a true convolution (F.conv2d does not flip)",
+         replace=[("return mask", "return torch.flip(mask, dims=(0, 1))")]),
+    dict(exercise=_E8, function="causal_mask", name="centre off by one (c = k // 2 + 1)",
+         replace=[("c = k // 2", "c = k // 2 + 1")]),
+    dict(exercise=_E8, function="dependency_matrix", name="the mask not applied to the weights",
+         replace=[("weight = torch.randn(1, 1, k, k, dtype=torch.float64) * mask",
+                   "weight = torch.randn(1, 1, k, k, dtype=torch.float64)")]),
+    dict(exercise=_E8, function="dependency_matrix", name="transposed (row k holds the outputs input k reaches)",
+         replace=[("return torch.stack(rows)", "return torch.stack(rows).T")]),
+    dict(exercise=_E8, function="dependency_matrix", name="the mask flipped before the convolution",
+         replace=[("* mask", "* torch.flip(mask, dims=(0, 1))")]),
+    dict(exercise=_E8, function="dependency_matrix", name="a positive gradient instead of a nonzero one",
+         replace=[(".flatten() != 0", ".flatten() > 0")]),
+    dict(exercise=_E8, function="dependency_matrix", name="one backward pass of the sum of all outputs",
+         source='''def dependency_matrix(masks, height, width):
+    x = torch.rand(1, 1, height, width, dtype=torch.float64, requires_grad=True)
+    h = x
+    for n, mask in enumerate(masks):
+        mask = torch.as_tensor(mask, dtype=torch.float64)
+        k = mask.shape[0]
+        h = F.conv2d(h, torch.randn(1, 1, k, k, dtype=torch.float64) * mask, padding=k // 2)
+        if n < len(masks) - 1:
+            h = torch.tanh(h)
+    grad = torch.autograd.grad(h.sum(), x)[0].flatten() != 0
+    return grad.expand(height * width, height * width).clone()
+'''),
+    dict(exercise=_E8, function="dependency_matrix", name="only the first layer's mask (one mask reused)",
+         replace=[("mask = torch.as_tensor(mask, dtype=torch.float64)", "mask = torch.as_tensor(masks[0], dtype=torch.float64)")]),
+    dict(exercise=_E8, function="image_nll", name="per-pixel mean instead of the sum over pixels",
+         replace=[(".flatten(1).sum(1)", ".flatten(1).mean(1)")]),
+    dict(exercise=_E8, function="image_nll", name="log(sigmoid) (log 0 for large logits)",
+         replace=[("-(x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits))",
+                   "-(x * torch.log(torch.sigmoid(logits)) + (1 - x) * torch.log(1 - torch.sigmoid(logits)))")]),
+    dict(exercise=_E8, function="image_nll", name="the logits taken as probabilities",
+         replace=[("-(x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits))",
+                   "-(x * torch.log(logits) + (1 - x) * torch.log(1 - logits))")]),
+    dict(exercise=_E8, function="image_nll", name="sign dropped (a log-likelihood)",
+         replace=[("return -(x * F.logsigmoid", "return (x * F.logsigmoid")]),
+    dict(exercise=_E8, function="image_nll", name="x and 1 - x swapped",
+         replace=[("-(x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits))",
+                   "-((1 - x) * F.logsigmoid(logits) + x * F.logsigmoid(-logits))")]),
+    dict(exercise=_E8, function="image_nll", name="log(1 - p) written 1 - log p",
+         replace=[("F.logsigmoid(-logits)", "(1 - F.logsigmoid(logits))")]),
+    dict(exercise=_E8, function="image_nll", name="log sigm(l) for x = 0 as well",
+         replace=[("F.logsigmoid(-logits)", "F.logsigmoid(logits)")]),
+    dict(exercise=_E8, function="image_nll", name="summed over the batch too (a scalar)",
+         replace=[(".flatten(1).sum(1)", ".sum()")]),
+    dict(exercise=_E8, function="image_nll", name="in bits instead of nats",
+         replace=[(".flatten(1).sum(1)", ".flatten(1).sum(1) / math.log(2)")]),
+    dict(exercise=_E8, function="sample_logistic", name="u > p instead of u < p",
+         replace=[("(u[:, j] < torch.sigmoid(logit))", "(u[:, j] > torch.sigmoid(logit))")]),
+    dict(exercise=_E8, function="sample_logistic", name="column j of W instead of row j",
+         replace=[("x[:, :j] @ weight[j, :j]", "x[:, :j] @ weight[:j, j]")]),
+    dict(exercise=_E8, function="sample_logistic", name="the logit compared with u (no sigmoid)",
+         replace=[("(u[:, j] < torch.sigmoid(logit))", "(u[:, j] < logit)")]),
+    dict(exercise=_E8, function="sample_logistic", name="bias forgotten",
+         replace=[("logit = bias[j] + x[:, :j] @ weight[j, :j]", "logit = x[:, :j] @ weight[j, :j]")]),
+    dict(exercise=_E8, function="sample_logistic", name="torch.bernoulli instead of the given uniforms",
+         replace=[("(u[:, j] < torch.sigmoid(logit)).to(u.dtype)", "torch.bernoulli(torch.sigmoid(logit))")]),
+    dict(exercise=_E8, function="sample_logistic", name="every pixel at once given the empty image (not sequential)",
+         source='''def sample_logistic(weight, bias, u):
+    x = torch.zeros_like(u)
+    logits = bias + x @ torch.tril(weight, -1).T
+    return (u < torch.sigmoid(logits)).to(u.dtype)
+'''),
+    dict(exercise=_E8, function="sample_logistic", name="the first pixel never drawn (loop from 1)",
+         replace=[("for j in range(u.shape[1]):", "for j in range(1, u.shape[1]):")]),
+    dict(exercise=_E8, function="image_nll", name="rule: PyTorch's BCE with logits", every_test="test_image_nll",
+         source='''def image_nll(x, logits):
+    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+'''),
+    dict(exercise=_E8, function="causal_mask", name="rule: calls the library", every_test="test_causal_mask",
+         source='''def causal_mask(k, mask_type):
+    return pixelcnn.causal_mask(k, mask_type)
+'''),
+]
+
+CORRECT += [
+    dict(exercise=_E8, function="causal_mask", name="from the raster order of the taps",
+         source='''def causal_mask(k, mask_type):
+    order = torch.arange(k * k).view(k, k)
+    centre = (k // 2) * k + k // 2
+    return ((order < centre) | ((order == centre) & (mask_type == "B"))).float()
+'''),
+    dict(exercise=_E8, function="dependency_matrix", name="the Jacobian in one call (torch.autograd.functional.jacobian)",
+         source='''def dependency_matrix(masks, height, width):
+    weights = [torch.randn(1, 1, *m.shape, dtype=torch.float64) * torch.as_tensor(m, dtype=torch.float64) for m in masks]
+    def stack(x):
+        h = x
+        for n, w in enumerate(weights):
+            h = F.conv2d(h, w, padding=w.shape[-1] // 2)
+            h = torch.tanh(h) if n < len(weights) - 1 else h
+        return h.flatten()
+    x = torch.rand(1, 1, height, width, dtype=torch.float64)
+    return torch.autograd.functional.jacobian(stack, x).reshape(height * width, height * width) != 0
+'''),
+    dict(exercise=_E8, function="image_nll", name="softplus form, softplus(l) - x l",
+         source='''def image_nll(x, logits):
+    return (F.softplus(logits) - x * logits).reshape(len(x), -1).sum(dim=1)
+'''),
+    dict(exercise=_E8, function="sample_logistic", name="the whole row of W (the pixels not drawn yet are still 0)",
+         source='''def sample_logistic(weight, bias, u):
+    x = torch.zeros_like(u)
+    for j in range(u.shape[1]):
+        p = torch.sigmoid(bias[j] + x @ torch.tril(weight, -1)[j])
+        x[:, j] = torch.where(u[:, j] < p, 1.0, 0.0)
+    return x
+'''),
+]
+
+LITERAL[_E8] = {
+    "image_nll": '''def image_nll(x, logits):
+    log_p1 = F.logsigmoid(logits)
+    log_p0 = F.logsigmoid(-logits)
+    return -(x * log_p1 + (1 - x) * log_p0).sum(dim=(1, 2, 3))
+''',
+    "sample_logistic": '''def sample_logistic(weight, bias, u):
+    x = torch.zeros_like(u)
+    for j in range(u.shape[1]):
+        logit = bias[j] + x[:, :j] @ weight[j, :j]
+        x[:, j] = torch.where(u[:, j] < torch.sigmoid(logit), 1.0, 0.0)
+    return x
+''',
+}

@@ -37,7 +37,5 @@ def test_the_literal_solution_passes_every_cell_and_earns_full_marks(exercise):
 
 
 def test_every_exercise_has_a_literal_solution():
-    # Exercise 08 (written in session 5) has no catalogue block yet: issue 18 says so.
-    not_yet = {"08_pixelcnn"}
-    solutions = sorted(p.stem for p in (ROOT / "solutions").glob("[0-9][0-9]_*.ipynb") if p.stem not in not_yet)
+    solutions = sorted(p.stem for p in (ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
     assert sorted(LITERAL) == solutions
