@@ -343,3 +343,81 @@ def test_config_numbers_of_any_kind_are_accepted_and_bool_inf_refused():
         cvae.CVAEConfig(alpha=float("inf"))
     with pytest.raises(ValueError, match="num_classes"):
         cvae.CVAEConfig(num_classes=1)
+
+
+# --------------------------------------------------------------------------- issue 12: contracts, bad input, properties
+
+
+def test_more_bad_inputs_are_refused_naming_the_argument():
+    model = cvae.M2(cvae.CVAEConfig(input_shape=(4,), latent_dim=2, hidden_dim=8, num_classes=C))
+    x, y = torch.rand(2, 4), torch.tensor([0, 2])
+    nan = x.clone()
+    nan[0, 1] = float("nan")
+    cases = [
+        (lambda: model.negative_elbo(nan, y), ValueError, "x: a Bernoulli decoder needs values in \\[0, 1\\], got 1 NaN"),
+        (lambda: model.decode(torch.zeros(2, 2, dtype=torch.int64), y), TypeError, "z must be a floating-point tensor"),
+        (lambda: model.decode(torch.zeros(2, 3), y), ValueError, r"z must have shape \(B, 2\)"),
+        (lambda: model.decoder(torch.zeros(2, 3), torch.zeros(2, C)), ValueError, r"v must have shape \(\.\.\., B, 2\)"),
+        (lambda: model.encoder(torch.zeros(2, 4), torch.zeros(2, 5)), ValueError, r"e_y must have shape \(\.\.\., B, 3\)"),
+        (lambda: model.encoder(torch.zeros(2, 4), torch.zeros(2, C, dtype=torch.int64)), TypeError, "e_y must be a floating-point"),
+        (lambda: cvae.ConditionedMLP(4, 0, 8, 2), ValueError, "num_classes must be an int >= 1"),
+        (lambda: cvae.CVAE({"input_shape": (4,)}), TypeError, "config must be a CVAEConfig, got dict"),
+        (lambda: model.loss((x, y)), TypeError, r"batch must be a triple \(x_labelled, y_labelled, x_unlabelled\), got tuple of length 2"),
+        (lambda: cvae.CVAE.loss(model, x), TypeError, r"batch must be a pair \(x, y\)"),
+        (lambda: model.analogy(x, y, torch.tensor([3])), ValueError, "targets: labels must lie in 0..2"),
+        (lambda: model.sample(torch.tensor([0.0])), TypeError, "y must hold integer class labels"),
+        (lambda: semi_supervised.train_cvae(model, x, y, steps=1, batch_size=3, progress=False), ValueError,
+         "images holds 2 examples, fewer than one batch of 3"),
+    ]
+    for call, error, message in cases:
+        with pytest.raises(error, match=message):
+            call()
+
+
+def test_a_checkpoint_of_another_cvae_config_is_refused(tmp_path):
+    """Same parameter shapes, another loss weight: train.load compares the saved config."""
+    from edu_gen import train
+    config = cvae.CVAEConfig(input_shape=(4,), latent_dim=2, hidden_dim=8, num_classes=C, alpha=0.1)
+    train.save(tmp_path / "m2.pt", cvae.M2(config))
+    train.load(tmp_path / "m2.pt", cvae.M2(config))
+    with pytest.raises(ValueError, match="alpha"):
+        train.load(tmp_path / "m2.pt", cvae.M2(cvae.CVAEConfig(input_shape=(4,), latent_dim=2, hidden_dim=8, num_classes=C, alpha=1.0)))
+
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from torch import distributions as TD  # noqa: E402
+
+
+@settings(deadline=None, max_examples=30)
+@given(batch=st.integers(1, 4), seed=st.integers(0, 2**16), dtype=st.sampled_from([torch.float32, torch.float64]),
+       scale=st.sampled_from([0.5, 3.0]))
+def test_the_labelled_bound_and_the_classifier_against_torch_distributions(batch, seed, dtype, scale):
+    """negative_elbo's recon and kl against torch.distributions with the same z (the draw reproduced from the same
+    seeded generator, as `vae.reparameterize` makes it), classification_loss and the unlabelled bound's entropy and
+    probabilities against Categorical; one_hot against the identity's rows. Binary and grey x, weights scaled up to
+    push logits out. Tolerance: 1e-4 relative in float32 (sums of 5 terms of size <= ~50), 1e-10 in float64."""
+    torch.manual_seed(seed)
+    model = cvae.M2(cvae.CVAEConfig(input_shape=(5,), latent_dim=2, hidden_dim=6, num_classes=C)).to(dtype)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(scale)
+    g = gen(seed)
+    x = torch.rand(batch, 5, generator=g, dtype=dtype)
+    x[0] = x[0].round()                                                   # one binary example
+    y = torch.randint(C, (batch,), generator=g)
+    terms = model.negative_elbo(x, y, generator=gen(seed + 1))
+    mu, log_var = model.encode(x, y)
+    z = mu + (0.5 * log_var).exp() * torch.randn(mu.shape, generator=gen(seed + 1), dtype=dtype)
+    recon = -TD.Bernoulli(logits=model.decode(z, y).double(), validate_args=False).log_prob(x.double()).sum(1)   # grey x too
+    kl = TD.kl_divergence(TD.Normal(mu.double(), (0.5 * log_var.double()).exp()), TD.Normal(0.0, 1.0)).sum(1)
+    rtol = 1e-4 if dtype == torch.float32 else 1e-10
+    close = lambda a, b: torch.allclose(a.double(), b, rtol=rtol, atol=rtol)
+    assert close(terms["recon"], recon) and close(terms["kl"], kl)
+    assert close(terms["loss"], recon + kl + math.log(C))
+    logits = model.classifier_logits(x).double()
+    assert close(model.classification_loss(x, y), -TD.Categorical(logits=logits).log_prob(y))
+    u = model.unlabelled_terms(x, generator=gen(seed))
+    assert close(u["entropy"], TD.Categorical(logits=logits).entropy()) and close(u["probs"], logits.softmax(1))
+    assert torch.equal(cvae.one_hot(y, C), torch.eye(C)[y])

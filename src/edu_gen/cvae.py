@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edu_gen._checks import number
+from edu_gen._checks import number, unit_interval
 from edu_gen.likelihood import bernoulli_nll, categorical_nll, gaussian_nll, kl_normal_std
 from edu_gen.vae import reparameterize
 
@@ -74,7 +74,18 @@ def check_labels(y: torch.Tensor, num_classes: int, batch_size: int | None = Non
 
 
 def one_hot(y: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Integer labels (B,) -> float one-hot vectors e_y (B, C) on y's device; checked by `check_labels`."""
+    """Integer labels (B,) -> float32 one-hot vectors e_y (B, C) on y's device: row b is 1 at column y_b, else 0.
+
+    Args:
+        y: (B,) integer labels in 0..C-1 (B = 0 gives (0, C)).
+        num_classes: C.
+
+    Returns:
+        (B, C) float32 on y's device.
+
+    Raises:
+        TypeError, ValueError: as `check_labels` (not an integer tensor, not 1-D, a label outside 0..C-1).
+    """
     return F.one_hot(check_labels(y, num_classes), num_classes).float()
 
 
@@ -93,16 +104,41 @@ class ConditionedMLP(nn.Module):
     The first layer is stored as its two blocks W_v and W_y (the same linear map as one layer on
     the concatenation), so that the C labels of the unlabelled bound can share one W_v v:
     `forward` broadcasts v (B, in) against labels (..., B, C).
+
+    Args:
+        in_dim: the size of v. num_classes: C, the size of e_y. hidden_dim: H. out_dim: the output size; ints >= 1.
+
+    Raises:
+        TypeError, ValueError: a size that is not an int >= 1.
     """
 
     def __init__(self, in_dim: int, num_classes: int, hidden_dim: int, out_dim: int):
         super().__init__()
+        for name, size in (("in_dim", in_dim), ("num_classes", num_classes), ("hidden_dim", hidden_dim), ("out_dim", out_dim)):
+            number(size, name, "an int >= 1", integer=True, minimum=1)
         self.input = nn.Linear(in_dim, hidden_dim)                    # W_v, b
         self.label = nn.Linear(num_classes, hidden_dim, bias=False)   # W_y: column y is added for label y
         self.output = nn.Linear(hidden_dim, out_dim)
 
     def forward(self, v: torch.Tensor, e_y: torch.Tensor) -> torch.Tensor:
-        """v (..., B, in) and e_y (..., B, C), broadcast against each other -> (..., B, out)."""
+        """The MLP on [v; e_y], on the inputs' device.
+
+        Args:
+            v: (..., B, in) floating point. e_y: (..., B, C) one-hot labels (any weights work: the map is linear
+                in e_y before the ReLU); the leading shapes broadcast against each other.
+
+        Returns:
+            (..., B, out).
+
+        Raises:
+            TypeError: v or e_y not a floating-point tensor. ValueError: a last dimension that is not in or C.
+        """
+        for name, t, size in (("v", v, self.input.in_features), ("e_y", e_y, self.label.in_features)):
+            if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+                raise TypeError(f"{name} must be a floating-point tensor, got "
+                                f"{f'dtype {t.dtype}' if isinstance(t, torch.Tensor) else type(t).__name__}")
+            if t.dim() == 0 or t.shape[-1] != size:
+                raise ValueError(f"{name} must have shape (..., B, {size}), got {tuple(t.shape)}")
         return self.output(torch.relu(self.input(v) + self.label(e_y)))
 
 
@@ -162,10 +198,18 @@ class CVAE(nn.Module):
     Trained on labelled data by minimising L(x, y) = recon + kl + log C, the negative of the bound
     on log p(x, y) (Kingma et al., 2014, eq. 6; the lecture slide drops the KL term). Introduced
     in the chapter "The conditional VAE and semi-supervised learning" (label ch-cvae).
+
+    Args:
+        config: a CVAEConfig (saved with checkpoints; `train.load` refuses one of another config).
+
+    Raises:
+        TypeError: config is not a CVAEConfig.
     """
 
     def __init__(self, config: CVAEConfig = CVAEConfig()):
         super().__init__()
+        if not isinstance(config, CVAEConfig):
+            raise TypeError(f"config must be a CVAEConfig, got {type(config).__name__}")
         self.config = config
         D, d, H, C = config.input_dim, config.latent_dim, config.hidden_dim, config.num_classes
         out = D if config.likelihood == "bernoulli" else 2 * D          # logits, or mean and log-variance
@@ -175,25 +219,55 @@ class CVAE(nn.Module):
     # ---- inputs --------------------------------------------------------------------------------
 
     def flatten(self, x: torch.Tensor, who: str = "x") -> torch.Tensor:
-        """Check x (B, *input_shape) and return it as (B, D); Bernoulli inputs must lie in [0, 1]."""
+        """Check x and return it as (B, D), a view.
+
+        Args:
+            x: (B, *input_shape) floating point; in [0, 1] for a Bernoulli decoder (NaN refused).
+            who: the argument's name in the messages.
+
+        Returns:
+            (B, D) on x's device and dtype.
+
+        Raises:
+            TypeError: x is not a floating-point tensor. ValueError: another shape, or values outside [0, 1]
+                (Bernoulli).
+        """
         shape = self.config.input_shape
         if not isinstance(x, torch.Tensor) or not x.is_floating_point():
             raise TypeError(f"{who} must be a floating-point tensor (B, {', '.join(map(str, shape))}), got "
                             f"{x.dtype if isinstance(x, torch.Tensor) else type(x).__name__}")
         if x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != shape:
             raise ValueError(f"{who} must have shape (B, {', '.join(map(str, shape))}), got {tuple(x.shape)}")
-        if self.config.likelihood == "bernoulli" and x.numel() and (x.min() < 0 or x.max() > 1):
-            raise ValueError(f"{who}: a Bernoulli decoder needs values in [0, 1], got [{x.min().item():.3g}, {x.max().item():.3g}]")
+        if self.config.likelihood == "bernoulli":
+            unit_interval(x, f"{who}: a Bernoulli decoder needs values")
         return x.reshape(len(x), -1)
 
     def labels(self, y: torch.Tensor, x: torch.Tensor, who: str = "y") -> torch.Tensor:
-        """Check that y holds one label in 0..C-1 per example of x; return e_y (B, C) with x's device and dtype."""
+        """Check that y holds one label in 0..C-1 per example of x; return e_y (B, C) with x's device and dtype.
+
+        Args:
+            y: (B,) integer labels. x: the examples (B, ...) they label (for B, the device and the dtype).
+            who: y's name in the messages.
+
+        Raises:
+            TypeError, ValueError: as `check_labels`, with B = len(x).
+        """
         return one_hot(check_labels(y, self.config.num_classes, len(x), who), self.config.num_classes).to(x.device, x.dtype)
 
     # ---- encoder and decoder -------------------------------------------------------------------
 
     def encode(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (B, *input_shape), y (B,) integer labels -> mu (B, d), log_var (B, d) of q(z|x, y)."""
+        """The parameters of q_phi(z | x, y) = N(mu, diag exp(log_var)).
+
+        Args:
+            x: (B, *input_shape) (checked by `flatten`). y: (B,) integer labels in 0..C-1.
+
+        Returns:
+            mu (B, d) and log_var (B, d), on x's device.
+
+        Raises:
+            TypeError, ValueError: x or y refused by `flatten` or `check_labels`.
+        """
         return self._encode(self.flatten(x), self.labels(y, x))
 
     def _encode(self, x: torch.Tensor, e_y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -201,17 +275,40 @@ class CVAE(nn.Module):
         return mu, log_var
 
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """z (B, d), y (B,) -> the decoder's output (B, *input_shape): Bernoulli logits, or the Gaussian's mean."""
-        if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.shape[1] != self.config.latent_dim:
-            raise ValueError(f"z must have shape (B, {self.config.latent_dim}), got "
-                             f"{tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__}")
+        """The decoder's output for codes z and labels y.
+
+        Args:
+            z: (B, d) floating point. y: (B,) integer labels in 0..C-1.
+
+        Returns:
+            (B, *input_shape) on z's device: Bernoulli logits, or the Gaussian's mean.
+
+        Raises:
+            TypeError: z is not a floating-point tensor. ValueError: z is not (B, d); TypeError, ValueError: y
+                refused by `check_labels`.
+        """
+        if not isinstance(z, torch.Tensor) or not z.is_floating_point():
+            raise TypeError(f"z must be a floating-point tensor (B, {self.config.latent_dim}), got "
+                            f"{f'dtype {z.dtype}' if isinstance(z, torch.Tensor) else type(z).__name__}")
+        if z.dim() != 2 or z.shape[1] != self.config.latent_dim:
+            raise ValueError(f"z must have shape (B, {self.config.latent_dim}), got {tuple(z.shape)}")
         out = self.decoder(z, self.labels(y, z))
         if self.config.likelihood == "gaussian":
             out = out.chunk(2, dim=-1)[0]
         return out.reshape(len(z), *self.config.input_shape)
 
     def decode_mean(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """The mean of p(x | y, z), (B, *input_shape): pixel probabilities for a Bernoulli decoder (not samples)."""
+        """The mean of p(x | y, z): pixel probabilities for a Bernoulli decoder (not samples).
+
+        Args:
+            z: (B, d). y: (B,) integer labels in 0..C-1.
+
+        Returns:
+            (B, *input_shape) on z's device; in [0, 1] for a Bernoulli decoder.
+
+        Raises:
+            TypeError, ValueError: as `decode`.
+        """
         out = self.decode(z, y)
         return torch.sigmoid(out) if self.config.likelihood == "bernoulli" else out
 
@@ -262,7 +359,20 @@ class CVAE(nn.Module):
         return self._bound_terms(self.flatten(x), self.labels(y, x), generator)
 
     def loss(self, batch, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """Mean over a labelled batch (x, y) of `negative_elbo`'s terms (for `train.fit`)."""
+        """Mean over a labelled batch (x, y) of `negative_elbo`'s terms (for `train.fit`).
+
+        Args:
+            batch: a pair (x (B, *input_shape), y (B,)), as `data.loader` yields. generator: for a reproducible z.
+
+        Returns:
+            ``{"recon", "kl", "loss"}``, 0-d tensors in nats per example.
+
+        Raises:
+            TypeError: batch is not a pair (x, y). TypeError, ValueError: as `negative_elbo`.
+        """
+        if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+            raise TypeError(f"batch must be a pair (x, y) of examples and integer labels, got "
+                            f"{type(batch).__name__}{f' of length {len(batch)}' if isinstance(batch, (tuple, list)) else ''}")
         x, y = batch[0], batch[1]
         return {k: v.mean() for k, v in self.negative_elbo(x, y, generator).items()}
 
@@ -274,6 +384,17 @@ class CVAE(nn.Module):
 
         ``mean=True`` returns the decoder's means (pixel probabilities, not samples); ``mean=False``
         samples x ~ p(x | y, z) (binary pixels; Bernoulli decoders only).
+
+        Args:
+            y: (B,) integer labels in 0..C-1, one sample per label.
+            generator: a CPU torch.Generator for reproducible z (and pixels).
+            mean: decoder means (True) or binary samples (False).
+
+        Returns:
+            (B, *input_shape) on the model's device, without gradients.
+
+        Raises:
+            TypeError, ValueError: y refused by `check_labels`; ValueError: mean=False with a Gaussian decoder.
         """
         device = next(self.parameters()).device
         y = check_labels(y, self.config.num_classes).to(device)
@@ -294,6 +415,9 @@ class CVAE(nn.Module):
 
         Returns:
             decoder means (B, T, *input_shape): row b is x_b's style written as each target class.
+
+        Raises:
+            TypeError, ValueError: x, y or targets refused by `flatten` or `check_labels` (targets named as such).
         """
         mu, _ = self.encode(x, y)                                               # (B, d)
         targets = check_labels(targets, self.config.num_classes, who="targets").to(mu.device)
@@ -316,6 +440,12 @@ class M2(CVAE):
     The sum over y is enumerated (C passes of the encoder and decoder per example), so the
     classifier's gradient is exact; `sampled_unlabelled_loss` samples y instead, for comparison.
     ``config.alpha`` weights the classification term -log q(y|x) on labelled examples.
+
+    Args:
+        config: a CVAEConfig; the classifier is an MLP D-H-C with one ReLU layer.
+
+    Raises:
+        TypeError: config is not a CVAEConfig.
     """
 
     def __init__(self, config: CVAEConfig = CVAEConfig()):
@@ -324,12 +454,32 @@ class M2(CVAE):
         self.classifier = nn.Sequential(nn.Linear(D, H), nn.ReLU(), nn.Linear(H, C))   # (B, D) -> (B, C) logits
 
     def classifier_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, *input_shape) -> logits of q_phi(y|x), (B, C)."""
+        """The classifier's logits of q_phi(y | x).
+
+        Args:
+            x: (B, *input_shape), checked by `flatten`.
+
+        Returns:
+            (B, C) logits on x's device.
+
+        Raises:
+            TypeError, ValueError: x refused by `flatten`.
+        """
         return self.classifier(self.flatten(x))
 
     @torch.no_grad()
     def classify(self, x: torch.Tensor) -> torch.Tensor:
-        """The most probable label under q_phi(y|x): x (B, *input_shape) -> (B,) int64."""
+        """The most probable label under q_phi(y | x), without gradients.
+
+        Args:
+            x: (B, *input_shape).
+
+        Returns:
+            (B,) int64 labels in 0..C-1 on x's device.
+
+        Raises:
+            TypeError, ValueError: x refused by `flatten`.
+        """
         return self.classifier_logits(x).argmax(dim=1)
 
     def _all_labels(self, x: torch.Tensor) -> torch.Tensor:
@@ -349,6 +499,9 @@ class M2(CVAE):
         Returns:
             ``loss`` (B,) U(x) in nats; ``entropy`` (B,) H(q(y|x)); ``labelled`` (B, C) L(x, y) for
             every y; ``probs`` (B, C) q(y|x).
+
+        Raises:
+            TypeError, ValueError: x refused by `flatten`.
         """
         x = self.flatten(x)
         L = self._bound_terms(x, self._all_labels(x), generator)["loss"].T    # (B, C)
@@ -367,8 +520,14 @@ class M2(CVAE):
         y is discrete, so the classifier's gradient comes from the score-function (REINFORCE)
         term. ``surrogate`` has that gradient and the value of ``loss``; minimise it, report ``loss``.
 
+        Args:
+            x: (B, *input_shape). generator: a CPU torch.Generator for reproducible y and z.
+
         Returns:
-            ``loss`` (B,) the one-sample estimate f(y); ``surrogate`` (B,); ``y`` (B,) the drawn labels.
+            ``loss`` (B,) the one-sample estimate f(y) in nats; ``surrogate`` (B,); ``y`` (B,) the drawn labels.
+
+        Raises:
+            TypeError, ValueError: x refused by `flatten`.
         """
         x = self.flatten(x)
         log_q = torch.log_softmax(self.classifier(x), dim=1)                  # (B, C)
@@ -379,7 +538,17 @@ class M2(CVAE):
         return {"loss": f, "surrogate": surrogate, "y": y}
 
     def classification_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """-log q_phi(y|x), (B,) in nats, for labelled examples x (B, *input_shape), y (B,)."""
+        """The classifier's loss -log q_phi(y | x) on labelled examples.
+
+        Args:
+            x: (B, *input_shape). y: (B,) integer labels in 0..C-1.
+
+        Returns:
+            (B,) in nats, on x's device.
+
+        Raises:
+            TypeError, ValueError: x or y refused by `flatten` or `check_labels`.
+        """
         y = check_labels(y, self.config.num_classes, len(x)).to(x.device)
         return categorical_nll(y, self.classifier_logits(x))
 
@@ -394,8 +563,15 @@ class M2(CVAE):
         classification loss; here each term is a mean over its batch, and alpha (``config.alpha``)
         is stated per example (the chapter uses alpha = 0.1 N / N_labelled).
 
+        Args:
+            x_labelled: (B_l, *input_shape); y_labelled: (B_l,) their labels; x_unlabelled: (B_u, *input_shape).
+            generator: for reproducible draws of z.
+
         Returns:
             ``{"labelled", "unlabelled", "classification", "loss"}``, scalars in nats.
+
+        Raises:
+            TypeError, ValueError: an input refused by `flatten` or `check_labels`.
         """
         labelled = self.negative_elbo(x_labelled, y_labelled, generator)["loss"].mean()
         unlabelled = self.unlabelled_terms(x_unlabelled, generator)["loss"].mean()
@@ -404,6 +580,20 @@ class M2(CVAE):
         return {"labelled": labelled, "unlabelled": unlabelled, "classification": classification, "loss": loss}
 
     def loss(self, batch, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """`semi_supervised_loss` on a batch (x_labelled, y_labelled, x_unlabelled), as `semi_supervised.SemiSupervisedBatches` yields."""
+        """`semi_supervised_loss` on one batch, for `train.fit`.
+
+        Args:
+            batch: a triple (x_labelled, y_labelled, x_unlabelled), as `semi_supervised.SemiSupervisedBatches` yields.
+            generator: for reproducible draws of z.
+
+        Returns:
+            As `semi_supervised_loss`.
+
+        Raises:
+            TypeError: batch is not such a triple. TypeError, ValueError: as `semi_supervised_loss`.
+        """
+        if not isinstance(batch, (tuple, list)) or len(batch) != 3:
+            raise TypeError(f"batch must be a triple (x_labelled, y_labelled, x_unlabelled), got "
+                            f"{type(batch).__name__}{f' of length {len(batch)}' if isinstance(batch, (tuple, list)) else ''}")
         return self.semi_supervised_loss(*batch, generator=generator)
 

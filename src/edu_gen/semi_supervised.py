@@ -90,14 +90,29 @@ def train_cvae(model: CVAE, images, labels, *, steps: int, batch_size: int = 100
     """Train a CVAE on labelled images (N, *input_shape) and labels (N,) with Adam; returns the History.
 
     Each batch is binarised afresh when `binarize` (default: for a Bernoulli decoder), so the loss is
-    the negative bound on log p(x, y) of binary digits, in nats.
+    the negative bound on log p(x, y) of binary digits, in nats (Kingma et al., 2014, eq. 6).
+
+    Args:
+        model: a `CVAE` (or `M2`, trained here on its labelled bound only), trained in place.
+        images: (N, *input_shape), N >= batch_size (the last partial batch is dropped).
+        labels: (N,) integer labels in 0..C-1.
+        steps: optimiser steps, >= 1. batch_size, lr, seed: the batches, Adam's learning rate, the seed.
+        binarize: binarise the images afresh at every step (default: for a Bernoulli decoder).
+        progress: a progress bar (None: `train.fit`'s default).
+
+    Returns:
+        `train.fit`'s History (per step: recon, kl, loss in nats per example).
 
     Raises:
-        TypeError, ValueError: labels not integers in 0..C-1, one per image (`check_labels`); bad `steps`.
+        TypeError, ValueError: labels not integers in 0..C-1, one per image (`check_labels`); fewer images
+            than one batch; bad `steps`.
     """
     from edu_gen import data, train
 
     check_labels(labels, model.config.num_classes, len(images), "labels")
+    if len(images) < batch_size:
+        raise ValueError(f"images holds {len(images)} examples, fewer than one batch of {batch_size} (the last partial "
+                         "batch is dropped, so no step would be taken)")
     torch.manual_seed(seed)
     binarize = model.config.likelihood == "bernoulli" if binarize is None else binarize
     loader = data.loader(images, labels, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True)
