@@ -348,7 +348,7 @@ def pix2pix_generator_loss(fake_logits: torch.Tensor, output: torch.Tensor, targ
     """
     lam = _weight(lam, "lam")
     _same_shape(output, target, "output and target")
-    adversarial = gan.generator_loss(fake_logits, "non_saturating")
+    adversarial = gan.generator_loss(fake_logits.flatten(), "non_saturating")   # a mean over every patch
     l1 = (output - target).abs().mean()
     return {"loss": adversarial + lam * l1, "adversarial": adversarial, "l1": l1}
 
@@ -386,9 +386,9 @@ def identity_loss(x: torch.Tensor, f_of_x: torch.Tensor, y: torch.Tensor, g_of_y
 
 
 def _check_unpaired(x: torch.Tensor, y: torch.Tensor) -> None:
-    if x.ndim != 4 or y.ndim != 4 or x.shape[1:] != y.shape[1:]:
-        raise ValueError(f"the unpaired batches x (domain X) and y (domain Y) must hold images of the same shape "
-                         f"(B, C, H, W) (the batch sizes may differ), got x {tuple(x.shape)} and y {tuple(y.shape)}")
+    if x.ndim < 2 or x.shape[1:] != y.shape[1:]:                             # images (B, C, H, W) or points (B, n)
+        raise ValueError(f"the unpaired batches x (domain X) and y (domain Y) must hold items of the same shape "
+                         f"(B, C, H, W) or (B, n) (the batch sizes may differ), got x {tuple(x.shape)} and y {tuple(y.shape)}")
 
 
 def cyclegan_generator_loss(G: nn.Module, F_: nn.Module, D_X: nn.Module, D_Y: nn.Module, x: torch.Tensor,
@@ -400,7 +400,7 @@ def cyclegan_generator_loss(G: nn.Module, F_: nn.Module, D_X: nn.Module, D_Y: nn
 
     Args:
         G: X -> Y, F_: Y -> X (image-to-image networks such as `UNet`). D_X, D_Y: PatchDiscriminator(conditional=False).
-        x: (B, C, H, W) from X; y: (B', C, H, W) from Y, unpaired. lam: lambda >= 0 (Zhu et al.: 10).
+        x: (B, C, H, W) from X; y: (B', C, H, W) from Y, unpaired (or points (B, n), (B', n)). lam: lambda >= 0 (Zhu et al.: 10).
         identity_weight: weight >= 0 of `identity_loss` (Zhu et al.: 0.5 lambda on some tasks; 0 = off).
 
     Returns:
@@ -412,8 +412,8 @@ def cyclegan_generator_loss(G: nn.Module, F_: nn.Module, D_X: nn.Module, D_Y: nn
     _check_unpaired(x, y)
     lam, identity_weight = _weight(lam, "lam"), _weight(identity_weight, "identity_weight")
     fake_y, fake_x = G(x), F_(y)                                                   # G(x) in Y, F(y) in X
-    gan_g = gan.generator_loss(D_Y(None, fake_y), "non_saturating")               # L_GAN(G, D_Y, X, Y)
-    gan_f = gan.generator_loss(D_X(None, fake_x), "non_saturating")               # L_GAN(F, D_X, Y, X)
+    gan_g = gan.generator_loss(D_Y(None, fake_y).flatten(), "non_saturating")               # L_GAN(G, D_Y, X, Y)
+    gan_f = gan.generator_loss(D_X(None, fake_x).flatten(), "non_saturating")               # L_GAN(F, D_X, Y, X)
     cycle = cycle_consistency_loss(x, F_(fake_y), y, G(fake_x))
     identity = identity_loss(x, F_(x), y, G(y)) if identity_weight else torch.zeros((), device=x.device)
     return {"loss": gan_g + gan_f + lam * cycle + identity_weight * identity,
@@ -435,8 +435,8 @@ def cyclegan_discriminator_loss(G: nn.Module, F_: nn.Module, D_X: nn.Module, D_Y
     _check_unpaired(x, y)
     with torch.no_grad():
         fake_y, fake_x = G(x), F_(y)
-    d_y = gan.discriminator_loss(D_Y(None, y), D_Y(None, fake_y))
-    d_x = gan.discriminator_loss(D_X(None, x), D_X(None, fake_x))
+    d_y = gan.discriminator_loss(D_Y(None, y).flatten(), D_Y(None, fake_y).flatten())   # every patch
+    d_x = gan.discriminator_loss(D_X(None, x).flatten(), D_X(None, fake_x).flatten())
     return {"loss": d_x + d_y, "d_x": d_x, "d_y": d_y}
 
 

@@ -1,0 +1,284 @@
+r"""Training loops and measures for the conditional-GAN chapter: a class-conditional GAN, pix2pix and CycleGAN.
+
+The networks and losses are in `edu_gen.translation`; this module runs them. Each loop follows
+Goodfellow et al.'s Algorithm 1 as `gan.train_gan` does (one discriminator step, then one generator
+step, Adam with the DCGAN settings lr 2e-4, beta1 = 0.5), and returns a `train.History`:
+
+- `train_cgan`: D(x, c) on real (image, label) pairs against G(z, c) with labels drawn uniformly
+  from all K classes (`translation.sample_labels`); the requested labels are counted in the
+  history (``requested_0`` ... ``requested_{K-1}``, cumulative), so a test can see every class asked for.
+- `train_pix2pix`: D judges (input, output) pairs (or the output alone for an unconditional D);
+  G minimises adversarial + lambda L1 (`translation.pix2pix_generator_loss`). ``adversarial=False``
+  is "L1 alone": D is not used.
+- `train_cyclegan`: G, F, D_X, D_Y on two unpaired sets (`translation.cyclegan_generator_loss`,
+  `translation.cyclegan_discriminator_loss`).
+
+The measures: `class_accuracy` (does a frozen classifier read the requested class?) and
+`within_class_diversity` (mean pixel distance between two images of one class).
+Introduced in the chapter on conditional GANs and image-to-image translation.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from torch import nn
+
+from edu_gen import gan, translation
+from edu_gen._checks import number
+from edu_gen.train import History
+
+
+class Unconditional(nn.Module):
+    """Wraps a discriminator `net(y) -> logits` to the call `D(x, y)` that the CycleGAN losses make (x ignored).
+
+    Lets `gan.MLPDiscriminator` judge 2-D points in `translation.cyclegan_generator_loss`.
+
+    Args:
+        net: a module mapping a batch (B, ...) to logits (B,) or (B, ...).
+    """
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor | None, y: torch.Tensor) -> torch.Tensor:
+        """The logits net(y); x is ignored (an unconditional discriminator)."""
+        return self.net(y)
+
+
+def _setup(steps, batch_size, seed, device, lr, models):
+    from edu_gen import runtime
+
+    steps = number(steps, "steps", "an int >= 1 (generator steps)", integer=True, minimum=1)
+    batch_size = number(batch_size, "batch_size", "an int >= 1", integer=True, minimum=1)
+    lr = number(lr, "lr", "a number > 0 (Adam's learning rate)", minimum=0, strict=True)
+    device = torch.device(device) if device is not None else runtime.device()
+    for m in models:
+        m.to(device).train()
+    torch.manual_seed(seed)
+    return steps, batch_size, lr, device, torch.Generator().manual_seed(seed)
+
+
+def _progress(steps: int, progress, desc: str):
+    from tqdm.auto import tqdm
+
+    from edu_gen.train import _show_progress
+
+    return tqdm(range(steps), disable=not _show_progress(progress), leave=False, desc=desc)
+
+
+def _step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, network: str, step: int) -> None:
+    gan._check_finite(loss, network, step)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def _adam(*modules: nn.Module, lr: float, betas: tuple) -> torch.optim.Adam:
+    return torch.optim.Adam([p for m in modules for p in m.parameters()], lr=lr, betas=betas)
+
+
+def train_cgan(generator: translation.ConditionalGenerator, discriminator: translation.ConditionalDiscriminator,
+               images: torch.Tensor, labels: torch.Tensor, *, steps: int, batch_size: int = 64, lr: float = 2e-4,
+               betas: tuple = (0.5, 0.999), seed: int = 0, device=None, progress: bool | None = None) -> History:
+    r"""Mirza & Osindero's conditional GAN: max_D E log D(x, c) + E log(1 - D(G(z, c), c)), G non-saturating.
+
+    Real pairs (x, c) are drawn with replacement from (images, labels); the fakes' labels are drawn
+    uniformly from 0..K-1 (`translation.sample_labels`), fresh for D's step and for G's step.
+
+    Args:
+        generator, discriminator: trained in place, moved to `device` (default `runtime.device()`).
+        images: (N, 1, 28, 28) in [0, 1]. labels: (N,) integers in 0..K-1. steps: generator steps.
+        batch_size, lr, betas, seed, progress: as `gan.train_gan`.
+
+    Returns:
+        History with d_loss, g_loss, d_real (mean D(x, c)), d_fake (mean D(G(z, c), c)) per step, and
+        requested_k, the number of fake labels equal to k requested so far (both players' draws);
+        ``history.seconds`` the wall time.
+
+    Raises:
+        ValueError: images and labels of different lengths, fewer than batch_size, or labels outside 0..K-1.
+        NonFiniteLossError: a loss became NaN or infinite.
+    """
+    K = generator.num_classes
+    if len(images) != len(labels) or len(images) < 1:
+        raise ValueError(f"images and labels must have the same length N >= 1, got {len(images)} and {len(labels)}")
+    translation.one_hot(labels, K)                                          # refuses labels outside 0..K-1
+    steps, batch_size, lr, device, g = _setup(steps, batch_size, seed, device, lr, [generator, discriminator])
+    opt_d, opt_g = _adam(discriminator, lr=lr, betas=betas), _adam(generator, lr=lr, betas=betas)
+    requested = torch.zeros(K, dtype=torch.int64)
+    history, started = History(), time.perf_counter()
+    for step in _progress(steps, progress, "cGAN"):
+        pick = torch.randint(len(images), (batch_size,), generator=g)
+        x, c = images[pick].to(device), translation.one_hot(labels[pick], K).to(device)
+        # D: real pairs (x, c) against G(z, c') for freshly drawn labels c'
+        fake_labels = translation.sample_labels(batch_size, K, g)
+        z = torch.randn(batch_size, generator.latent_dim, generator=g).to(device)
+        c_fake = translation.one_hot(fake_labels, K).to(device)
+        with torch.no_grad():
+            fake = generator(z, c_fake)
+        real_logits, fake_logits = discriminator(x, c), discriminator(fake, c_fake)
+        d_loss = gan.discriminator_loss(real_logits, fake_logits)
+        _step(opt_d, d_loss, "discriminator", step)
+        # G: fresh z and labels, judged by D with the same labels
+        g_labels = translation.sample_labels(batch_size, K, g)
+        z = torch.randn(batch_size, generator.latent_dim, generator=g).to(device)
+        c_g = translation.one_hot(g_labels, K).to(device)
+        g_loss = gan.generator_loss(discriminator(generator(z, c_g), c_g), "non_saturating")
+        _step(opt_g, g_loss, "generator", step)
+        discriminator.zero_grad(set_to_none=True)
+        requested += torch.bincount(torch.cat([fake_labels, g_labels]), minlength=K)
+        history.log(step, d_loss=d_loss.item(), g_loss=g_loss.item(), d_real=torch.sigmoid(real_logits).mean().item(),
+                    d_fake=torch.sigmoid(fake_logits).mean().item(), **{f"requested_{k}": requested[k].item() for k in range(K)})
+    generator.eval(), discriminator.eval()
+    history.seconds = time.perf_counter() - started
+    return history
+
+
+def train_pix2pix(generator: nn.Module, discriminator: translation.PatchDiscriminator | None, inputs: torch.Tensor,
+                  targets: torch.Tensor, *, steps: int, lam: float = 100.0, adversarial: bool = True,
+                  batch_size: int = 64, lr: float = 2e-4, betas: tuple = (0.5, 0.999), seed: int = 0, device=None,
+                  progress: bool | None = None) -> History:
+    r"""pix2pix (Isola et al., 2017, eq. 4): G minimises L_cGAN + lam L1 on pairs (x, y); D judges patches.
+
+    D's step: `gan.discriminator_loss` on D(x, y) (real pairs) against D(x, G(x)) (G detached);
+    an unconditional D (``discriminator.conditional`` False) sees y and G(x) alone. G's step:
+    `translation.pix2pix_generator_loss`. The four rows of pix2pix's Table 1: L1 alone
+    (``adversarial=False``, D unused and may be None), cGAN alone (``lam=0``), L1 + cGAN, and
+    L1 + GAN with an unconditional D.
+
+    Args:
+        generator: x (B, 1, 28, 28) -> (B, 1, 28, 28), e.g. `translation.UNet`. discriminator: a PatchDiscriminator.
+        inputs, targets: (N, 1, 28, 28) pairs. lam: lambda >= 0. adversarial: whether the cGAN term is used.
+        batch_size, lr, betas, seed, progress: as `gan.train_gan`.
+
+    Returns:
+        History with g_loss, l1 (mean |y - G(x)| per pixel), and with the adversarial term d_loss, adversarial.
+
+    Raises:
+        ValueError: inputs and targets of different shapes, lam < 0, or adversarial without a discriminator.
+        NonFiniteLossError: a loss became NaN or infinite.
+    """
+    translation._same_shape(inputs, targets, "inputs and targets")
+    lam = translation._weight(lam, "lam")
+    if adversarial and discriminator is None:
+        raise ValueError("adversarial=True needs a discriminator (a translation.PatchDiscriminator), got None")
+    models = [generator] + ([discriminator] if adversarial else [])
+    steps, batch_size, lr, device, g = _setup(steps, batch_size, seed, device, lr, models)
+    opt_g = _adam(generator, lr=lr, betas=betas)
+    opt_d = _adam(discriminator, lr=lr, betas=betas) if adversarial else None
+    history, started = History(), time.perf_counter()
+    for step in _progress(steps, progress, "pix2pix"):
+        pick = torch.randint(len(inputs), (batch_size,), generator=g)
+        x, y = inputs[pick].to(device), targets[pick].to(device)
+        if not adversarial:                                                     # L1 alone: plain regression
+            l1 = (generator(x) - y).abs().mean()
+            _step(opt_g, l1, "generator", step)
+            history.log(step, g_loss=l1.item(), l1=l1.item())
+            continue
+        with torch.no_grad():
+            fake = generator(x)
+        d_loss = gan.discriminator_loss(discriminator(x, y).flatten(), discriminator(x, fake).flatten())   # every patch
+        _step(opt_d, d_loss, "discriminator", step)
+        out = generator(x)
+        terms = translation.pix2pix_generator_loss(discriminator(x, out), out, y, lam)
+        _step(opt_g, terms["loss"], "generator", step)
+        discriminator.zero_grad(set_to_none=True)
+        history.log(step, d_loss=d_loss.item(), g_loss=terms["loss"].item(), l1=terms["l1"].item(),
+                    adversarial=terms["adversarial"].item())
+    for m in models:
+        m.eval()
+    history.seconds = time.perf_counter() - started
+    return history
+
+
+def train_cyclegan(G: nn.Module, F_: nn.Module, D_X: nn.Module, D_Y: nn.Module, x_set: torch.Tensor,
+                   y_set: torch.Tensor, *, steps: int, lam: float = 10.0, identity_weight: float = 0.0,
+                   batch_size: int = 64, lr: float = 2e-4, betas: tuple = (0.5, 0.999), seed: int = 0, device=None,
+                   progress: bool | None = None) -> History:
+    r"""CycleGAN (Zhu et al., 2017, eq. 3) on unpaired sets: one step of D_X and D_Y, then one of G and F.
+
+    Mini-batches of X and of Y are drawn independently (no pairs exist). ``lam=0`` trains two
+    independent GANs G: X -> Y and F: Y -> X (the "no cycle term" ablation).
+
+    Args:
+        G: X -> Y, F_: Y -> X. D_X, D_Y: unconditional, called D(None, batch) (a PatchDiscriminator with
+        conditional=False, or `Unconditional`). x_set: (N_X, ...), y_set: (N_Y, ...) of the same item shape.
+        lam: lambda >= 0 of the cycle term. identity_weight: weight >= 0 of the identity loss.
+        batch_size, lr, betas, seed, progress: as `gan.train_gan`.
+
+    Returns:
+        History with d_loss, gan_g, gan_f, cycle, identity, g_loss per step.
+
+    Raises:
+        ValueError: x_set and y_set hold items of different shapes, lam or identity_weight < 0.
+        NonFiniteLossError: a loss became NaN or infinite.
+    """
+    if x_set.ndim < 2 or x_set.shape[1:] != y_set.shape[1:]:
+        raise ValueError(f"x_set (domain X) and y_set (domain Y) must hold items of the same shape, got "
+                         f"{tuple(x_set.shape)} and {tuple(y_set.shape)}")
+    translation._weight(lam, "lam"), translation._weight(identity_weight, "identity_weight")
+    steps, batch_size, lr, device, g = _setup(steps, batch_size, seed, device, lr, [G, F_, D_X, D_Y])
+    opt_d, opt_g = _adam(D_X, D_Y, lr=lr, betas=betas), _adam(G, F_, lr=lr, betas=betas)
+    history, started = History(), time.perf_counter()
+    for step in _progress(steps, progress, "CycleGAN"):
+        x = x_set[torch.randint(len(x_set), (batch_size,), generator=g)].to(device)
+        y = y_set[torch.randint(len(y_set), (batch_size,), generator=g)].to(device)
+        d = translation.cyclegan_discriminator_loss(G, F_, D_X, D_Y, x, y)
+        _step(opt_d, d["loss"], "discriminators", step)
+        terms = translation.cyclegan_generator_loss(G, F_, D_X, D_Y, x, y, lam, identity_weight)
+        _step(opt_g, terms["loss"], "generators", step)
+        D_X.zero_grad(set_to_none=True), D_Y.zero_grad(set_to_none=True)
+        history.log(step, d_loss=d["loss"].item(), g_loss=terms.pop("loss").item(), **{k: v.item() for k, v in terms.items()})
+    for m in (G, F_, D_X, D_Y):
+        m.eval()
+    history.seconds = time.perf_counter() - started
+    return history
+
+
+# --------------------------------------------------------------------------------------------
+# Measures
+# --------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def class_accuracy(classifier: nn.Module, images: torch.Tensor, labels: torch.Tensor, num_classes: int = 10) -> dict:
+    """How often a frozen classifier reads the requested class: per class and overall.
+
+    Args:
+        classifier: (N, 1, 28, 28) -> (N, K) logits (`metrics.digit_classifier`).
+        images: (N, 1, 28, 28). labels: (N,) the requested classes, integers in 0..K-1.
+
+    Returns:
+        {"per_class": (K,) float64, the fraction read right among the images requested as class k (NaN
+        for a class never requested), "accuracy": float, the fraction over all N}.
+
+    Raises:
+        ValueError: images and labels of different lengths, or images not (N, 1, 28, 28).
+    """
+    from edu_gen import metrics
+
+    if len(images) != len(labels):
+        raise ValueError(f"images and labels must have the same length, got {len(images)} and {len(labels)}")
+    read = metrics.classifier_confidence(classifier, images)["label"].cpu()
+    right = (read == labels.cpu()).double()
+    count = torch.bincount(labels.cpu(), minlength=num_classes).double()
+    per_class = torch.bincount(labels.cpu(), weights=right, minlength=num_classes) / count
+    return {"per_class": per_class, "accuracy": float(right.mean())}
+
+
+@torch.no_grad()
+def within_class_diversity(images: torch.Tensor) -> float:
+    """Mean Euclidean (pixel) distance between two different images of a set: 0 when all are the same.
+
+    Args:
+        images: (N, ...) with N >= 2, e.g. the samples of one class.
+
+    Raises:
+        ValueError: fewer than two images.
+    """
+    if len(images) < 2:
+        raise ValueError(f"images must hold at least 2 items to measure their spread, got {len(images)}")
+    return float(torch.pdist(images.flatten(1).double()).mean())
