@@ -289,3 +289,21 @@ def test_the_packed_discriminator_is_invariant_to_the_order_of_the_packs(batch, 
     order = torch.randperm(batch)
     permuted = x.reshape(batch, pack, 2)[order].reshape(-1, 2)
     assert torch.allclose(d(permuted), d(x)[order], atol=1e-6)
+
+
+def test_sample_quality_refuses_a_class_count_that_does_not_fit_and_bad_batch_sizes():
+    from edu_gen import metrics, sample_quality
+    torch.manual_seed(0)
+    clf = metrics.DigitClassifier()                                          # untrained: reads a few classes
+    images = torch.rand(30, 1, 28, 28)
+    labels = sample_quality.class_histogram(clf, images)["counts"]
+    assert len(labels) == 10 and int(labels.sum()) == 30
+    read = int(metrics.classifier_confidence(clf, images)["label"].max())
+    with pytest.raises(ValueError, match=f"num_classes = {read}, but the classifier read class {read}"):
+        sample_quality.class_histogram(clf, images, num_classes=read)         # one class short of what it reads
+    with pytest.raises(ValueError, match="num_classes must be an int >= 2"):
+        sample_quality.class_histogram(clf, images, num_classes=1)
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1"):
+        sample_quality.nearest_training(images[:2], images, batch_size=0)
+    with pytest.raises(TypeError, match="batch_size must be an int >= 1"):
+        sample_quality.classifier_features(clf, images, batch_size=2.5)

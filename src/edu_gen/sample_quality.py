@@ -45,9 +45,11 @@ def classifier_features(classifier: nn.Module, images: torch.Tensor, batch_size:
         (N, hidden_dim) float32 on the CPU.
 
     Raises:
-        ValueError: images not (N, 1, 28, 28); TypeError: a classifier without that ``net``.
+        ValueError: images not (N, 1, 28, 28), or batch_size < 1; TypeError: a classifier without that
+            ``net``, or a batch_size that is not an int.
     """
     images = _images(images, "images")
+    batch_size = number(batch_size, "batch_size", "an int >= 1", integer=True, minimum=1)
     body = getattr(classifier, "net", None)
     if not isinstance(body, nn.Sequential) or len(body) != 4:
         raise TypeError(f"classifier must be a metrics.DigitClassifier (net = Flatten, Linear, ReLU, Linear), got {type(classifier).__name__}")
@@ -105,13 +107,18 @@ def class_histogram(classifier: nn.Module, images: torch.Tensor, num_classes: in
         "confidence": float, the mean of max_c p(c | x)}.
 
     Raises:
-        ValueError: images not (N, 1, 28, 28) with N >= 1, or min_share outside (0, 1].
+        ValueError: images not (N, 1, 28, 28) with N >= 1, min_share outside (0, 1], num_classes < 2, or a
+            classifier that reads a class outside 0..C-1 (its output has more classes than num_classes).
     """
     images = _images(images, "images")
     if len(images) == 0:
         raise ValueError("images must hold at least one image")
     min_share = number(min_share, "min_share", "a number in (0, 1]", minimum=0.0, strict=True, maximum=1.0)
+    num_classes = number(num_classes, "num_classes", "an int >= 2 (C)", integer=True, minimum=2)
     read = metrics.classifier_confidence(classifier, images)              # the VAE chapter's reading of samples
+    if int(read["label"].max()) >= num_classes:
+        raise ValueError(f"num_classes = {num_classes}, but the classifier read class {int(read['label'].max())}: "
+                         "give the classifier's number of classes")
     counts = torch.bincount(read["label"].cpu(), minlength=num_classes)
     h = counts.double() / counts.sum()
     kl = float((h[h > 0] * (num_classes * h[h > 0]).log()).sum())
@@ -130,8 +137,10 @@ def nearest_training(samples: torch.Tensor, training: torch.Tensor, batch_size: 
         distances (S,) float32 and indices (S,) int64 into `training`.
 
     Raises:
-        ValueError: the two do not have the same number of values per example, or N = 0.
+        ValueError: the two do not have the same number of values per example, N = 0, or batch_size < 1.
+        TypeError: a batch_size that is not an int.
     """
+    batch_size = number(batch_size, "batch_size", "an int >= 1 (training examples compared at once)", integer=True, minimum=1)
     s, t = torch.as_tensor(samples).flatten(1).float(), torch.as_tensor(training).flatten(1).float()
     if s.shape[1] != t.shape[1] or len(t) == 0:
         raise ValueError(f"samples and training must hold examples of one size and training at least one, "
