@@ -1209,3 +1209,86 @@ LITERAL[_E8] = {
     return x
 ''',
 }
+
+# --------------------------------------------------------------------------- 10 conditional GANs (h21)
+
+_E10 = "10_conditional_gans"
+
+MISTAKES += [
+    dict(exercise=_E10, function="generator_input", name="the label as one number, not one-hot",
+         replace=[("torch.cat([z, F.one_hot(labels, num_classes).to(z.dtype)], dim=1)",
+                   "torch.cat([z, labels[:, None].to(z.dtype)], dim=1)")]),
+    dict(exercise=_E10, function="generator_input", name="one-hot first, then z",
+         replace=[("torch.cat([z, F.one_hot(labels, num_classes).to(z.dtype)], dim=1)",
+                   "torch.cat([F.one_hot(labels, num_classes).to(z.dtype), z], dim=1)")]),
+    dict(exercise=_E10, function="generator_input", name="K - 1 columns (the last class has none)",
+         replace=[("F.one_hot(labels, num_classes)", "F.one_hot(labels.clamp(max=num_classes - 2), num_classes - 1)")]),
+    dict(exercise=_E10, function="discriminator_input", name="label planes before the image",
+         replace=[("return torch.cat([x, planes], dim=1)", "return torch.cat([planes, x], dim=1)")]),
+    dict(exercise=_E10, function="discriminator_input", name="one plane holding the class index",
+         replace=[("planes = F.one_hot(labels, num_classes).to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[2:])",
+                   "planes = labels.to(x.dtype)[:, None, None, None].expand(-1, 1, *x.shape[2:])")]),
+    dict(exercise=_E10, function="discriminator_input", name="labels off by one (class k in channel k + 2)",
+         replace=[("F.one_hot(labels, num_classes)", "F.one_hot((labels + 1) % num_classes, num_classes)")]),
+    dict(exercise=_E10, function="cycle_consistency_loss", name="squared error instead of L1",
+         replace=[("return (x_cycled - x).abs().mean() + (y_cycled - y).abs().mean()",
+                   "return ((x_cycled - x) ** 2).mean() + ((y_cycled - y) ** 2).mean()")]),
+    dict(exercise=_E10, function="cycle_consistency_loss", name="one mean over both batches",
+         replace=[("return (x_cycled - x).abs().mean() + (y_cycled - y).abs().mean()",
+                   "return torch.cat([(x_cycled - x).abs().flatten(), (y_cycled - y).abs().flatten()]).mean()")]),
+    dict(exercise=_E10, function="cycle_consistency_loss", name="the X cycle only",
+         replace=[("return (x_cycled - x).abs().mean() + (y_cycled - y).abs().mean()", "return (x_cycled - x).abs().mean()")]),
+    dict(exercise=_E10, function="cycle_consistency_loss", name="sums instead of means",
+         replace=[("return (x_cycled - x).abs().mean() + (y_cycled - y).abs().mean()",
+                   "return (x_cycled - x).abs().sum() + (y_cycled - y).abs().sum()")]),
+    dict(exercise=_E10, function="pix2pix_generator_loss", name="log(sigmoid) (inf when D rejects for sure)",
+         replace=[("adversarial = -F.logsigmoid(fake_logits).mean()", "adversarial = -torch.log(torch.sigmoid(fake_logits)).mean()")]),
+    dict(exercise=_E10, function="pix2pix_generator_loss", name="the saturating term log(1 - D)",
+         replace=[("adversarial = -F.logsigmoid(fake_logits).mean()", "adversarial = F.logsigmoid(-fake_logits).mean()")]),
+    dict(exercise=_E10, function="pix2pix_generator_loss", name="lambda on the adversarial term",
+         replace=[('"loss": adversarial + lam * l1', '"loss": lam * adversarial + l1')]),
+    dict(exercise=_E10, function="pix2pix_generator_loss", name="L2 instead of L1",
+         replace=[("l1 = (output - target).abs().mean()", "l1 = ((output - target) ** 2).mean()")]),
+    dict(exercise=_E10, function="pix2pix_generator_loss", name="rule: PyTorch's BCE with logits", every_test="test_pix2pix",
+         replace=[("adversarial = -F.logsigmoid(fake_logits).mean()",
+                   "adversarial = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))")]),
+    dict(exercise=_E10, function="receptive_field", name="j multiplied by the stride before r is updated",
+         replace=[("r, j = r + (kernel - 1) * j, j * stride", "j = j * stride\n        r = r + (kernel - 1) * j")]),
+    dict(exercise=_E10, function="receptive_field", name="kernel instead of kernel - 1",
+         replace=[("r + (kernel - 1) * j", "r + kernel * j")]),
+    dict(exercise=_E10, function="receptive_field", name="strides ignored (j stays 1)",
+         replace=[("j * stride", "j")]),
+    dict(exercise=_E10, function="receptive_field", name="returns a tensor, not an int",
+         replace=[("return int(r)", "return torch.tensor(r)")]),
+]
+
+CORRECT += [
+    dict(exercise=_E10, function="generator_input", name="rows of an identity matrix",
+         source='''def generator_input(z, labels, num_classes=10):
+    return torch.cat([z, torch.eye(num_classes, dtype=z.dtype)[labels]], dim=1)
+'''),
+    dict(exercise=_E10, function="receptive_field", name="the recursion from the output backwards",
+         source='''def receptive_field(layers):
+    r = 1
+    for kernel, stride in reversed(layers):
+        r = stride * (r - 1) + kernel
+    return r
+'''),
+    dict(exercise=_E10, function="pix2pix_generator_loss", name="softplus form",
+         replace=[("adversarial = -F.logsigmoid(fake_logits).mean()", "adversarial = F.softplus(-fake_logits).mean()")]),
+]
+
+LITERAL[_E10] = {
+    "discriminator_input": '''def discriminator_input(x, labels, num_classes=10):
+    one_hot = F.one_hot(labels, num_classes).to(x.dtype)
+    H, W = x.shape[2], x.shape[3]
+    return torch.cat([x, one_hot[:, :, None, None].expand(-1, -1, H, W)], dim=1)
+''',
+    "receptive_field": '''def receptive_field(layers):
+    r, j = 1, 1
+    for kernel, stride in layers:
+        r = r + (kernel - 1) * j
+        j = j * stride
+    return r
+''',
+}

@@ -44,7 +44,14 @@ class Unconditional(nn.Module):
         self.net = net
 
     def forward(self, x: torch.Tensor | None, y: torch.Tensor) -> torch.Tensor:
-        """The logits net(y); x is ignored (an unconditional discriminator)."""
+        """The logits net(y); x is ignored (an unconditional discriminator).
+
+        Args:
+            x: ignored (None in the CycleGAN losses). y: the batch to judge, as `net` takes it.
+
+        Raises:
+            Whatever `net` raises for a y it refuses (e.g. `gan.MLPDiscriminator` for a wrong shape).
+        """
         return self.net(y)
 
 
