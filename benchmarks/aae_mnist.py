@@ -115,10 +115,10 @@ def main() -> None:
     lines = [f"adversarial autoencoder, {source}, scale {args.scale} (run on a shared machine: the seconds are not a clean timing)",
              f"Parzen protocol: {s['n_samples']} samples, sigma {sigma:.3f} chosen on {len(valid_x)} held-out training images "
              f"({int(held[0])}-{int(held[-1])}), {len(test_p)} test images" + ("" if full_protocol else " (REDUCED)"),
-             f"{'model':14s} {'Parzen LL (nats)':>18s}  protocol",
-             f"{'AAE (this run)':14s} {ll:10.1f} ± {se:5.1f}  d = 8, {s['parzen_steps']} iterations, {len(train_x)} train"]
+             f"{'model':20s} {'Parzen LL (nats)':>18s}  protocol",
+             f"{'AAE (this run)':20s} {ll:10.1f} ± {se:5.1f}  d = 8, {s['parzen_steps']} iterations, {len(train_x)} train"]
     for k in ("AAE", "GMMN+AE", "GAN", "Deep GSN", "DBN", "Stacked CAE"):
-        lines.append(f"{k + ' (paper)':14s} {PAPER[k][0]:10.0f} ± {PAPER[k][1]:5.1f}  {PAPER['protocol']}")
+        lines.append(f"{k + ' (paper)':20s} {PAPER[k][0]:10.0f} ± {PAPER[k][1]:5.1f}  {PAPER['protocol']}")
     lines.append(f"mixture prior: MMD^2 {prior_mmd:.4f} (Gaussian kernel h = 1); semi-supervised AAE, 100 labels: "
                  f"test error {semi_error:.2%}")
     lines.append(json.dumps(result))
