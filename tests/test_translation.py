@@ -317,3 +317,31 @@ def test_class_accuracy_and_within_class_diversity_by_hand():
         tt.within_class_diversity(torch.zeros(1, 1, 28, 28))
     with pytest.raises(ValueError, match="same length"):
         tt.class_accuracy(ReadsPixel(), images, requested[:3])
+
+
+def test_chapter_budgets_and_variants_refuse_unknown_names():
+    from edu_gen import translation_train as tt
+
+    assert tt.budget("ci") == {"cgan": 60, "pix2pix": 60, "cyclegan": 40, "ring": 200}
+    assert set(tt.budget("book")) == set(tt.budget("full")) == {"cgan", "pix2pix", "cyclegan", "ring"}
+    assert list(tt.PIX2PIX_VARIANTS) == ["L1 alone", "cGAN alone", "L1 + cGAN", "L1 + GAN, unconditional D"]
+    with pytest.raises(ValueError, match=r"scale must be one of \['book', 'ci', 'full'\], got 'fast'"):
+        tt.budget("fast")
+    with pytest.raises(ValueError, match=r"variant must be one of .*got 'L2'"):
+        tt.chapter_pix2pix("L2", torch.rand(2, 1, 28, 28), torch.rand(2, 1, 28, 28), steps=1)
+
+
+def test_chapter_models_do_not_depend_on_the_random_state_before_them(tmp_path, monkeypatch):
+    """chapter_pix2pix builds its networks after seeding: the same weights whatever ran before (a dict of
+    networks built by the caller, before the seed, gave different ones; watched fail)."""
+    from edu_gen import translation_train as tt
+
+    x = torch.rand(8, 1, 28, 28)
+    weights = []
+    for before in (0, 1):
+        monkeypatch.setenv("EDU_GEN_CACHE", str(tmp_path / str(before)))   # a fresh cache: trained, not loaded
+        torch.manual_seed(before)
+        torch.rand(1000)                                       # some earlier random work
+        model, _ = tt.chapter_pix2pix("L1 alone", x, x, steps=1)
+        weights.append([p.detach().clone() for p in model["G"].parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*weights))

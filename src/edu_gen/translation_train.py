@@ -289,3 +289,110 @@ def within_class_diversity(images: torch.Tensor) -> float:
     if len(images) < 2:
         raise ValueError(f"images must hold at least 2 items to measure their spread, got {len(images)}")
     return float(torch.pdist(images.flatten(1).double()).mean())
+
+
+# --------------------------------------------------------------------------------------------
+# The chapter's models, defined once (the chapter and benchmarks/translation_mnist.py train them)
+# --------------------------------------------------------------------------------------------
+
+# generator steps per model and scale (batch 64 for the cGAN, 32 for the translators, 256 on the 2-D rings)
+BUDGETS = {
+    "ci": {"cgan": 60, "pix2pix": 60, "cyclegan": 40, "ring": 200},
+    "book": {"cgan": 2_000, "pix2pix": 800, "cyclegan": 800, "ring": 1_500},
+    "full": {"cgan": 10_000, "pix2pix": 5_000, "cyclegan": 5_000, "ring": 5_000},
+}
+# pix2pix's Table 1 rows: keyword arguments of train_pix2pix, and whether D sees the input
+PIX2PIX_VARIANTS = {
+    "L1 alone": ({"adversarial": False}, True),
+    "cGAN alone": ({"lam": 0.0}, True),
+    "L1 + cGAN": ({"lam": 100.0}, True),
+    "L1 + GAN, unconditional D": ({"lam": 100.0}, False),
+}
+
+
+def budget(scale: str) -> dict[str, int]:
+    """The chapter's generator steps per model at `scale` ("ci", "book" or "full").
+
+    Args:
+        scale: a scale name (`runtime.scale()`, or a benchmark's --scale).
+
+    Returns:
+        {"cgan", "pix2pix", "cyclegan", "ring"}: steps (a copy).
+
+    Raises:
+        ValueError: an unknown scale.
+    """
+    if scale not in BUDGETS:
+        raise ValueError(f"scale must be one of {sorted(BUDGETS)}, got {scale!r}")
+    return dict(BUDGETS[scale])
+
+
+def _cached(name: str, build, train_fn, key: dict) -> tuple[nn.ModuleDict, History]:
+    from edu_gen import train
+
+    torch.manual_seed(key.get("seed", 0))                    # the weights do not depend on what ran before
+    model = nn.ModuleDict(build())
+    history = train.load_or_train(name, model, train_fn, key)
+    return model.cpu().eval(), history
+
+
+def chapter_cgan(images: torch.Tensor, labels: torch.Tensor, steps: int) -> tuple[nn.ModuleDict, History]:
+    """The chapter's conditional GAN (d = 64, 16 channels, batch 64), trained once and cached ("ch10_cgan").
+
+    Args:
+        images: (N, 1, 28, 28). labels: (N,) in 0..9. steps: generator steps (`budget(scale)["cgan"]`).
+
+    Returns:
+        ModuleDict {"G", "D"} on the CPU in eval mode, and the History.
+
+    Raises:
+        ValueError: as `train_cgan`.
+    """
+    key = {"latent_dim": 64, "channels": 16, "n": len(images), "steps": steps, "batch_size": 64, "lr": 2e-4}
+    return _cached("ch10_cgan", lambda: {"G": translation.ConditionalGenerator(64, channels=16),
+                                         "D": translation.ConditionalDiscriminator(channels=16)},
+                   lambda m: train_cgan(m["G"], m["D"], images, labels, steps=steps, batch_size=64), key)
+
+
+def chapter_pix2pix(variant: str, inputs: torch.Tensor, targets: torch.Tensor, steps: int) -> tuple[nn.ModuleDict, History]:
+    """One row of the chapter's pix2pix ablation (U-Net and PatchGAN of 8 channels, batch 32), cached ("ch10_pix2pix").
+
+    Args:
+        variant: a key of `PIX2PIX_VARIANTS`. inputs, targets: (N, 1, 28, 28) pairs. steps: generator steps.
+
+    Returns:
+        ModuleDict {"G", "D"} on the CPU in eval mode, and the History.
+
+    Raises:
+        ValueError: an unknown variant, or as `train_pix2pix`.
+    """
+    if variant not in PIX2PIX_VARIANTS:
+        raise ValueError(f"variant must be one of {list(PIX2PIX_VARIANTS)}, got {variant!r}")
+    kw, conditional = PIX2PIX_VARIANTS[variant]
+    key = {"variant": variant, "channels": 8, "n": len(inputs), "steps": steps, "batch_size": 32, **kw}
+    return _cached("ch10_pix2pix", lambda: {"G": translation.UNet(channels=8),
+                                            "D": translation.PatchDiscriminator(8, 2, conditional)},
+                   lambda m: train_pix2pix(m["G"], m["D"], inputs, targets, steps=steps, batch_size=32, **kw), key)
+
+
+def chapter_cyclegan(lam: float, x_set: torch.Tensor, y_set: torch.Tensor, steps: int) -> tuple[nn.ModuleDict, History]:
+    """The chapter's CycleGAN on digits (two U-Nets and two PatchGANs of 8 channels, batch 32), cached ("ch10_cyclegan").
+
+    Args:
+        lam: the cycle weight lambda >= 0. x_set, y_set: the unpaired domains (`translation.unpaired_domains`).
+        steps: generator steps (`budget(scale)["cyclegan"]`).
+
+    Returns:
+        ModuleDict {"G", "F", "D_X", "D_Y"} on the CPU in eval mode, and the History.
+
+    Raises:
+        ValueError: as `train_cyclegan`.
+    """
+    key = {"lam": lam, "channels": 8, "n": len(x_set) + len(y_set), "steps": steps, "batch_size": 32}
+    def build():
+        return {"G": translation.UNet(channels=8), "F": translation.UNet(channels=8),
+                "D_X": translation.PatchDiscriminator(8, 2, conditional=False),
+                "D_Y": translation.PatchDiscriminator(8, 2, conditional=False)}
+
+    return _cached("ch10_cyclegan", build, lambda m: train_cyclegan(m["G"], m["F"], m["D_X"], m["D_Y"], x_set, y_set,
+                                                                      steps=steps, lam=lam, batch_size=32), key)
