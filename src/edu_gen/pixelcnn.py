@@ -110,7 +110,7 @@ class LogisticAutoregressive(nn.Module):
 
 @dataclass(frozen=True)
 class PixelCNNConfig:
-    """Settings of `PixelCNN` (van den Oord et al., 2016a, section 3.5 and table 2, made small for a CPU).
+    """Settings of `PixelCNN` (van den Oord et al., 2016a, section 3.5, made small for a CPU).
 
     Attributes:
         channels: feature maps per layer (the paper: 2h = 256 for CIFAR; 32 trains in minutes).

@@ -8,9 +8,10 @@ same uniforms, so they return the same images whenever they compute the same log
 - ``"fast"``: only what can change. For `PixelCNN`, the rows the current row can depend on
   (`PixelCNN.rows_needed` of them above it). For `GatedPixelCNN`, the vertical stack once per row
   (its features at row r depend on rows < r only, so they are fixed while row r is drawn), then per
-  pixel the horizontal stack and the head on that one row. This is the idea of caching what does
-  not change, as in Ramachandran et al. (2017), "Fast generation for convolutional autoregressive
-  models", here at the granularity of rows.
+  pixel the horizontal stack and the head on that one row, and only on the columns that can reach
+  the pixel (`GatedPixelCNN.rows_needed` of them to its left: the horizontal reach is the vertical
+  one). This is the idea of caching what does not change, as in Ramachandran et al. (2017), "Fast
+  generation for convolutional autoregressive models", here at the granularity of rows.
 
 Introduced in the chapter "PixelCNN" (label ch-pixelcnn).
 """
@@ -80,14 +81,16 @@ def _fast_gated(model: pc.GatedPixelCNN, x, u, first_row=0):
             v_pre = layer.v_conv(v)                                      # (n, 2C, rows, W)
             links.append(layer.link(v_pre[:, :, -1:, :]))                # (n, 2C, 1, W): row r only
             v = pc.gate(v_pre)
-        # horizontal stack and head on row r alone, once per pixel
+        # horizontal stack and head on row r alone, once per pixel, on the columns that can reach column c
+        # (the horizontal reach equals the vertical one: k1 // 2 + layers * (k // 2) to the left)
         for c in range(width):
-            h, skips = x[:, :, r:r + 1, :], 0                            # (n, 1, 1, W)
+            left = max(0, c - reach)
+            h, skips = x[:, :, r:r + 1, left:c + 1], 0                   # (n, 1, 1, c + 1 - left)
             for layer, link in zip(model.gated, links):
-                h, skip = layer.horizontal(h, link)
+                h, skip = layer.horizontal(h, link[..., left:c + 1])
                 skips = skips + skip
-            logits = model.head(skips)                                   # (n, 1, 1, W)
-            x[:, 0, r, c] = _draw(u[:, r, c], logits[:, 0, 0, c])
+            logits = model.head(skips)                                   # (n, 1, 1, c + 1 - left)
+            x[:, 0, r, c] = _draw(u[:, r, c], logits[:, 0, 0, -1])
     return x
 
 
