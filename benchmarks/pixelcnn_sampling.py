@@ -40,7 +40,7 @@ def main() -> None:
     args = parser.parse_args()
     rt = runtime.setup(seed=0)
     s = SETTINGS["book"]
-    config = pixelcnn.GatedPixelCNNConfig(channels=s["channels"], layers=s["layers"])
+    config = pixelcnn.GatedPixelCNNConfig(channels=s["channels"], layers=s["layers"], first_kernel=s["first_kernel"])
     torch.manual_seed(0)
     model = pixelcnn.GatedPixelCNN(config).to(rt.device).eval()
     shape = (args.size, args.size)
