@@ -23,6 +23,9 @@ each page it checks that:
 - every display equation fits its column at a 1280 px wide window (a wider one hides its right
   part behind a horizontal scroll bar).
 
+Then it searches the book for a word on its search page, offline (`check_search`): the
+results must list the chapter pages that hold the word, and only pages of the build.
+
 The last two are measured inside the page by _static/edu_gen_check.js, which runs only when
 the address carries ?edu-gen-check and writes its findings into the DOM as JSON.
 
@@ -468,6 +471,37 @@ def check_page(page: str, build: Path, base_url: str, chromium: str, log: list,
 # ---------------------------------------------------------------------------------------------
 
 
+def check_search(build: Path, base_url: str, chromium: str, budget_ms: int, timeout: int,
+                 query: str = "autoencoder") -> tuple[str, list[str]]:
+    """Search the built book for `query` in the browser, offline; (summary, problems).
+
+    Sphinx's search page runs in the browser from the build's own searchindex.js; it must list
+    at least one page, every result must be a page of the build, and the pages whose text holds
+    the word must be among the results (the first of them, at least).
+    """
+    if not (build / "search.html").is_file():
+        return "no search page", ["search.html was not built"]
+    holding = sorted(str(path.relative_to(build)) for path in (build / "book").glob("*.html")
+                     if query.lower() in path.read_text(encoding="utf-8", errors="replace").lower())
+    with tempfile.TemporaryDirectory(prefix="check_book_search_") as tmp:
+        command = chromium_command(chromium, Path(tmp) / "profile", budget_ms) + [
+            WINDOW, "--dump-dom", f"{base_url}search.html?q={query}"]
+        try:
+            run = subprocess.run(command, capture_output=True, text=True, timeout=timeout, errors="replace")
+        except subprocess.TimeoutExpired:
+            return "timeout", [f"the search page did not finish within {timeout} s"]
+    found = re.findall(r'<ul class="search">(.*?)</ul>', run.stdout, flags=re.S)
+    links = re.findall(r'<a href="([^"#?]+)', found[0]) if found else []
+    pages = sorted({unquote(urlsplit(urljoin(base_url + "search.html", link)).path).lstrip("/") for link in links})
+    problems = []
+    if not pages:
+        problems.append(f"searching for {query!r} found nothing (the search index did not load offline?)")
+    problems += [f"search result {page} is not a built page" for page in pages if not (build / page).is_file()]
+    if holding and pages and holding[0] not in pages:
+        problems.append(f"searching for {query!r} did not find {holding[0]}, whose text holds it")
+    return f"search {query!r}: {len(pages)} pages found", problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("build", nargs="?", default=str(ROOT / "_build" / "html"),
@@ -514,6 +548,11 @@ def main(argv: list[str] | None = None) -> int:
             results.append(result)
             status = "FAIL" if result.problems else "ok  "
             print(f"{status} {page}: {result.summary}", flush=True)
+        summary, search_problems = check_search(build, base_url, chromium, args.budget, args.timeout)
+        search = PageResult("search.html", problems=search_problems)
+        search.summary = summary
+        results.append(search)
+        print(f"{'FAIL' if search_problems else 'ok  '} search.html: {summary}", flush=True)
     finally:
         server.shutdown()
         server.server_close()

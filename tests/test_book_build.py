@@ -122,3 +122,23 @@ def test_the_browser_check_sees_korean_boxes_and_wide_displays(built_book, tmp_p
     assert check.returncode == 1, check.stdout[-3000:]
     assert "book/glossary.html: Korean text falls back to boxes" in check.stdout
     assert "book/notation.html: display equation wider than its column" in check.stdout
+
+
+def test_the_teaching_page_lists_every_graded_exercise_with_its_checks(built_book):
+    """book/teaching.md's table is built from grading/tests: a row per test file, linked, points adding up."""
+    import re
+
+    html, _ = built_book
+    page = (html / "book" / "teaching.html").read_text()
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", page, flags=re.S)[1:]  # the header row first
+    exercises = sorted(p.stem.removeprefix("test_") for p in (ROOT / "grading" / "tests").glob("test_*.py"))
+    found = {}
+    for row in rows:
+        link = re.search(r'href="([^"]+)"[^>]*>(?:<[^>]+>)*([0-9]{2}_\w+)<', row)
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)
+        items = [float(p) for p in re.findall(r"\((\d+(?:\.\d+)?)\)</p>", cells[3])]
+        assert link and (html / "book" / link.group(1).split("#")[0]).resolve().is_file(), row[:300]
+        assert int(re.sub(r"<[^>]+>", "", cells[1])) == len(items) > 0
+        assert float(re.sub(r"<[^>]+>", "", cells[2])) == sum(items)
+        found[link.group(2)] = len(items)
+    assert sorted(found) == exercises
