@@ -592,6 +592,7 @@ class Sandbox:
                 kills = self.cgroups.oom_kills(entry["cgroup"])
                 if not kills:
                     continue
+                self._stopped[entry["process"]] = self._cap_reason()  # before the kill: the grader may ask at once
                 for _ in range(100):
                     members = [pid for pid in Cgroups.members(entry["cgroup"]) if pid != os.getpid()]
                     if not members:
@@ -602,8 +603,6 @@ class Sandbox:
                         except (ProcessLookupError, PermissionError):
                             pass
                     time.sleep(0.01)
-                self._stopped[entry["process"]] = (f"its processes together reached the memory cap of "
-                                                   f"{self.limits.total_memory_mb} MB, so the grader stopped every one of them")
                 entry["stopped"] = True
                 message = (f"edu-gen sandbox: this notebook's processes together reached the memory cap of "
                            f"{self.limits.total_memory_mb} MB (the OOM killer ended {kills}); every process of the "
@@ -619,8 +618,23 @@ class Sandbox:
                           " it was stopped (its log says so)", file=sys.__stdout__, flush=True)
 
     def stopped_because(self, process: subprocess.Popen) -> str | None:
-        """Why the sandbox stopped the notebook that `process` (returned by `start`) ran, or None if it did not."""
-        return self._stopped.get(process)
+        """Why the sandbox stopped the notebook that `process` (returned by `start`) ran, or None if it did not.
+
+        Asks the notebook's cgroup directly when the watcher has not yet recorded it: the grader may
+        see the kernel die (the OOM killer ended it) before the watcher's next look, 0.1 s later.
+        """
+        if process in self._stopped:
+            return self._stopped[process]
+        with self._watch_lock:
+            entry = next((e for e in self._watched if e["process"] is process), None)
+        if entry is not None and self.cgroups is not None and self.cgroups.oom_kills(entry["cgroup"]):
+            self._stopped[process] = self._cap_reason()
+            return self._stopped[process]
+        return None
+
+    def _cap_reason(self) -> str:
+        return (f"its processes together reached the memory cap of {self.limits.total_memory_mb} MB, "
+                "so the grader stopped every one of them")
 
     def prepare_workdir(self, path: Path) -> None:
         """The grader's own folder for one kernel (connection file, log); the kernel never writes there."""
