@@ -122,3 +122,12 @@ def reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass  # not our child: its own parent (or init) reaps it
+
+
+def kill_and_reap(pid: int) -> None:
+    """SIGKILL `pid` if it is still there and we may, then reap it if it is our child (gone or not ours: nothing)."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    reap(pid)

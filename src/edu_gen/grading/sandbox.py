@@ -79,7 +79,7 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
-from edu_gen.grading.processes import is_zombie, owner, processes, reap
+from edu_gen.grading.processes import is_zombie, kill_and_reap, owner, processes, reap
 
 SCRATCH = "/sandbox"  # the one writable place inside a sandbox (a size-capped tmpfs)
 HOME = f"{SCRATCH}/home"  # the kernel's working folder and HOME
@@ -368,13 +368,8 @@ class Cgroups:
         while self._made and time.monotonic() < deadline:
             for made in self._made:
                 for pid in self.members(made):
-                    if pid == os.getpid():
-                        continue
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except (ProcessLookupError, PermissionError):
-                        pass
-                    reap(pid)
+                    if pid != os.getpid():
+                        kill_and_reap(pid)
             time.sleep(0.05)
             self.release()
         left = [str(folder) for made in self._made for folder in made.values()]
@@ -818,11 +813,7 @@ class Sandbox:
                 if is_zombie(pid):
                     reap(pid)
                     continue
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-                reap(pid)
+                kill_and_reap(pid)
             with self._watch_lock:
                 still_in_cgroups = {pid for entry in self._watched for pid in Cgroups.members(entry["cgroup"])}
             alive = [pid for pid in left if self._ours(pid) and not is_zombie(pid)]
