@@ -1,11 +1,12 @@
 """Grade a class of submissions end to end: time per notebook, the grader's peak memory.
 
-20 students, each handing in every exercise (20 x 9 = 180 notebooks with exercises 01-09):
+A class of S students (``--students``, default 20), each handing in every exercise (S x the
+number of exercises in ``solutions/``; 10 students x 11 exercises = 110 notebooks). Of every five students
 
-- 8 students hand in every solution (correct: full marks expected);
-- 4 hand in every exercise untouched (blank: zero);
-- 4 hand in every solution with one graded function broken (partly correct: between);
-- 4 are hostile: each of their notebooks is that exercise's blank notebook plus one of
+- two hand in every solution (correct: full marks expected);
+- one hands in every exercise untouched (blank: zero);
+- one hands in every solution with one graded function broken (partly correct: between);
+- one is hostile: each of their notebooks is that exercise's blank notebook plus one of
   the attacks of tests/hostile (patched comparisons, cells blanked by an input transformer,
   forged answers, os._exit, a hang, memory exhaustion, a detached daemon, a reader of the
   tests and solutions, a replaced kernel serialiser, an output flood, every route by which a
@@ -17,9 +18,10 @@ memory is read from /proc/PID/status (VmHWM) while it runs. Prints one JSON obje
 ``{"notebooks", "modes": {MODE: {"total_s", "per_notebook_s", "grader_peak_mb", "completed",
 "scores_as_expected"}}}``. Run:
 
-    python benchmarks/grading_batch.py        # writes benchmarks/results/grading_batch.txt
+    python benchmarks/grading_batch.py [--students 20]   # writes benchmarks/results/grading_batch.txt
 """
 
+import argparse
 import copy
 import itertools
 import csv
@@ -63,6 +65,8 @@ BROKEN = {
     "09_gan": "def discriminator_loss(real_logits, fake_logits):\n    f = torch.nn.functional.binary_cross_entropy_with_logits\n    return f(real_logits, torch.zeros_like(real_logits)) + f(fake_logits, torch.ones_like(fake_logits))",
     # a squared error where the cycle loss is L1
     "10_conditional_gans": "def cycle_consistency_loss(x, x_cycled, y, y_cycled):\n    return ((x_cycled - x) ** 2).mean() + ((y_cycled - y) ** 2).mean()",
+    # ties counted as outlier wins where they count one half
+    "11_comparison": "def auroc(scores_in, scores_out):\n    return (scores_out[:, None] >= scores_in[None, :]).double().mean()",
 }
 missing = set(EXERCISES) - set(BROKEN)
 assert not missing, f"BROKEN has no partly-wrong version for exercises {sorted(missing)}"
@@ -86,13 +90,19 @@ def _attacks(out: Path, spill: Path) -> list[list[str]]:
     return [[c.source for c in nb.cells[base:]] for nb in builders]
 
 
-def a_class(out: Path, spill: Path) -> tuple[dict[str, dict[str, nbformat.NotebookNode]], dict[str, str]]:
-    """(students -> exercise -> notebook, student -> expected outcome)."""
+def _kind(i: int, size: int) -> str:
+    """Student i's kind in a class of `size`: the first 2/5 correct, then 1/5 blank, 1/5 partly correct, the rest hostile."""
+    fifth = size / 5
+    return "correct" if i < 2 * fifth else "blank" if i < 3 * fifth else "partly" if i < 4 * fifth else "hostile"
+
+
+def a_class(out: Path, spill: Path, size: int = 20) -> tuple[dict[str, dict[str, nbformat.NotebookNode]], dict[str, str]]:
+    """(students -> exercise -> notebook, student -> expected outcome) for a class of `size` students."""
     students, expected = {}, {}
-    # 4 hostile students x every exercise; the attacks are reused in turn when there are more notebooks
+    # the hostile students x every exercise; the attacks are reused in turn when there are more notebooks
     attacks = itertools.cycle(_attacks(out, spill))
-    for i in range(20):
-        kind = "correct" if i < 8 else "blank" if i < 12 else "partly" if i < 16 else "hostile"
+    for i in range(size):
+        kind = _kind(i, size)
         name = f"{kind}_{i:02d}"
         expected[name] = kind
         students[name] = {}
@@ -124,10 +134,10 @@ def _watch_peak(process: subprocess.Popen, peak: list[int]) -> None:
         time.sleep(0.2)
 
 
-def grade_once(sandbox: str | None) -> dict:
+def grade_once(sandbox: str | None, size: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         submissions, out, spill = Path(tmp) / "submissions", Path(tmp) / "grades", Path(tmp) / "spill.txt"
-        students, expected = a_class(out, spill)
+        students, expected = a_class(out, spill, size)
         for student, notebooks in students.items():
             (submissions / student).mkdir(parents=True)
             for exercise, notebook in notebooks.items():
@@ -165,6 +175,11 @@ def grade_once(sandbox: str | None) -> dict:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description="Grade a class end to end, without and with the sandbox.")
+    parser.add_argument("--students", type=int, default=20, help="class size, at least 5 (one of each kind)")
+    size = parser.parse_args().students
+    if size < 5:
+        parser.error(f"--students must be at least 5 (one student of each kind), got {size}")
     modes = {"no sandbox": None}
     if os.geteuid() != 0:
         modes["--sandbox"] = "--sandbox"  # bubblewrap as the ordinary user
@@ -174,12 +189,14 @@ def main() -> int:
         except KeyError:
             subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SANDBOX_USER], check=True)
         modes["--sandbox-user"] = "--sandbox-user"  # bubblewrap, kernels as that user
-    results = {mode: grade_once(sandbox) for mode, sandbox in modes.items()}
+    results = {mode: grade_once(sandbox, size) for mode, sandbox in modes.items()}
+    kinds = [_kind(i, size) for i in range(size)]
+    counts = ", ".join(f"{kinds.count(k)} {k}" for k in ("correct", "blank", "partly", "hostile"))
     notebooks = next(iter(results.values()))["notebooks"]
-    lines = [f"# edu-gen grade on a class of 20 students x {len(EXERCISES)} exercises = {notebooks} notebooks "
-             "(8 correct, 4 blank, 4 partly correct, 4 hostile students), end to end",
+    lines = [f"# edu-gen grade on a class of {size} students x {len(EXERCISES)} exercises = {notebooks} notebooks "
+             f"({counts} students), end to end",
              f"# {time.strftime('%Y-%m-%d')} | {platform.machine()} | {os.cpu_count()} cores | --timeout 120 --cell-timeout 10",
-             "# command: python benchmarks/grading_batch.py (as root: --sandbox-user mode; otherwise --sandbox)"]
+             f"# command: python benchmarks/grading_batch.py --students {size} (as root: --sandbox-user mode; otherwise --sandbox)"]
     for mode, r in results.items():
         lines.append(f"{mode}: total_s {r['total_s']}  per_notebook_s {r['per_notebook_s']}  grader_peak_mb {r['grader_peak_mb']}  "
                      f"completed {r['completed']}  scores_as_expected {r['scores_as_expected']}")

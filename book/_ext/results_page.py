@@ -7,8 +7,8 @@ Two directives, used in ``book/results.md``:
     measured, the date, the machine, the command, the load average while it ran) and the fields
     of the JSON object on its last line (the benchmark's contract), or its table when it has no
     JSON line. A benchmark script with no result file is listed as *missing*; a result file
-    whose script's code (docstrings and comments aside) changed since the commit that wrote the
-    result as *stale*.
+    whose script's code (docstrings and comments aside), or a file the script reads (``INPUTS``),
+    changed since the commit that wrote the result as *stale*.
 
 ``{results-execution}``
     One row per chapter: the seconds its notebook took to execute for this build (from myst-nb's
@@ -34,6 +34,8 @@ from sphinx.util.docutils import SphinxDirective
 
 PAGE = "book/results"
 NOT_BENCHMARKS = {"exercise_mistakes"}  # a catalogue that exercise_mutants.py reads, not a benchmark
+# Files a benchmark reads besides its own code: a change in one makes its results stale too.
+INPUTS = {"exercise_mutants": ("benchmarks/exercise_mistakes.py",)}
 
 
 class _Placeholder(nodes.General, nodes.Element):
@@ -77,19 +79,25 @@ def _code_of(source: str) -> str | None:
     return ast.dump(tree)
 
 
-def is_stale(root: Path, script: Path, result: Path) -> bool | None:
-    """Whether the script's code changed since the commit that last wrote `result`.
+def _changed_since(root: Path, commit: str, path: Path) -> bool:
+    """Whether the code of the Python file `path` (docstrings and comments aside) differs from its state at `commit`."""
+    then = _git(root, "show", f"{commit}:{path.relative_to(root).as_posix()}")
+    if then is None:
+        return True  # the file did not exist when the result was written
+    return _code_of(then) != _code_of(path.read_text(encoding="utf-8"))
 
-    Docstrings and comments do not count; the script as it is now (working tree) is compared
-    with the script at that commit. None when it cannot be told (no git history for the result).
+
+def is_stale(root: Path, script: Path, result: Path) -> bool | None:
+    """Whether the script's code, or a file it reads (`INPUTS`), changed since the commit that last wrote `result`.
+
+    Docstrings and comments do not count; each file as it is now (working tree) is compared
+    with the same file at that commit. None when it cannot be told (no git history for the result).
     """
     commit = (_git(root, "log", "-1", "--format=%H", "--", str(result.relative_to(root))) or "").strip()
     if not commit:
         return None
-    then = _git(root, "show", f"{commit}:{script.relative_to(root).as_posix()}")
-    if then is None:
-        return True  # the script did not exist when the result was written
-    return _code_of(then) != _code_of(script.read_text(encoding="utf-8"))
+    inputs = [script] + [root / name for name in INPUTS.get(script.stem, ())]
+    return any(_changed_since(root, commit, path) for path in inputs)
 
 
 def read_result(path: Path) -> dict:
@@ -172,7 +180,7 @@ def benchmarks_nodes(root: Path) -> list[nodes.Node]:
         section = nodes.section(ids=[f"result-{entry['name'].replace('_', '-')}"])
         section += nodes.title(text=entry["name"])
         status = {"ok": "up to date with its script",
-                  "stale": "STALE: the script's code changed after this result was committed; rerun it",
+                  "stale": "STALE: the script's code, or a file it reads, changed after this result was committed; rerun it",
                   "uncommitted": "not yet in the repository's history, so its age cannot be told",
                   "missing": "MISSING: this benchmark has no result file; run it",
                   "no script": "no benchmark script of this name"}[entry["status"]]
