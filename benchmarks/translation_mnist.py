@@ -6,8 +6,10 @@ keys as the chapter, so either one reuses the other's trained models):
 
 * cGAN: 1,000 samples per class (100 at ci); the chapter's digit classifier reads the requested class
   (`class_accuracy`); within-class diversity of the samples and of real test digits of each class.
-* pix2pix on "lower half removed -> whole digit": mean L1 error against the true digit on test digits for
-  the four rows of pix2pix's Table 1 (L1 alone, cGAN alone, L1 + cGAN, unconditional D).
+* pix2pix on "lower half removed -> whole digit": mean L1 error against the true digit on test digits, the
+  classifier's accuracy on the outputs and their variance across inputs, for the five rows of pix2pix's
+  Table 1 (`translation_train.PIX2PIX_VARIANTS`), and for L1 + cGAN with PatchGANs of receptive field 8, 18
+  and 38 pixels (its Table 2's sweep).
 * CycleGAN on digits -> T(digits), T = `translation.invert_rotate`, disjoint halves: mean |G(x) - T(x)|
   on test digits for lambda = 10, 1, 0, against G = identity; the class of T^-1(G(x)).
 
@@ -69,14 +71,25 @@ def main() -> None:
 
     inputs, targets = tr.paired_task(train_x)
     test_in, test_target = tr.paired_task(test_x)
+
+    def measure(out):
+        return {"l1": (out - test_target).abs().mean().item(), "lower_half": (out - test_target)[..., 14:, :].abs().mean().item(),
+                "accuracy": tt.class_accuracy(clf, out, test_y)["accuracy"], "variance": out.var(0).mean().item()}
+
     pix = {}
     for name in tt.PIX2PIX_VARIANTS:
         model, history = tt.chapter_pix2pix(name, inputs, targets, steps["pix2pix"])
         seconds.append(getattr(history, "seconds", None))
         with torch.no_grad():
             out = model["G"](test_in)
-        pix[name] = {"l1": (out - test_target).abs().mean().item(), "accuracy": tt.class_accuracy(clf, out, test_y)["accuracy"],
-                     "variance": out.var(0).mean().item()}
+        pix[name] = measure(out)
+    sweep = {}
+    for layers in (1, 2, 3):
+        model, history = tt.chapter_pix2pix("L1 + cGAN", inputs, targets, steps["pix2pix"], layers=layers)
+        seconds.append(None if layers == 2 else getattr(history, "seconds", None))     # layers 2: the row above
+        with torch.no_grad():
+            out = model["G"](test_in)
+        sweep[tr.receptive_field(model["D"])] = measure(out)
 
     domains = tr.unpaired_domains(train_x, seed=0)
     truth = tr.invert_rotate(test_x)
@@ -97,16 +110,20 @@ def main() -> None:
              f"cGAN: classifier reads the requested class in {read['accuracy']:.3f} of {len(labels)} samples; per class "
              + " ".join(f"{a:.2f}" for a in read["per_class"].tolist()),
              "cGAN within-class diversity (samples / real): " + " ".join(f"{a:.2f}/{b:.2f}" for a, b in diversity)]
-    lines += [f"pix2pix {name:28s} L1 {r['l1']:.4f}  classifier {r['accuracy']:.3f}  output variance {r['variance']:.4f}"
-              for name, r in pix.items()]
+    lines += [f"pix2pix {name:28s} L1 {r['l1']:.4f}  lower half {r['lower_half']:.4f}  classifier {r['accuracy']:.3f}  "
+              f"output variance {r['variance']:.4f}" for name, r in pix.items()]
+    lines += [f"pix2pix L1 + cGAN, receptive field {field:2d} px  L1 {r['l1']:.4f}  lower half {r['lower_half']:.4f}  "
+              f"classifier {r['accuracy']:.3f}  output variance {r['variance']:.4f}" for field, r in sweep.items()]
     lines += [f"CycleGAN lambda {lam:4.1f}  |G(x) - T(x)| {r['error']:.4f}  class of T^-1(G(x)) {r['class_kept']:.3f}  "
               f"|F(G(x)) - x| {r['cycle_error']:.4f}" for lam, r in cycle.items()]
     lines.append(f"G = identity: |x - T(x)| {identity:.4f}")
     result = {"cgan_class_accuracy": read["accuracy"], "cgan_per_class": read["per_class"].tolist(),
+              "cgan_classes_below_90": [k for k, a in enumerate(read["per_class"].tolist()) if a < 0.9],
               "pix2pix_l1_error": pix["L1 + cGAN"]["l1"], "pix2pix_l1_only_error": pix["L1 alone"]["l1"],
               "cyclegan_error": cycle[10.0]["error"], "cyclegan_no_cycle_error": cycle[0.0]["error"],
               "identity_baseline_error": identity, "train_seconds": sum(trained) if trained else None,
-              "total_seconds": time.perf_counter() - started, "pix2pix": pix, "cyclegan": {str(k): v for k, v in cycle.items()},
+              "total_seconds": time.perf_counter() - started, "load_average_1_5_15_min": os.getloadavg(), "pix2pix": pix,
+              "patch_sweep": {str(k): v for k, v in sweep.items()}, "cyclegan": {str(k): v for k, v in cycle.items()},
               "steps": steps, "scale": args.scale, "data": source, "n_train": len(train_x), "n_test": len(test_x),
               "machine": platform.machine(), "torch": torch.__version__}
     lines.append(json.dumps(result))

@@ -324,7 +324,10 @@ def test_chapter_budgets_and_variants_refuse_unknown_names():
 
     assert tt.budget("ci") == {"cgan": 60, "pix2pix": 60, "cyclegan": 40, "ring": 200}
     assert set(tt.budget("book")) == set(tt.budget("full")) == {"cgan", "pix2pix", "cyclegan", "ring"}
-    assert list(tt.PIX2PIX_VARIANTS) == ["L1 alone", "cGAN alone", "L1 + cGAN", "L1 + GAN, unconditional D"]
+    assert list(tt.PIX2PIX_VARIANTS) == ["L1 alone", "GAN alone, unconditional D", "cGAN alone", "L1 + GAN, unconditional D",
+                                         "L1 + cGAN"]                  # pix2pix's Table 1, in its order
+    gan_alone, l1_gan = tt.PIX2PIX_VARIANTS["GAN alone, unconditional D"], tt.PIX2PIX_VARIANTS["L1 + GAN, unconditional D"]
+    assert gan_alone == ({"lam": 0.0}, False) and l1_gan == ({"lam": 100.0}, False)
     with pytest.raises(ValueError, match=r"scale must be one of \['book', 'ci', 'full'\], got 'fast'"):
         tt.budget("fast")
     with pytest.raises(ValueError, match=r"variant must be one of .*got 'L2'"):
@@ -345,3 +348,29 @@ def test_chapter_models_do_not_depend_on_the_random_state_before_them(tmp_path, 
         model, _ = tt.chapter_pix2pix("L1 alone", x, x, steps=1)
         weights.append([p.detach().clone() for p in model["G"].parameters()])
     assert all(torch.equal(a, b) for a, b in zip(*weights))
+
+
+def test_chapter_pix2pix_builds_the_patchgan_of_the_sweep(tmp_path, monkeypatch):
+    """layers sets the PatchGAN's depth (receptive fields 8, 18, 38) and enters the cache key; 0 or 4 are refused."""
+    from edu_gen import translation_train as tt
+
+    monkeypatch.setenv("EDU_GEN_CACHE", str(tmp_path))
+    x = torch.rand(4, 1, 28, 28)
+    fields = {layers: t.receptive_field(tt.chapter_pix2pix("L1 + cGAN", t.remove_lower_half(x), x, steps=1, layers=layers)[0]["D"])
+              for layers in (1, 2, 3)}
+    assert fields == {1: 8, 2: 18, 3: 38}
+    assert len(list((tmp_path / "checkpoints").glob("ch10_pix2pix-*"))) == 3          # one cached model per depth
+    for bad in (0, 4):
+        with pytest.raises(ValueError, match=r"layers must be an int in 1\.\.3"):
+            tt.chapter_pix2pix("L1 + cGAN", x, x, steps=1, layers=bad)
+
+
+def test_receptive_field_of_the_pix2pix_discriminators():
+    """The authors' n-layer discriminators (n convolutions 4/2, then two 4/1) are the paper's 16x16, 70x70 and
+    286x286 PatchGANs for n = 1, 3, 5 (Isola et al., Table 2 of arXiv v3); 1x1 convolutions give the 1x1 PixelGAN."""
+    def n_layers(n, kernel=4):
+        return torch.nn.Sequential(*[torch.nn.Conv2d(1, 1, kernel, stride=2) for _ in range(n)],
+                                   torch.nn.Conv2d(1, 1, kernel), torch.nn.Conv2d(1, 1, kernel))
+
+    assert [t.receptive_field(n_layers(n)) for n in (1, 3, 5)] == [16, 70, 286]
+    assert t.receptive_field(n_layers(2, kernel=1)) == 1

@@ -28,8 +28,9 @@ Tasks whose right answer is known: the paired task "lower half removed -> whole 
 
 Order of the module: labels and conditions; conditional generator and discriminator; U-Net;
 PatchGAN and its receptive field; the losses; the tasks. Shapes are written (B, C, H, W); pixels
-are grey levels in [0, 1]; K is the number of classes. The adversarial losses reuse
-`edu_gen.gan` (logits, BCE with logits), which averages over every patch of a PatchGAN.
+are grey levels in [0, 1]; K is the number of classes (the notation page's C, which here already
+counts the channels of (B, C, H, W)). The adversarial losses reuse `edu_gen.gan` (logits, BCE with
+logits), which averages over every patch of a PatchGAN.
 
 Introduced in the chapter on conditional GANs and image-to-image translation.
 """
@@ -95,8 +96,10 @@ def _check_condition(c: torch.Tensor, batch: int, num_classes: int, name: str = 
 class ConditionalGenerator(nn.Module):
     """(z (B, d), c (B, K)) -> G(z, c) (B, 1, 28, 28): the DCGAN generator with [z, c] as its input.
 
-    Mirza & Osindero concatenate z and the one-hot label before the first layer; so does this
-    network (then a projection to (B, 2 ch, 7, 7) and two transposed convolutions, sigmoid output).
+    Mirza & Osindero feed the label to G as a second input; their MNIST generator maps z and the
+    label to separate hidden layers (200 and 1000 ReLUs) and joins them in a third. Here [z, c] enters
+    one linear layer, W [z, c] = W_z z + W_c c, projected to (B, 2 ch, 7, 7), then two transposed
+    convolutions and a sigmoid output.
 
     Args:
         latent_dim: d. num_classes: K. channels: base width (doubles once).
@@ -158,8 +161,8 @@ class ConditionalDiscriminator(nn.Module):
     """(x (B, 1, 28, 28), c (B, K)) -> logits (B,): the DCGAN discriminator with c as K constant extra channels.
 
     The one-hot label is broadcast to K planes of 28 x 28 and stacked on the image, so every
-    filter of the first layer sees the class (Mirza & Osindero feed it to a hidden layer; the
-    effect is the same: D judges whether x is a real example *of class c*).
+    filter of the first layer sees the class (Mirza & Osindero map x and the label to separate
+    maxout layers and join them; either way D judges whether x is a real example *of class c*).
 
     Args:
         num_classes: K. channels: base width (doubles once).
@@ -250,7 +253,7 @@ class PatchDiscriminator(nn.Module):
 
     `layers` strided convolutions (kernel 4, stride 2: 28 => 14 => 7 => 3) and a last 3 x 3
     convolution to one channel; each output logit sees a square of `receptive_field(self)` input
-    pixels (10 + 8 = 18 with two layers, 8 with one, 38, i.e. the whole image, with three).
+    pixels (8 with one layer, 18 with two, 38 with three, more than the 28-pixel image).
     `conditional=True` stacks x and y as channels (pix2pix's D(x, y)); False judges y alone (the
     unconditional-D ablation, pix2pix's Table 1).
 
@@ -395,8 +398,9 @@ def cyclegan_generator_loss(G: nn.Module, F_: nn.Module, D_X: nn.Module, D_Y: nn
                             y: torch.Tensor, lam: float = 10.0, identity_weight: float = 0.0) -> dict[str, torch.Tensor]:
     r"""Zhu et al. (2017), eq. 3, the generators' side: L_GAN(G, D_Y) + L_GAN(F, D_X) + lam L_cyc (+ identity).
 
-    Each adversarial term is the non-saturating -mean log D(fake) (Zhu et al. use least squares;
-    the book keeps the GAN chapter's loss). D_X and D_Y are unconditional: `D(None, image)`.
+    Each adversarial term is the non-saturating -mean log D(fake) (Zhu et al. use least squares, and
+    update D on a buffer of 50 past fakes; the book keeps the GAN chapter's loss and the current fakes).
+    D_X and D_Y are unconditional: `D(None, image)`.
 
     Args:
         G: X -> Y, F_: Y -> X (image-to-image networks such as `UNet`). D_X, D_Y: PatchDiscriminator(conditional=False).

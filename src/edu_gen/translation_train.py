@@ -93,7 +93,9 @@ def train_cgan(generator: translation.ConditionalGenerator, discriminator: trans
     r"""Mirza & Osindero's conditional GAN: max_D E log D(x, c) + E log(1 - D(G(z, c), c)), G non-saturating.
 
     Real pairs (x, c) are drawn with replacement from (images, labels); the fakes' labels are drawn
-    uniformly from 0..K-1 (`translation.sample_labels`), fresh for D's step and for G's step.
+    uniformly from 0..K-1 (`translation.sample_labels`), fresh for D's step and for G's step. Where the
+    data's label frequencies p(c) are not uniform, the best D is p(c) p(x|c) / (p(c) p(x|c) + p_g(x|c) / K)
+    rather than p(x|c) / (p(x|c) + p_g(x|c)); G's best answer is still p_g(x|c) = p(x|c) (the chapter checks both).
 
     Args:
         generator, discriminator: trained in place, moved to `device` (default `runtime.device()`).
@@ -301,12 +303,14 @@ BUDGETS = {
     "book": {"cgan": 2_000, "pix2pix": 800, "cyclegan": 800, "ring": 1_500},
     "full": {"cgan": 10_000, "pix2pix": 5_000, "cyclegan": 5_000, "ring": 5_000},
 }
-# pix2pix's Table 1 rows: keyword arguments of train_pix2pix, and whether D sees the input
+# pix2pix's Table 1 rows, in the paper's order (Isola et al., arXiv v3): keyword arguments of train_pix2pix, and
+# whether D sees the input. "GAN alone" is the row whose generator the paper saw collapse to one output.
 PIX2PIX_VARIANTS = {
     "L1 alone": ({"adversarial": False}, True),
+    "GAN alone, unconditional D": ({"lam": 0.0}, False),
     "cGAN alone": ({"lam": 0.0}, True),
-    "L1 + cGAN": ({"lam": 100.0}, True),
     "L1 + GAN, unconditional D": ({"lam": 100.0}, False),
+    "L1 + cGAN": ({"lam": 100.0}, True),
 }
 
 
@@ -354,24 +358,29 @@ def chapter_cgan(images: torch.Tensor, labels: torch.Tensor, steps: int) -> tupl
                    lambda m: train_cgan(m["G"], m["D"], images, labels, steps=steps, batch_size=64), key)
 
 
-def chapter_pix2pix(variant: str, inputs: torch.Tensor, targets: torch.Tensor, steps: int) -> tuple[nn.ModuleDict, History]:
+def chapter_pix2pix(variant: str, inputs: torch.Tensor, targets: torch.Tensor, steps: int,
+                    layers: int = 2) -> tuple[nn.ModuleDict, History]:
     """One row of the chapter's pix2pix ablation (U-Net and PatchGAN of 8 channels, batch 32), cached ("ch10_pix2pix").
 
     Args:
         variant: a key of `PIX2PIX_VARIANTS`. inputs, targets: (N, 1, 28, 28) pairs. steps: generator steps.
+        layers: the PatchGAN's strided convolutions, 1..3 (receptive fields 8, 18, 38 pixels; the chapter's
+            table uses 2, its receptive-field sweep, after pix2pix's Table 2, all three).
 
     Returns:
         ModuleDict {"G", "D"} on the CPU in eval mode, and the History.
 
     Raises:
-        ValueError: an unknown variant, or as `train_pix2pix`.
+        ValueError: an unknown variant, layers outside 1..3, or as `train_pix2pix`.
     """
     if variant not in PIX2PIX_VARIANTS:
         raise ValueError(f"variant must be one of {list(PIX2PIX_VARIANTS)}, got {variant!r}")
+    layers = number(layers, "layers", "an int in 1..3 (the PatchGAN's strided convolutions)", integer=True, minimum=1,
+                    maximum=3)
     kw, conditional = PIX2PIX_VARIANTS[variant]
-    key = {"variant": variant, "channels": 8, "n": len(inputs), "steps": steps, "batch_size": 32, **kw}
+    key = {"variant": variant, "channels": 8, "layers": layers, "n": len(inputs), "steps": steps, "batch_size": 32, **kw}
     return _cached("ch10_pix2pix", lambda: {"G": translation.UNet(channels=8),
-                                            "D": translation.PatchDiscriminator(8, 2, conditional)},
+                                            "D": translation.PatchDiscriminator(8, layers, conditional)},
                    lambda m: train_pix2pix(m["G"], m["D"], inputs, targets, steps=steps, batch_size=32, **kw), key)
 
 
