@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import linalg
 
 from edu_gen import metrics, sample_quality
@@ -135,3 +137,73 @@ def test_ring_2d_has_distinct_centres():
     x, mode = data.ring_2d(16_000, seed=0)
     centres = torch.stack([x[mode == k].mean(0) for k in range(8)])
     assert torch.pdist(centres).min() > 1.5                       # 2 r sin(pi / 8) = 1.53 for r = 2
+
+
+# --------------------------------------------------------------------------- precision and recall (Kynkäänniemi et al.)
+
+
+def brute_precision_recall(real: np.ndarray, fake: np.ndarray, k: int) -> tuple[float, float]:
+    """Their equations 1-3 with loops: radius = distance to the k-th nearest other row of the own set."""
+    def radii(points):
+        return [sorted(np.linalg.norm(points[i] - points[j]) for j in range(len(points)) if j != i)[k - 1]
+                for i in range(len(points))]
+
+    def inside(queries, points):
+        r = radii(points)
+        return np.mean([any(np.linalg.norm(q - p) <= r_p for p, r_p in zip(points, r)) for q in queries])
+
+    return float(inside(fake, real)), float(inside(real, fake))
+
+
+def test_precision_recall_matches_the_papers_definition_by_brute_force():
+    g = np.random.default_rng(0)
+    real = g.normal(size=(60, 4))
+    fake = np.r_[0.5 * g.normal(size=(30, 4)), g.normal(size=(20, 4)) + 3]     # narrow, plus a cluster off the data
+    for k in (1, 3, 7):
+        got = sample_quality.precision_recall(torch.tensor(real), torch.tensor(fake), k=k, batch_size=11)
+        precision, recall = brute_precision_recall(real, fake, k)
+        assert (got["precision"], got["recall"]) == (pytest.approx(precision, abs=1e-12), pytest.approx(recall, abs=1e-12))
+    # the narrow sampler: most samples on the data, not all of the data covered; the off cluster lowers precision
+    assert got["recall"] < 0.95 and 0.3 < got["precision"] < 0.75
+
+
+def test_precision_recall_tells_quality_from_diversity():
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(400, 8, generator=g)
+    same = sample_quality.precision_recall(real, torch.randn(400, 8, generator=g))
+    assert same["precision"] > 0.8 and same["recall"] > 0.8            # another draw of the data: both high
+    collapsed = real[:1] + 0.01 * torch.randn(400, 8, generator=g)      # one real point, copied with jitter
+    out = sample_quality.precision_recall(real, collapsed)
+    assert out["precision"] == 1.0 and out["recall"] < 0.05            # every sample good, hardly any diversity
+    far = sample_quality.precision_recall(real, torch.randn(400, 8, generator=g) + 20)
+    assert far == {"precision": 0.0, "recall": 0.0}
+    assert sample_quality.precision_recall(real, real) == {"precision": 1.0, "recall": 1.0}
+
+
+@settings(deadline=None, max_examples=30)
+@given(st.integers(0, 10_000), st.integers(1, 4))
+def test_precision_recall_does_not_depend_on_the_order_of_rows(seed, k):
+    g = torch.Generator().manual_seed(seed)
+    real, fake = torch.randint(-2, 3, (15, 2), generator=g).double(), torch.randint(-2, 3, (12, 2), generator=g).double()
+    got = sample_quality.precision_recall(real, fake, k=k, batch_size=4)
+    shuffled = sample_quality.precision_recall(real[torch.randperm(15, generator=g)], fake[torch.randperm(12, generator=g)], k=k)
+    assert got == shuffled
+
+
+def test_precision_recall_refuses_bad_input():
+    with pytest.raises(ValueError, match="more than k = 3 rows"):
+        sample_quality.precision_recall(torch.zeros(3, 2), torch.zeros(10, 2))
+    with pytest.raises(ValueError, match="one F"):
+        sample_quality.precision_recall(torch.zeros(10, 2), torch.zeros(10, 3))
+    with pytest.raises(ValueError, match="k must be an int >= 1"):
+        sample_quality.precision_recall(torch.zeros(10, 2), torch.zeros(10, 2), k=0)
+    with pytest.raises(ValueError, match="finite"):
+        sample_quality.precision_recall(torch.full((10, 2), float("nan")), torch.zeros(10, 2))
+
+
+def test_precision_recall_counts_a_sample_on_a_ball_boundary_as_inside():
+    """Their f uses <=: real 0, 1, 3 with k = 1 have radii 1, 1, 2; the sample -1 lies exactly 1 from 0 (inside),
+    10 and 20 lie far from all (integer coordinates: the squared distances are exact)."""
+    real = torch.tensor([[0.0], [1.0], [3.0]], dtype=torch.float64)
+    fake = torch.tensor([[-1.0], [10.0], [20.0]], dtype=torch.float64)
+    assert sample_quality.precision_recall(real, fake, k=1)["precision"] == pytest.approx(1 / 3, abs=1e-15)

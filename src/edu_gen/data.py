@@ -11,6 +11,9 @@ Images are float32 tensors in [0, 1] of shape (N, 1, 28, 28); labels are int64 o
 - `images` is what chapters call: it picks one of the three and, when MNIST or Fashion-MNIST is
   neither on disk nor downloadable, prints ONE line saying so and falls back to `digits`.
 
+`ood_images(kind, n, seed)` makes images a digit model has never seen (letters, noise, photographs,
+flat and blank images, negated digits), offline; it lives in `edu_gen.ood_data` and is re-exported here.
+
 Toy sets (1D Gaussian mixture, 2D ring, moons, swiss rolls, S-curve) are generated with a
 seeded `torch.Generator`, so every call with the same seed gives the same points.
 
@@ -37,6 +40,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from edu_gen._checks import _describe, number, unit_interval
+from edu_gen.ood_data import OOD_KINDS, ood_images  # noqa: F401  (out-of-distribution images, defined there)
 from edu_gen.runtime import data_root
 
 IMAGE_SETS = ("mnist", "fashion_mnist", "digits")

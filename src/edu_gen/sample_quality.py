@@ -7,6 +7,7 @@ r"""Measuring samples without a likelihood: what the GAN chapters (and the compa
 | `class_histogram`       | the classes a sampler draws: counts, classes covered, KL to uniform, confidence |
 | `nearest_training`      | each sample's nearest training image (memorisation)                         |
 | `mode_coverage`         | toy 2-D sets: modes covered and the fraction of high-quality samples         |
+| `precision_recall`      | quality and diversity: the share of samples on the real manifold and back   |
 
 The Fréchet distance is the FID of Heusel et al. (2017) with the book's digit classifier
 (`metrics.digit_classifier`, an MLP 784-256-10) in place of Inception: numbers are comparable
@@ -182,3 +183,77 @@ def mode_coverage(samples: torch.Tensor, centres: torch.Tensor, std: float, min_
     counts = torch.bincount(nearest[good], minlength=len(centres))
     covered = int((counts >= min_share * len(samples) / len(centres)).sum())
     return {"modes_covered": covered, "high_quality": float(good.float().mean()), "counts": counts}
+
+
+def _features_pair(real_features, fake_features, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    real, fake = torch.as_tensor(real_features), torch.as_tensor(fake_features)
+    if real.dim() != 2 or fake.dim() != 2 or real.shape[1] != fake.shape[1]:
+        raise ValueError(f"real_features and fake_features must be (N, F) and (M, F) with one F, "
+                         f"got {tuple(real.shape)} and {tuple(fake.shape)}")
+    if len(real) <= k or len(fake) <= k:
+        raise ValueError(f"real_features and fake_features must each hold more than k = {k} rows (a row's k-th nearest "
+                         f"neighbour is another row of its set), got {len(real)} and {len(fake)}")
+    real, fake = real.double(), fake.double()
+    if not (torch.isfinite(real).all() and torch.isfinite(fake).all()):
+        raise ValueError("features must be finite (got NaN or infinite values)")
+    return real, fake
+
+
+def _squared_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(A, B) squared Euclidean distances in float64, |a|^2 + |b|^2 - 2 a.b (clamped at 0 against rounding)."""
+    return ((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T).clamp(min=0)
+
+
+def _kth_neighbour_radii(points: torch.Tensor, k: int, batch_size: int) -> torch.Tensor:
+    """(N,) squared distance from each row to its k-th nearest OTHER row of `points`."""
+    radii = torch.empty(len(points), dtype=points.dtype)
+    for start in range(0, len(points), batch_size):
+        d = _squared_distances(points[start:start + batch_size], points)
+        d[torch.arange(len(d)), torch.arange(start, start + len(d))] = math.inf    # a row is not its own neighbour
+        radii[start:start + batch_size] = d.kthvalue(k, dim=1).values
+    return radii
+
+
+def _inside(queries: torch.Tensor, points: torch.Tensor, radii: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """(Q,) bool: is each query within the k-NN ball of at least one of `points` (squared radii `radii`)?"""
+    return torch.cat([(_squared_distances(queries[s:s + batch_size], points) <= radii[None]).any(1)
+                      for s in range(0, len(queries), batch_size)])
+
+
+def precision_recall(real_features: torch.Tensor, fake_features: torch.Tensor, k: int = 3, batch_size: int = 1000) -> dict:
+    r"""Precision and recall of a sample set, the k-nearest-neighbour estimate of Kynkäänniemi et al. (2019).
+
+    Each set's *manifold* is the union of balls centred on its rows, a row's radius being the
+    distance to its k-th nearest neighbour among the OTHER rows of its own set:
+
+    .. math::
+        f(\phi, \Phi) = 1 \text{ if } \lVert \phi - \phi' \rVert \le \lVert \phi' - \mathrm{NN}_k(\phi', \Phi) \rVert
+        \text{ for some } \phi' \in \Phi, \qquad
+        \text{precision} = \frac1M \sum_{g} f(\phi_g, \Phi_r), \qquad \text{recall} = \frac1N \sum_{r} f(\phi_r, \Phi_g)
+
+    (their equations 1-3). Precision is the share of samples that look like some real image
+    (quality); recall is the share of real images that some sample looks like (diversity): a
+    sampler that draws one perfect digit has precision near 1 and recall near 0. The paper uses
+    VGG-16 features and k = 3; the book uses the digit classifier's features
+    (`classifier_features`), so the numbers are comparable within the book only. Computed in float64
+    with squared distances, `batch_size` rows at a time (memory: batch_size x max(N, M) floats).
+
+    Args:
+        real_features: (N, F) features of real images. fake_features: (M, F) features of samples.
+            N, M > k, finite.
+        k: the neighbour that sets each ball's radius, an int >= 1 (the paper's k = 3).
+        batch_size: rows compared at once, an int >= 1.
+
+    Returns:
+        {"precision": float in [0, 1], "recall": float in [0, 1]}.
+
+    Raises:
+        ValueError: not two (N, F) sets with one F, N or M <= k, non-finite values, or k or batch_size < 1.
+        TypeError: k or batch_size is not an int.
+    """
+    k = number(k, "k", "an int >= 1 (the neighbour that sets each ball's radius)", integer=True, minimum=1)
+    batch_size = number(batch_size, "batch_size", "an int >= 1 (rows compared at once)", integer=True, minimum=1)
+    real, fake = _features_pair(real_features, fake_features, k)
+    real_radii, fake_radii = _kth_neighbour_radii(real, k, batch_size), _kth_neighbour_radii(fake, k, batch_size)
+    return {"precision": float(_inside(fake, real, real_radii, batch_size).double().mean()),
+            "recall": float(_inside(real, fake, fake_radii, batch_size).double().mean())}
