@@ -1292,3 +1292,183 @@ LITERAL[_E10] = {
     return r
 ''',
 }
+
+# --------------------------------------------------------------------------- 11 the families compared (h31)
+
+_E11 = "11_comparison"
+
+MISTAKES += [
+    # gaussian_fit
+    dict(exercise=_E11, function="gaussian_fit", name="divides by N (the biased covariance)",
+         replace=[("/ (len(features) - 1)", "/ len(features)")]),
+    dict(exercise=_E11, function="gaussian_fit", name="centred @ centred.T (an N x N matrix)",
+         replace=[("centred.T @ centred", "centred @ centred.T")]),
+    dict(exercise=_E11, function="gaussian_fit", name="not centred (second moments)",
+         replace=[("centred = features - mean", "centred = features")]),
+    dict(exercise=_E11, function="gaussian_fit", name="mean over the features (dim 1)",
+         replace=[("mean = features.mean(dim=0)\n    centred = features - mean",
+                   "mean = features.mean(dim=1)\n    centred = features - features.mean(dim=0)")]),
+    # frechet_distance
+    dict(exercise=_E11, function="frechet_distance", name="mean gap not squared (|mu_a - mu_b|)",
+         replace=[("((mean_a - mean_b) ** 2).sum()", "(mean_a - mean_b).norm()")]),
+    dict(exercise=_E11, function="frechet_distance", name="no factor 2 on the cross term",
+         replace=[("- 2 * cross", "- cross")]),
+    dict(exercise=_E11, function="frechet_distance", name="elementwise square root of cov_a @ cov_b",
+         replace=[("cross = torch.linalg.eigvals(cov_a @ cov_b).real.clamp(min=0).sqrt().sum()",
+                   "cross = torch.trace(torch.sqrt((cov_a @ cov_b).clamp(min=0)))")]),
+    dict(exercise=_E11, function="frechet_distance", name="square root of the trace",
+         replace=[("cross = torch.linalg.eigvals(cov_a @ cov_b).real.clamp(min=0).sqrt().sum()",
+                   "cross = torch.sqrt(torch.trace(cov_a @ cov_b))")]),
+    dict(exercise=_E11, function="frechet_distance", name="returns d, not d^2",
+         replace=[("return ((mean_a - mean_b) ** 2).sum() + torch.trace(cov_a) + torch.trace(cov_b) - 2 * cross",
+                   "return (((mean_a - mean_b) ** 2).sum() + torch.trace(cov_a) + torch.trace(cov_b) - 2 * cross).clamp(min=0).sqrt()")]),
+    dict(exercise=_E11, function="frechet_distance", name="square roots of the covariances multiplied elementwise",
+         replace=[("cross = torch.linalg.eigvals(cov_a @ cov_b).real.clamp(min=0).sqrt().sum()",
+                   "cross = (cov_a.clamp(min=0).sqrt() * cov_b.clamp(min=0).sqrt()).trace()")]),
+    # precision_at_k
+    dict(exercise=_E11, function="precision_at_k", name="the query not left out (finds itself)",
+         replace=[("    distances.fill_diagonal_(math.inf)\n", "")]),
+    dict(exercise=_E11, function="precision_at_k", name="the farthest codes (largest=True)",
+         replace=[("largest=False", "largest=True")]),
+    dict(exercise=_E11, function="precision_at_k", name="mean over classes instead of over queries",
+         replace=[("return (labels[neighbours] == labels[:, None]).double().mean()",
+                   "hits = (labels[neighbours] == labels[:, None]).double().mean(1)\n"
+                   "    return torch.stack([hits[labels == c].mean() for c in labels.unique()]).mean()")]),
+    dict(exercise=_E11, function="precision_at_k", name="largest dot product instead of nearest",
+         replace=[("distances = torch.cdist(codes, codes)", "distances = -(codes @ codes.T)")]),
+    dict(exercise=_E11, function="precision_at_k", name="cosine similarity instead of Euclidean distance",
+         replace=[("distances = torch.cdist(codes, codes)",
+                   "unit = codes / codes.norm(dim=1, keepdim=True)\n    distances = -(unit @ unit.T)")]),
+    dict(exercise=_E11, function="precision_at_k", name="k + 1 neighbours (query left out)",
+         replace=[("topk(k, dim=1", "topk(k + 1, dim=1")]),
+    dict(exercise=_E11, function="precision_at_k", name="rule: the book's library", every_test="test_precision_at_k",
+         source='''def precision_at_k(codes, labels, k=10):
+    from edu_gen import applications
+    return applications.precision_at_k(codes, labels, k)
+'''),
+    # auroc
+    dict(exercise=_E11, function="auroc", name="ties count as outlier wins (>=)",
+         replace=[("tied = (scores_out[:, None] == scores_in[None, :]).double()",
+                   "tied = 2 * (scores_out[:, None] == scores_in[None, :]).double()")]),
+    dict(exercise=_E11, function="auroc", name="ties ignored (>)",
+         replace=[("return (above + 0.5 * tied).mean()", "return above.mean()")]),
+    dict(exercise=_E11, function="auroc", name="inliers and outliers swapped",
+         replace=[("above = (scores_out[:, None] > scores_in[None, :]).double()",
+                   "above = (scores_out[:, None] < scores_in[None, :]).double()")]),
+    dict(exercise=_E11, function="auroc", name="compares outliers with outliers' mean, not pairs",
+         replace=[("above = (scores_out[:, None] > scores_in[None, :]).double()",
+                   "above = (scores_out[:, None] > scores_in.mean()).double().expand(-1, len(scores_in))")]),
+    dict(exercise=_E11, function="auroc", name="rule: scikit-learn's roc_auc_score", every_test="test_auroc",
+         source='''def auroc(scores_in, scores_out):
+    from sklearn.metrics import roc_auc_score
+    y = [0] * len(scores_in) + [1] * len(scores_out)
+    return float(roc_auc_score(y, torch.cat([scores_in, scores_out]).numpy()))
+'''),
+    # outlier_aurocs
+    dict(exercise=_E11, function="outlier_aurocs", name="log p as the outlier score (sign)",
+         replace=[('"likelihood": auroc(-log_p_in, -log_p_out)', '"likelihood": auroc(log_p_in, log_p_out)')]),
+    dict(exercise=_E11, function="outlier_aurocs", name="typicality without the absolute value",
+         replace=[("auroc((-log_p_in - entropy).abs(), (-log_p_out - entropy).abs())",
+                   "auroc(-log_p_in - entropy, -log_p_out - entropy)")]),
+    dict(exercise=_E11, function="outlier_aurocs", name="H from the test inliers, not the reference",
+         replace=[("entropy = (-log_p_reference).mean()", "entropy = (-log_p_in).mean()")]),
+    dict(exercise=_E11, function="outlier_aurocs", name="H as the mean log p (sign)",
+         replace=[("entropy = (-log_p_reference).mean()", "entropy = log_p_reference.mean()")]),
+    # inverse_density_weights
+    dict(exercise=_E11, function="inverse_density_weights", name="weights proportional to the density",
+         replace=[("weights = weights / (share[index] + alpha)", "weights = weights * (share[index] + alpha)")]),
+    dict(exercise=_E11, function="inverse_density_weights", name="a sum over latents instead of a product",
+         replace=[("weights = torch.ones(N, dtype=codes.dtype)", "weights = torch.zeros(N, dtype=codes.dtype)"),
+                  ("weights = weights / (share[index] + alpha)", "weights = weights + 1 / (share[index] + alpha)")]),
+    dict(exercise=_E11, function="inverse_density_weights", name="not normalised to sum to 1",
+         replace=[("return weights / weights.sum()", "return weights")]),
+    dict(exercise=_E11, function="inverse_density_weights", name="alpha added after inverting",
+         replace=[("weights = weights / (share[index] + alpha)", "weights = weights * (1 / share[index] + alpha)")]),
+    dict(exercise=_E11, function="inverse_density_weights", name="counts instead of shares",
+         replace=[("share = torch.bincount(index, minlength=bins).to(codes.dtype) / N",
+                   "share = torch.bincount(index, minlength=bins).to(codes.dtype)")]),
+    dict(exercise=_E11, function="inverse_density_weights", name="the first latent's range for every latent",
+         replace=[("        z = codes[:, i]\n        width = (z.max() - z.min()) / bins\n",
+                   "        z = codes[:, i]\n        width = (codes[:, 0].max() - codes[:, 0].min()) / bins\n"),
+                  ("((z - z.min()) / width)", "((z - codes[:, 0].min()) / width)")]),
+]
+
+CORRECT += [
+    dict(exercise=_E11, function="gaussian_fit", name="torch.cov of the transposed features",
+         source='''def gaussian_fit(features):
+    return features.mean(dim=0), torch.cov(features.T)
+'''),
+    dict(exercise=_E11, function="frechet_distance", name="SciPy's sqrtm, a float",
+         source='''def frechet_distance(mean_a, cov_a, mean_b, cov_b):
+    from scipy import linalg
+    root = linalg.sqrtm(cov_a.numpy() @ cov_b.numpy()).real
+    return float(((mean_a - mean_b) ** 2).sum()) + float(torch.trace(cov_a) + torch.trace(cov_b)) - 2 * float(root.trace())
+'''),
+    dict(exercise=_E11, function="frechet_distance", name="the symmetric form with eigh",
+         source='''def frechet_distance(mean_a, cov_a, mean_b, cov_b):
+    values, vectors = torch.linalg.eigh(cov_a)
+    root_a = vectors @ torch.diag(values.clamp(min=0).sqrt()) @ vectors.T
+    cross = torch.linalg.eigvalsh(root_a @ cov_b @ root_a).clamp(min=0).sqrt().sum()
+    return ((mean_a - mean_b) ** 2).sum() + torch.trace(cov_a + cov_b) - 2 * cross
+'''),
+    dict(exercise=_E11, function="precision_at_k", name="squared distances, argsort, k + 1 with the first dropped",
+         source='''def precision_at_k(codes, labels, k=10):
+    squared = ((codes[:, None, :] - codes[None, :, :]) ** 2).sum(-1)
+    order = squared.argsort(dim=1)[:, 1:k + 1]
+    return float((labels[order] == labels[:, None]).float().mean())
+'''),
+    dict(exercise=_E11, function="auroc", name="average ranks (the Mann-Whitney U by hand)",
+         source='''def auroc(scores_in, scores_out):
+    from scipy.stats import rankdata
+    ranks = rankdata(torch.cat([scores_in, scores_out]).numpy())
+    n_in, n_out = len(scores_in), len(scores_out)
+    u = ranks[n_in:].sum() - n_out * (n_out + 1) / 2
+    return float(u / (n_in * n_out))
+'''),
+    dict(exercise=_E11, function="outlier_aurocs", name="squared deviation for typicality (same order)",
+         replace=[("auroc((-log_p_in - entropy).abs(), (-log_p_out - entropy).abs())",
+                   "auroc((-log_p_in - entropy) ** 2, (-log_p_out - entropy) ** 2)")]),
+    dict(exercise=_E11, function="inverse_density_weights", name="NumPy histograms, in log space",
+         source='''def inverse_density_weights(codes, bins=10, alpha=0.01):
+    import numpy as np
+    z = codes.numpy()
+    log_w = np.zeros(len(z))
+    for i in range(z.shape[1]):
+        counts, edges = np.histogram(z[:, i], bins=bins)
+        which = np.clip(np.digitize(z[:, i], edges) - 1, 0, bins - 1)
+        log_w -= np.log(counts[which] / len(z) + alpha)
+    w = np.exp(log_w - log_w.max())
+    return torch.tensor(w / w.sum(), dtype=codes.dtype)
+'''),
+]
+
+LITERAL[_E11] = {
+    "gaussian_fit": '''def gaussian_fit(features):
+    mean = features.mean(dim=0)
+    centred = features - mean
+    N = features.shape[0]
+    return mean, centred.T @ centred / (N - 1)
+''',
+    "precision_at_k": '''def precision_at_k(codes, labels, k=10):
+    d = torch.cdist(codes, codes)
+    d.fill_diagonal_(math.inf)
+    idx = d.topk(k, dim=1, largest=False).indices
+    return (labels[idx] == labels[:, None]).float().mean()
+''',
+    "auroc": '''def auroc(scores_in, scores_out):
+    wins = (scores_out[:, None] > scores_in[None, :]).float()
+    ties = (scores_out[:, None] == scores_in[None, :]).float()
+    return (wins + 0.5 * ties).mean()
+''',
+    "inverse_density_weights": '''def inverse_density_weights(codes, bins=10, alpha=0.01):
+    N, d = codes.shape
+    w = torch.ones(N, dtype=codes.dtype)
+    for i in range(d):
+        z = codes[:, i]
+        width = (z.max() - z.min()) / bins
+        b = ((z - z.min()) / width).floor().long().clamp(max=bins - 1) if width > 0 else torch.zeros(N, dtype=torch.long)
+        q = torch.bincount(b, minlength=bins) / N
+        w = w / (q[b] + alpha)
+    return w / w.sum()
+''',
+}

@@ -28,7 +28,7 @@ def summary():
 def test_the_catalogue_has_the_issues_mistakes_and_six_per_exercise():
     entries = mutants.entries_for()
     mistakes = [e for e in entries if e["kind"] == "mistake"]
-    for exercise in ("01_losses_as_likelihood", "02_manifold_learning", "03_autoencoders", "04_elbo", "05_vae", "06_cvae", "07_aae", "08_pixelcnn", "09_gan"):
+    for exercise in ("01_losses_as_likelihood", "02_manifold_learning", "03_autoencoders", "04_elbo", "05_vae", "06_cvae", "07_aae", "08_pixelcnn", "09_gan", "11_comparison"):
         assert sum(e["exercise"] == exercise for e in mistakes) >= 6, exercise
     names = {(e["function"], e["name"]) for e in mistakes}
     for function, words in [("pca", "transposed V"), ("lle_weights_one", "Gram matrix the wrong way"),
