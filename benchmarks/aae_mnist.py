@@ -3,8 +3,9 @@
 The AAE chapter's experiments (book/07_aae.ipynb), with its settings per scale and its model-cache keys
 (a model the chapter trained is loaded, not retrained):
 
-* Parzen: an AAE with d = 8 and p(z) = N(0, 5^2 I) (`aae.AAE`, encoder and decoder 784-H-H, code
-  discriminator d-H'-H'-1, Adam betas (0.5, 0.999), lr 1e-3 for every step), 10,000 decoder means as samples,
+* Parzen: the chapter's main model, `aae.main_model` (the chapter calls it too, so the two share one recipe
+  and one cached model): an AAE with d = 8 and p(z) = N(0, 5^2 I) (`aae.AAE`, encoder and decoder
+  784-H-H, code discriminator d-H'-H'-1, Adam betas (0.5, 0.999), lr 1e-3 for every step), 10,000 decoder means as samples,
   sigma from numpy.logspace(-1, 0, 10) chosen on MNIST training images 50,000-50,999 (held out from
   training), the mean log-density of the 10,000 test images ± its standard error (Goodfellow et al.
   2014; Makhzani et al. 2016, Table 1). `ci` reduces the protocol and says so.
@@ -23,7 +24,6 @@ import argparse
 import json
 import platform
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -35,13 +35,10 @@ from _models import record  # noqa: E402
 
 from edu_gen import aae, data, metrics, runtime, train  # noqa: E402
 
-SETTINGS = {   # as book/07_aae.ipynb's knobs
-    "ci": dict(n_train=5_000, steps=150, hidden=64, disc_hidden=32, semi_steps=100, parzen_steps=150,
-               n_samples=500, n_test=300, n_valid=200),
-    "book": dict(n_train=None, steps=1_500, hidden=256, disc_hidden=128, semi_steps=2_000, parzen_steps=3_000,
-                 n_samples=10_000, n_test=10_000, n_valid=1_000),
-    "full": dict(n_train=None, steps=20_000, hidden=1_000, disc_hidden=1_000, semi_steps=30_000, parzen_steps=30_000,
-                 n_samples=10_000, n_test=10_000, n_valid=1_000),
+SETTINGS = {   # as book/07_aae.ipynb's knobs; the widths and the Parzen model come from aae.main_model_recipe
+    "ci": dict(n_train=5_000, steps=150, semi_steps=100, n_samples=500, n_test=300, n_valid=200),
+    "book": dict(n_train=None, steps=1_500, semi_steps=2_000, n_samples=10_000, n_test=10_000, n_valid=1_000),
+    "full": dict(n_train=None, steps=20_000, semi_steps=30_000, n_samples=10_000, n_test=10_000, n_valid=1_000),
 }
 PAPER = {"AAE": (340, 2), "GMMN+AE": (282, 2), "GAN": (225, 2), "Deep GSN": (214, 1.1), "DBN": (138, 2), "Stacked CAE": (121, 1.6),
          "source": "Makhzani et al. (2016), Table 1; Goodfellow et al. (2014), Table 1",
@@ -57,6 +54,8 @@ def main() -> None:
     os.environ[runtime.SCALE_VARIABLE] = args.scale        # the cache keys follow the scale, as in the chapter
     rt = runtime.setup(seed=0, quiet=True)
     s = SETTINGS[args.scale]
+    recipe = aae.main_model_recipe()                    # the chapter's main model; its widths are every model's
+    hidden, disc_hidden = recipe["config"].hidden_dim, recipe["config"].disc_hidden_dim
     all_x, all_y = data.images("mnist", "train")
     test_x, test_y = data.images("mnist", "test")
     source = data.source("mnist")
@@ -66,23 +65,21 @@ def main() -> None:
 
     def trained(name, config, steps, labels=None):
         nonlocal seconds
-        torch.manual_seed(0)                             # the initial weights, as in the chapter
-        model = aae.AAE(config).to(rt.device)
-        key = {"config": asdict(config), "steps": steps, "n": len(train_x), "seed": 0}
-        history = train.load_or_train(name, model, lambda m: aae.train_aae(m, train_x, labels, steps=steps, seed=0), key)
+        model, history = aae.load_or_train_aae(name, config, train_x, steps, labels=labels)   # as the chapter
         seconds += getattr(history, "seconds", 0.0)      # the training time; a cached model has none
-        return model.eval()
+        return model.to(rt.device)
 
     # Parzen
-    p_config = aae.AAEConfig(latent_dim=8, hidden_dim=s["hidden"], disc_hidden_dim=s["disc_hidden"], prior="gaussian")
-    p_model = trained("ch07_aae_parzen", p_config, s["parzen_steps"])
+    p_model, history = aae.main_model(train_x)         # the chapter's d = 8 AAE, trained or loaded
+    seconds += getattr(history, "seconds", 0.0)
+    p_model = p_model.to(rt.device)
     samples = p_model.sample(s["n_samples"], generator=torch.Generator().manual_seed(4)).cpu()
     sigma, scores = metrics.parzen_select_sigma(samples, valid_x)
     test_p = test_x[:s["n_test"]]
     ll, se = metrics.parzen_log_likelihood(samples, test_p, sigma)
 
     # prior match, mixture prior
-    m_config = aae.AAEConfig(hidden_dim=s["hidden"], disc_hidden_dim=s["disc_hidden"], prior="mixture")
+    m_config = aae.AAEConfig(hidden_dim=hidden, disc_hidden_dim=disc_hidden, prior="mixture")
     m_model = trained("ch07_aae_mixture", m_config, s["steps"])
     n_mmd = min(1000, len(test_x))
     with torch.no_grad():
@@ -94,11 +91,11 @@ def main() -> None:
     # semi-supervised, label draw 0
     index = data.labelled_subset(train_y, 10, seed=0)
     torch.manual_seed(0)
-    semi = aae.SemiSupervisedAAE(latent_dim=10, hidden_dim=s["hidden"], disc_hidden_dim=s["disc_hidden"]).to(rt.device)
+    semi = aae.SemiSupervisedAAE(latent_dim=10, hidden_dim=hidden, disc_hidden_dim=disc_hidden).to(rt.device)
     history = train.load_or_train("ch07_semi_aae_draw0", semi,
                                   lambda m: aae.train_semi_supervised(m, train_x, train_x[index], train_y[index],
                                                                       steps=s["semi_steps"], seed=0),
-                                  {"hidden": s["hidden"], "steps": s["semi_steps"], "n": len(train_x), "draw": 0})
+                                  {"hidden": hidden, "steps": s["semi_steps"], "n": len(train_x), "draw": 0})
     seconds += getattr(history, "seconds", 0.0)
     semi_error = float((semi.eval().classify(test_x) != test_y).float().mean())
 
@@ -116,7 +113,7 @@ def main() -> None:
              f"Parzen protocol: {s['n_samples']} samples, sigma {sigma:.3f} chosen on {len(valid_x)} held-out training images "
              f"({int(held[0])}-{int(held[-1])}), {len(test_p)} test images" + ("" if full_protocol else " (REDUCED)"),
              f"{'model':20s} {'Parzen LL (nats)':>18s}  protocol",
-             f"{'AAE (this run)':20s} {ll:10.1f} ± {se:5.1f}  d = 8, {s['parzen_steps']} iterations, {len(train_x)} train"]
+             f"{'AAE (this run)':20s} {ll:10.1f} ± {se:5.1f}  d = 8, {recipe['steps']} iterations, {len(train_x)} train"]
     for k in ("AAE", "GMMN+AE", "GAN", "Deep GSN", "DBN", "Stacked CAE"):
         lines.append(f"{k + ' (paper)':20s} {PAPER[k][0]:10.0f} ± {PAPER[k][1]:5.1f}  {PAPER['protocol']}")
     lines.append(f"mixture prior: MMD^2 {prior_mmd:.4f} (Gaussian kernel h = 1); semi-supervised AAE, 100 labels: "

@@ -3,11 +3,12 @@
 The chapter's experiment (book/09_gan.ipynb, sections "DCGAN on MNIST" and "The Parzen-window
 log-likelihood and its critique"), with its settings per scale:
 
-* Model: `gan.GANConfig(kind="dcgan", latent_dim=64, channels=16, snapshots=4)`, non-saturating loss,
-  k = 1, batch 64, Adam 2e-4 with beta1 = 0.5 (book: 1,500 generator steps), trained on the first
-  50,000 MNIST training images (the last 1,000 of the 60,000 held out to choose sigma). Same cache key
-  as the chapter, so either one reuses the other's trained model.
-* Classifier: `metrics.digit_classifier` with the chapter's settings (book: 2,000 steps on all 60,000).
+* Model: the chapter's DCGAN, `gan.main_model` (its recipe `gan.main_model_recipe`: `GANConfig(kind="dcgan",
+  latent_dim=64, channels=16, snapshots=4)`, non-saturating loss, k = 1, batch 64, Adam 2e-4 with beta1 = 0.5;
+  book: 1,500 generator steps), trained on the first 50,000 MNIST training images (`gan.held_out_split`: the
+  last 1,000 of the 60,000 held out to choose sigma). The chapter calls the same function, so either one reuses
+  the other's trained model and the two cannot drift apart.
+* Classifier: `metrics.book_classifier`, the chapter's (book: 2,000 steps on all 60,000).
 * Measures on 10,000 samples (book): classes covered (at least a tenth of the fair share), KL of the
   class histogram to uniform, mean confidence, Fréchet distance of the classifier's features to those of
   10,000 training images; the same for 10,000 test images (the reference row).
@@ -39,14 +40,13 @@ sys.path.insert(0, str(HERE))
 
 from _models import record  # noqa: E402
 
-from edu_gen import data, gan, metrics, runtime, sample_quality, train  # noqa: E402
+from edu_gen import data, gan, metrics, runtime, sample_quality  # noqa: E402
 
 SETTINGS = {
-    "ci": dict(n_train=5_000, steps=40, n_samples=1_000, classifier_steps=300, k_means=100),
-    "book": dict(n_train=None, steps=1_500, n_samples=10_000, classifier_steps=2_000, k_means=1_000),
-    "full": dict(n_train=None, steps=20_000, n_samples=10_000, classifier_steps=5_000, k_means=10_000),
+    "ci": dict(n_train=5_000, n_samples=1_000, k_means=100),       # the model's recipe: gan.main_model_recipe
+    "book": dict(n_train=None, n_samples=10_000, k_means=1_000),
+    "full": dict(n_train=None, n_samples=10_000, k_means=10_000),
 }
-CONFIG = gan.GANConfig(kind="dcgan", latent_dim=64, channels=16, snapshots=4)
 REFERENCE = {"GAN": (225, 2), "source": "Goodfellow et al. (2014), Table 1",
              "protocol": "MLP GAN, MNIST, Parzen window on generated samples, sigma by validation, 10,000 test images"}
 
@@ -58,22 +58,18 @@ def main() -> None:
     os.environ[runtime.SCALE_VARIABLE] = args.scale        # the cache keys follow the scale, as in the chapter
     runtime.setup(seed=0, quiet=True)
     s = SETTINGS[args.scale]
+    recipe = gan.main_model_recipe()
 
     train_x, train_y = data.images("mnist", "train", n=s["n_train"])
     test_x, _ = data.images("mnist", "test")
     source = data.source("mnist")
-    n_valid = min(1_000, len(train_x) // 10)
-    gan_x, valid_x = train_x[: len(train_x) - n_valid][:50_000], train_x[len(train_x) - n_valid:]
+    gan_x, valid_x = gan.held_out_split(train_x)
 
-    torch.manual_seed(0)
-    model = gan.GAN(CONFIG)
-    key = {**asdict(CONFIG), "n": len(gan_x), "steps": s["steps"], "batch_size": 64, "k": 1, "loss": "non_saturating"}
     started = time.perf_counter()
-    history = train.load_or_train("ch09_dcgan", model, lambda m: gan.train_gan(m, gan_x, steps=s["steps"], batch_size=64), key)
+    model, history = gan.main_model(gan_x)                 # the chapter's model, trained or loaded (on the CPU)
     train_seconds = getattr(history, "seconds", None)
-    model = model.cpu().eval()
 
-    clf = metrics.digit_classifier(train_x, train_y, steps=s["classifier_steps"])
+    clf = metrics.book_classifier(train_x, train_y)
     samples = model.sample(s["n_samples"], generator=torch.Generator().manual_seed(3))
     reference = test_x[: s["n_samples"]]
     train_features = sample_quality.classifier_features(clf, gan_x[: s["n_samples"]])
@@ -96,7 +92,8 @@ def main() -> None:
         parzen[name] = {"ll": ll, "se": se, "sigma": sigma, "centres": len(points)}
     total = time.perf_counter() - started
 
-    lines = [f"# DCGAN on {source}, scale {args.scale}, {s['steps']} generator steps of 64 (run on a shared machine: "
+    lines = [f"# DCGAN on {source}, scale {args.scale}, {recipe['steps']} generator steps of {recipe['batch_size']} "
+             "(run on a shared machine: "
              "the seconds are not a clean timing)",
              f"{'row':24s} {'classes':>7s} {'KL unif':>8s} {'conf.':>6s} {'Fréchet':>8s}"]
     for name, m in measured.items():
@@ -110,8 +107,8 @@ def main() -> None:
               "classes_covered": measured["samples"]["classes_covered"], "kl_to_uniform": measured["samples"]["kl_to_uniform"],
               "confidence": measured["samples"]["confidence"], "frechet_distance": measured["samples"]["frechet"],
               "reference_frechet_distance": measured["test"]["frechet"], "reference": measured["test"],
-              "train_seconds": train_seconds, "total_seconds": total, "train_steps": s["steps"], "parzen": parzen,
-              "scale": args.scale, "data": source, "n_train": len(gan_x), "config": asdict(CONFIG),
+              "train_seconds": train_seconds, "total_seconds": total, "train_steps": recipe["steps"], "parzen": parzen,
+              "scale": args.scale, "data": source, "n_train": len(gan_x), "config": asdict(recipe["config"]),
               "paper": REFERENCE, "machine": platform.machine(), "torch": torch.__version__}
     lines.append(json.dumps(result))
     record("gan_mnist" + ("" if args.scale == "book" else f"_{args.scale}"), lines)

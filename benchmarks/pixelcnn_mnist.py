@@ -1,9 +1,10 @@
 """Exact test negative log-likelihood of the PixelCNN chapter's gated PixelCNN on binarised MNIST.
 
-The chapter's model, recipe and test digits (book/08_pixelcnn.ipynb uses the same numbers through
-runtime.pick): a `pixelcnn.GatedPixelCNN`, Adam, dynamic binarisation, and the test digits of the VAE
-chapter (the first N test digits of a seeded subset, binarised once with seed 0), scored exactly with
-`pixelcnn.log_likelihood`. The VAE's number on the same digits is read from
+The chapter's model, recipe and test digits: the recipe is `pixelcnn.main_model_recipe`, which
+book/08_pixelcnn.ipynb uses too (a `pixelcnn.GatedPixelCNN`, Adam, dynamic binarisation; trained afresh
+here with `pixelcnn.train_pixelcnn`, as `pixelcnn.main_model` does, so that the training is timed), and
+the test digits of the VAE chapter (the first N test digits of a seeded subset, binarised once with seed 0),
+scored exactly with `pixelcnn.log_likelihood`. The VAE's number on the same digits is read from
 `benchmarks/results/vae_mnist.txt` (written by `benchmarks/vae_mnist.py --scale book`: the VAE chapter's
 model, budget, digits and K), so this script does not train a VAE again; `vae_nll_nats` is null when that
 file is missing or was measured on other digits.
@@ -33,13 +34,13 @@ from _models import record  # noqa: E402
 
 from edu_gen import data, metrics, pixelcnn, runtime, vae  # noqa: E402
 
-# The chapter's settings (keep in step with book/08_pixelcnn.ipynb).
+# The chapter's data per scale (as book/08_pixelcnn.ipynb); the model, its steps, batch and learning rate are the
+# chapter's recipe, `pixelcnn.main_model_recipe(scale)`, the one definition both use.
 SETTINGS = {
-    "ci": dict(steps=150, channels=16, layers=3, first_kernel=7, lr=6e-3, n_train=5_000, n_test=200),
-    "book": dict(steps=1_500, channels=16, layers=4, first_kernel=7, lr=6e-3, n_train=None, n_test=1000),
-    "full": dict(steps=60_000, channels=64, layers=12, first_kernel=7, lr=3e-3, n_train=None, n_test=10_000),
+    "ci": dict(n_train=5_000, n_test=200),
+    "book": dict(n_train=None, n_test=1000),
+    "full": dict(n_train=None, n_test=10_000),
 }
-BATCH_SIZE = 32
 REFERENCE = {
     "nll_nats": 81.30,
     "source": "van den Oord, Kalchbrenner and Kavukcuoglu (2016), Pixel Recurrent Neural Networks, MNIST results, PixelCNN",
@@ -65,16 +66,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=sorted(SETTINGS), default="book")
     args = parser.parse_args()
-    s = SETTINGS[args.scale]
+    s = {**SETTINGS[args.scale], **pixelcnn.main_model_recipe(args.scale)}   # config, steps, batch_size, lr
     rt = runtime.setup(seed=0)
 
     train_x, _ = data.images("mnist", "train", n=s["n_train"])
     test_bin, _ = data.images("mnist", "test", n=s["n_test"], binarize="stochastic", seed=0)
-    config = pixelcnn.GatedPixelCNNConfig(channels=s["channels"], layers=s["layers"], first_kernel=s["first_kernel"])
-    torch.manual_seed(0)  # the chapter's trained() seeds 0 before building the model
+    config = s["config"]
+    torch.manual_seed(0)  # pixelcnn.load_or_train_pixelcnn seeds 0 before building the model
     model = pixelcnn.GatedPixelCNN(config).to(rt.device)
     start, start_cpu = time.perf_counter(), time.process_time()
-    pixelcnn.train_pixelcnn(model, train_x, steps=s["steps"], batch_size=BATCH_SIZE, lr=s["lr"], seed=0, progress=False)
+    pixelcnn.train_pixelcnn(model, train_x, steps=s["steps"], batch_size=s["batch_size"], lr=s["lr"], seed=0, progress=False)
     train_seconds, train_cpu_seconds = time.perf_counter() - start, time.process_time() - start_cpu
 
     model.eval()
@@ -86,7 +87,7 @@ def main() -> None:
     run = {
         "model": f"gated PixelCNN, {config.layers + 1} gated layers of {config.channels} channels, first kernel "
                  f"{config.first_kernel}, then {config.kernel_size}",
-        "budget": f"{s['steps']} steps of batch {BATCH_SIZE} = {s['steps'] * BATCH_SIZE / len(train_x):.2f} passes over "
+        "budget": f"{s['steps']} steps of batch {s['batch_size']} = {s['steps'] * s['batch_size'] / len(train_x):.2f} passes over "
                   f"{len(train_x)} digits, Adam lr {s['lr']:g} for 70% of the steps then {s['lr'] / 5:g}, gradient norm clipped to 1",
         "binarization": "dynamic (training); test digits binarised once, Bernoulli(grey level), seed 0 (the VAE chapter's)",
         "evaluation": f"exact, {len(test_bin)} test digits",

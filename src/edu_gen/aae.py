@@ -16,7 +16,8 @@ names, so a chapter writes ``aae.mixture_prior``, ``aae.AAE``, ``aae.SemiSupervi
   a classification phase).
 
 Defined here: `held_out_split`, the chapter's training pool without the images that choose the
-Parzen bandwidth.
+Parzen bandwidth; and the chapter's main model, the d = 8 AAE that its Parzen section scores and
+later chapters reuse (`main_model_recipe`, `main_model`).
 
 Introduced in the chapter "Adversarial autoencoders" (label ch-aae).
 """
@@ -27,7 +28,7 @@ import torch
 
 from edu_gen.aae_model import (  # noqa: F401  (re-exported)
     AAE, AAEConfig, discriminator_loss, discriminator_step, generator_loss, generator_step, mlp, optimizers,
-    reconstruction_loss, reconstruction_step, train_aae, vae_prior_loss,
+    load_or_train_aae, reconstruction_loss, reconstruction_step, train_aae, vae_prior_loss,
 )
 from edu_gen.aae_priors import (  # noqa: F401  (re-exported)
     GAUSSIAN_STD, MIXTURE_RADIAL_STD, MIXTURE_RADIUS, MIXTURE_TANGENTIAL_STD, NUM_COMPONENTS, PRIORS, ROLL_NOISE,
@@ -65,3 +66,57 @@ def held_out_split(images: torch.Tensor, labels: torch.Tensor, source: str, n_tr
     if n_train is not None and n_train < len(pool):
         pool = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:n_train]]
     return images[pool], labels[pool], images[held], held
+
+
+# --------------------------------------------------------------------------------------------
+# The AAE chapter's main model, shared with later chapters
+# --------------------------------------------------------------------------------------------
+
+MAIN_MODEL_NAME = "ch07_aae_parzen"
+
+
+def main_model_recipe(scale: str | None = None) -> dict:
+    """The recipe of the AAE chapter's main model at a scale: a d = 8 AAE with the prior N(0, 5^2 I).
+
+    Its widths are the chapter's for every model (encoder and decoder: ci 64, book 256, full 1,000
+    units, the paper's 1,000 at full; code discriminator: ci 32, book 128, full 1,000), and its
+    budget ci 150, book 3,000, full 30,000 iterations of batches of 100.
+
+    Args:
+        scale: ``"ci"``, ``"book"`` or ``"full"``; None for the current one (`runtime.scale`).
+
+    Returns:
+        ``{"config": AAEConfig, "steps": int}``: the keyword arguments of `load_or_train_aae`
+        besides the name and the images.
+
+    Raises:
+        ValueError: an unknown scale (or an EDU_GEN_SCALE that names none).
+    """
+    from edu_gen import runtime
+
+    recipes = {"ci": (64, 32, 150), "book": (256, 128, 3_000), "full": (1_000, 1_000, 30_000)}   # widths, steps
+    scale = runtime.scale() if scale is None else scale
+    if scale not in recipes:
+        raise ValueError(f"scale must be one of {', '.join(recipes)}, got {scale!r}")
+    hidden, disc_hidden, steps = recipes[scale]
+    config = AAEConfig(latent_dim=8, hidden_dim=hidden, disc_hidden_dim=disc_hidden, prior="gaussian")
+    return {"config": config, "steps": steps}
+
+
+def main_model(images: torch.Tensor):
+    """The AAE chapter's main model (`main_model_recipe` at the current scale), trained on `images` or loaded.
+
+    Its samples (`AAE.sample`, decoder means) are what the chapter scores with the Parzen window.
+
+    Args:
+        images: the chapter's training pool, the first output of `held_out_split`
+            (``held_out_split(*data.images("mnist", "train"), data.source("mnist"), N_TRAIN)[0]``),
+            (N, 1, 28, 28) in [0, 1].
+
+    Returns:
+        (the AAE on the CPU in eval mode, History).
+
+    Raises:
+        ValueError: images not (N, 1, 28, 28) in [0, 1] with N >= 100 (as `train_aae`), or a bad EDU_GEN_SCALE.
+    """
+    return load_or_train_aae(MAIN_MODEL_NAME, images=images, **main_model_recipe())

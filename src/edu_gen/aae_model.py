@@ -8,9 +8,10 @@ One iteration has three steps (Makhzani et al. 2016, section 2):
    Goodfellow et al. (2014, section 3), not the discriminator's loss.
 
 Order: the parts and `AAEConfig`, `AAE`, the losses on codes, the three steps, the VAE with any prior
-(Monte Carlo KL) that the chapter compares, and `train_aae`. Codes are (B, d); images (B, 1, 28, 28)
-with grey levels in [0, 1], reconstructed through Bernoulli logits, so the reconstruction term is a
-cross-entropy on grey levels, not a log-likelihood. Discriminators return logits; the losses use
+(Monte Carlo KL) that the chapter compares, `train_aae`, and `load_or_train_aae` (the recipe and the
+cache key, written once). Codes are (B, d); images (B, 1, 28, 28) with grey levels in [0, 1],
+reconstructed through Bernoulli logits, so the reconstruction term is a cross-entropy on grey
+levels, not a log-likelihood. Discriminators return logits; the losses use
 `binary_cross_entropy_with_logits`, which is log d = -softplus(-a) computed without overflow.
 
 Part of `edu_gen.aae` (which re-exports every name here). Introduced in the chapter "Adversarial
@@ -357,3 +358,39 @@ def train_aae(model: AAE, images: torch.Tensor, labels=None, *, steps: int, batc
         history.log(step, loss=recon + disc + gen, recon=recon, disc=disc, gen=gen)
     history.seconds = time.perf_counter() - start
     return history
+
+
+def load_or_train_aae(name: str, config: AAEConfig, images: torch.Tensor, steps: int, *, labels=None, seed: int = 0,
+                      batch_size: int = 100):
+    """Build ``AAE(config)`` from `seed`, then load it from the model cache or train it with `train_aae`.
+
+    Training runs on `runtime.device()`; the model is returned on the CPU either way.
+
+    The one place where the AAE chapter's recipe and cache key are written: the chapter's models and
+    a later chapter's call of `aae.main_model` go through it, so they load the same weights, and a
+    change here changes the key everywhere at once.
+
+    Args:
+        name: the cache name. config: an `AAEConfig`. images: (N, 1, 28, 28) in [0, 1].
+        steps: iterations, >= 1. labels: (N,) classes, needed when the config is label_aware or
+            supervised. seed, batch_size: as `train_aae`.
+
+    Returns:
+        (the AAE on the CPU in eval mode, the History of its training).
+
+    Raises:
+        TypeError: config is not an `AAEConfig`.
+        ValueError: as `train_aae` (bad images or steps, labels missing when needed).
+    """
+    from dataclasses import asdict
+
+    from edu_gen import runtime, train
+
+    if not isinstance(config, AAEConfig):
+        raise TypeError(f"config must be an AAEConfig, got {type(config).__name__}")
+    torch.manual_seed(seed)                                               # the initial weights
+    model = AAE(config).to(runtime.device())
+    key = {"config": asdict(config), "steps": steps, "n": len(images), "seed": seed, "batch_size": batch_size}
+    history = train.load_or_train(name, model, lambda m: train_aae(m, images, labels, steps=steps, seed=seed,
+                                                                   batch_size=batch_size), key)
+    return model.cpu().eval(), history

@@ -597,3 +597,54 @@ class M2(CVAE):
                             f"{type(batch).__name__}{f' of length {len(batch)}' if isinstance(batch, (tuple, list)) else ''}")
         return self.semi_supervised_loss(*batch, generator=generator)
 
+
+
+# --------------------------------------------------------------------------------------------
+# The CVAE chapter's main model, shared with later chapters
+# --------------------------------------------------------------------------------------------
+
+MAIN_MODEL_NAME = "ch06_cvae_z2"
+
+
+def main_model_recipe(scale: str | None = None) -> dict:
+    """The recipe of the CVAE chapter's main model at a scale: the d = 2 CVAE of the lecture's figures.
+
+    One hidden layer of 500 units, d = 2, batches of 100 dynamically binarised digits; ci 300, book
+    3,000, full 30,000 steps (the lecture's "longer training").
+
+    Args:
+        scale: ``"ci"``, ``"book"`` or ``"full"``; None for the current one (`runtime.scale`).
+
+    Returns:
+        ``{"config": CVAEConfig, "steps": int, "batch_size": int}``: the keyword arguments of
+        `semi_supervised.load_or_train_cvae` besides the name, the images and the labels.
+
+    Raises:
+        ValueError: an unknown scale (or an EDU_GEN_SCALE that names none).
+    """
+    from edu_gen import runtime
+
+    steps = {"ci": 300, "book": 3_000, "full": 30_000}
+    scale = runtime.scale() if scale is None else scale
+    if scale not in steps:
+        raise ValueError(f"scale must be one of {', '.join(steps)}, got {scale!r}")
+    return {"config": CVAEConfig(latent_dim=2, hidden_dim=500), "steps": steps[scale], "batch_size": 100}
+
+
+def main_model(images: torch.Tensor, labels: torch.Tensor):
+    """The CVAE chapter's d = 2 CVAE (`main_model_recipe` at the current scale), trained on `images` or loaded.
+
+    Args:
+        images: the chapter's training digits, ``data.images("mnist", "train", n=N_TRAIN)``,
+            (N, 1, 28, 28) in [0, 1]. labels: their classes, (N,) integers in 0..9.
+
+    Returns:
+        (the CVAE on the CPU in eval mode, History).
+
+    Raises:
+        TypeError, ValueError: as `semi_supervised.load_or_train_cvae` (labels not one integer in 0..9 per
+            image, too few images), or a bad EDU_GEN_SCALE.
+    """
+    from edu_gen.semi_supervised import load_or_train_cvae   # the training recipes import this module
+
+    return load_or_train_cvae(MAIN_MODEL_NAME, images=images, labels=labels, **main_model_recipe())

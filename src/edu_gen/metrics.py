@@ -3,7 +3,7 @@ r"""Measuring generative models: nats and bits, a digit classifier for samples, 
 | piece                          | what it measures                                              |
 |--------------------------------|---------------------------------------------------------------|
 | `nats_to_bits`, `bits_per_dim` | the same log-likelihood in other units (1 nat = 1/ln 2 bits)   |
-| `DigitClassifier`, `digit_classifier` | a small MNIST classifier, trained once and cached      |
+| `DigitClassifier`, `digit_classifier`, `book_classifier` | a small MNIST classifier, trained once and cached |
 | `classifier_confidence`        | how confidently decoded samples read as digits                |
 | `classifier_score`             | confident and varied: the Inception score, digit classifier    |
 | `mutual_information_gap`       | how well single latents capture single known factors (MIG)     |
@@ -94,11 +94,15 @@ def digit_classifier(images: torch.Tensor, labels: torch.Tensor, steps: int = 20
         The trained classifier on the CPU, in eval mode.
 
     Raises:
+        TypeError: images or labels is not a tensor.
         ValueError: images not (N, 1, 28, 28) or labels not (N,).
     """
     from edu_gen import data, train
     from edu_gen.likelihood import categorical_nll
 
+    if not (isinstance(images, torch.Tensor) and isinstance(labels, torch.Tensor)):
+        raise TypeError(f"images and labels must be tensors (N, 1, 28, 28) and (N,), got {type(images).__name__} "
+                        f"and {type(labels).__name__}")
     if images.dim() != 4 or images.shape[1:] != (1, 28, 28) or labels.shape != (len(images),):
         raise ValueError(f"expected images (N, 1, 28, 28) and labels (N,), got {tuple(images.shape)} and {tuple(labels.shape)}")
     torch.manual_seed(seed)
@@ -113,6 +117,33 @@ def digit_classifier(images: torch.Tensor, labels: torch.Tensor, steps: int = 20
 
     train.load_or_train("digit_classifier", model, train_fn, config)
     return model.eval()
+
+
+BOOK_CLASSIFIER_STEPS = {"ci": 300, "book": 2000, "full": 5000}   # the book's frozen classifier: steps per scale
+
+
+def book_classifier(images: torch.Tensor, labels: torch.Tensor) -> DigitClassifier:
+    """The book's frozen digit classifier: `digit_classifier` with `BOOK_CLASSIFIER_STEPS` at the current scale.
+
+    The one place the chapters' classifier is defined: every chapter that scores samples with it
+    calls this, so they all load one cached model (for the same training digits) instead of each
+    pasting its budget. Chapter 5 ("The variational autoencoder", label ch-vae) trains it first.
+
+    Args:
+        images: the training digits (N, 1, 28, 28) in [0, 1]; the chapters pass
+            ``data.images("mnist", "train", n=N_TRAIN)``'s images.
+        labels: their classes, (N,) int64 in 0..9.
+
+    Returns:
+        The trained `DigitClassifier`, on the CPU, in eval mode.
+
+    Raises:
+        TypeError, ValueError: images not (N, 1, 28, 28) or labels not (N,) (as `digit_classifier`), or an
+            EDU_GEN_SCALE that names no scale.
+    """
+    from edu_gen import runtime
+
+    return digit_classifier(images, labels, steps=runtime.pick(**BOOK_CLASSIFIER_STEPS))
 
 
 def _log_probabilities(classifier: nn.Module, images: torch.Tensor) -> torch.Tensor:

@@ -13,8 +13,9 @@ time. The parts live in three files, one idea each: the masks and `MaskedConv2d`
 2016b: vertical and horizontal stacks, no blind spot), the samplers in `edu_gen.pixelcnn_sampling`;
 this module holds the smallest model (`LogisticAutoregressive`), `PixelCNN` (a stack of masked
 convolutions, with its blind spot), the exact `log_likelihood`, the exhaustive causality check
-(`dependencies`, `receptive_field`) and the training recipe (`train_pixelcnn`), and re-exports the
-rest, so that ``from edu_gen import pixelcnn`` is all a chapter needs.
+(`dependencies`, `receptive_field`), the training recipe (`train_pixelcnn`) and the chapter's trained
+model (`main_model_recipe`, `load_or_train_pixelcnn`, `main_model`), and re-exports the rest, so
+that ``from edu_gen import pixelcnn`` is all a chapter needs.
 
 Images are (B, 1, H, W) float tensors of 0s and 1s; logits have the same shape. Symbols follow the
 book's notation page. Introduced in the chapter "PixelCNN" (label ch-pixelcnn).
@@ -383,6 +384,95 @@ def sample(model: nn.Module, n: int, shape: tuple[int, int] = (28, 28), generato
     return _sample(model, n, shape, generator=generator, method=method)
 
 
+# --------------------------------------------------------------------------------------------
+# The PixelCNN chapter's main model, shared with later chapters
+# --------------------------------------------------------------------------------------------
+
+MAIN_MODEL_NAME = "ch08_gated_pixelcnn"
+
+
+def main_model_recipe(scale: str | None = None) -> dict:
+    """The recipe of the PixelCNN chapter's gated PixelCNN at a scale: its size, steps of 32 images and learning rate.
+
+    A 7 x 7 first layer at every scale (it reads one channel, so its size costs little and widens
+    what each pixel sees); ci: 16 channels, 3 + 1 gated layers, 150 steps, lr 6e-3; book: 16
+    channels, 4 + 1 layers, 1,500 steps, lr 6e-3; full: 64 channels, 12 + 1 layers, 60,000 steps,
+    lr 3e-3 (`train_pixelcnn` divides the rate by 5 for the last 30% of the steps).
+
+    Args:
+        scale: ``"ci"``, ``"book"`` or ``"full"``; None for the current one (`runtime.scale`).
+
+    Returns:
+        ``{"config": GatedPixelCNNConfig, "steps": int, "batch_size": int, "lr": float}``: the
+        keyword arguments of `load_or_train_pixelcnn` besides the name and the images.
+
+    Raises:
+        ValueError: an unknown scale (or an EDU_GEN_SCALE that names none).
+    """
+    from edu_gen import runtime
+
+    recipes = {"ci": (16, 3, 150, 6e-3), "book": (16, 4, 1_500, 6e-3), "full": (64, 12, 60_000, 3e-3)}
+    scale = runtime.scale() if scale is None else scale
+    if scale not in recipes:
+        raise ValueError(f"scale must be one of {', '.join(recipes)}, got {scale!r}")
+    channels, layers, steps, lr = recipes[scale]
+    return {"config": GatedPixelCNNConfig(channels=channels, layers=layers, first_kernel=7), "steps": steps,
+            "batch_size": 32, "lr": lr}
+
+
+def load_or_train_pixelcnn(name: str, config, images: torch.Tensor, steps: int, *, batch_size: int = 32,
+                           lr: float = 1e-3, seed: int = 0):
+    """Build the model of `config` from `seed`, then load it from the model cache or train it with `train_pixelcnn`.
+
+    The one place where the PixelCNN chapter's recipe and cache key are written: the chapter and a
+    later chapter's call of `main_model` load the same weights, and a change here changes the key
+    everywhere at once. Training runs on `runtime.device()`; the model is returned on the CPU.
+
+    Args:
+        name: the cache name. config: a `GatedPixelCNNConfig` (builds a `GatedPixelCNN`) or a
+            `PixelCNNConfig` (a `PixelCNN`). images: (N, 1, H, W) grey levels in [0, 1].
+        steps, batch_size, lr, seed: as `train_pixelcnn`.
+
+    Returns:
+        (the model on the CPU in eval mode, the History of its training).
+
+    Raises:
+        TypeError: config is neither config class.
+        ValueError: as `train_pixelcnn` (bad images or steps).
+    """
+    from dataclasses import asdict
+
+    from edu_gen import train
+
+    model_class = {GatedPixelCNNConfig: GatedPixelCNN, PixelCNNConfig: PixelCNN}.get(type(config))
+    if model_class is None:
+        raise TypeError(f"config must be a GatedPixelCNNConfig or a PixelCNNConfig, got {type(config).__name__}")
+    torch.manual_seed(seed)
+    model = model_class(config)
+    key = {**asdict(config), "model": model_class.__name__, "n": len(images), "steps": steps, "seed": seed,
+           "batch_size": batch_size, "lr": lr}
+    history = train.load_or_train(name, model, lambda m: train_pixelcnn(m, images, steps=steps, batch_size=batch_size,
+                                                                        lr=lr, seed=seed), key)
+    return model.cpu().eval(), history
+
+
+def main_model(images: torch.Tensor):
+    """The PixelCNN chapter's gated PixelCNN (`main_model_recipe` at the current scale), trained on `images` or loaded.
+
+    Args:
+        images: the chapter's training digits, ``data.images("mnist", "train", n=N_TRAIN)``'s images,
+            (N, 1, 28, 28) grey levels in [0, 1] (binarised afresh at every step).
+
+    Returns:
+        (the GatedPixelCNN on the CPU in eval mode, History).
+
+    Raises:
+        ValueError: images not (N, 1, H, W) in [0, 1] (as `train_pixelcnn`), or a bad EDU_GEN_SCALE.
+    """
+    return load_or_train_pixelcnn(MAIN_MODEL_NAME, images=images, **main_model_recipe())
+
+
 __all__ = ["LogisticAutoregressive", "MaskedConv2d", "PixelCNN", "PixelCNNConfig", "GatedPixelCNN", "GatedPixelCNNConfig",
            "GatedLayer", "MASK_TYPES", "causal_mask", "vertical_mask", "horizontal_mask", "gate", "log_likelihood",
-           "dependencies", "receptive_field", "binarized_nll", "train_pixelcnn", "sample"]
+           "dependencies", "receptive_field", "binarized_nll", "train_pixelcnn", "sample", "MAIN_MODEL_NAME",
+           "main_model_recipe", "load_or_train_pixelcnn", "main_model"]

@@ -4,7 +4,8 @@
 labelled ones, so that the labels are present in every step; `train_m2` minimises M2's objective
 J^alpha (`cvae.M2.semi_supervised_loss`; Kingma et al., 2014, eq. 9) over such batches with Adam, and
 `train_cvae` trains a conditional VAE on labelled images (the negative bound on log p(x, y), their
-eq. 6). Both are the chapter's recipes, shared by the notebook and `benchmarks/semi_supervised_mnist.py`.
+eq. 6). Both are the chapter's recipes, shared by the notebook and `benchmarks/semi_supervised_mnist.py`;
+`load_or_train_cvae` writes the CVAE's recipe and cache key once (for the chapter and `cvae.main_model`).
 
 Introduced in the chapter "The conditional VAE and semi-supervised learning" (label ch-cvae); the
 models are in `edu_gen.cvae`.
@@ -119,3 +120,40 @@ def train_cvae(model: CVAE, images, labels, *, steps: int, batch_size: int = 100
     epochs = math.ceil(steps / len(loader))
     loss_fn = (lambda m, b: m.loss((torch.bernoulli(b[0]), b[1]))) if binarize else (lambda m, b: m.loss(b))
     return train.fit(model, loss_fn, loader, epochs=epochs, max_steps=steps, lr=lr, progress=progress)
+
+
+def load_or_train_cvae(name: str, config, images, labels, steps: int, *, seed: int = 0, batch_size: int = 100):
+    """Build ``CVAE(config)`` from `seed`, then load it from the model cache or train it with `train_cvae`.
+
+    The one place where the CVAE chapter's recipe and cache key are written: the chapter's d = 2
+    models and a later chapter's call of `cvae.main_model` go through it, so they load the same
+    weights. The key holds the sum of the labels, so the chapter's VAE (the same network given
+    label 0 for every digit) is a model of its own. Training runs on `runtime.device()`; the model
+    is returned on the CPU.
+
+    Args:
+        name: the cache name. config: a `cvae.CVAEConfig`. images: (N, *config.input_shape).
+        labels: (N,) integer labels in 0..C-1. steps, seed, batch_size: as `train_cvae`.
+
+    Returns:
+        (the CVAE on the CPU in eval mode, the History of its training).
+
+    Raises:
+        TypeError: config is not a `cvae.CVAEConfig`; labels are not integers (`cvae.check_labels`).
+        ValueError: as `train_cvae` (labels not one per image in 0..C-1, too few images, bad steps).
+    """
+    from dataclasses import asdict
+
+    from edu_gen import train
+    from edu_gen.cvae import CVAEConfig
+
+    if not isinstance(config, CVAEConfig):
+        raise TypeError(f"config must be a CVAEConfig, got {type(config).__name__}")
+    labels = check_labels(labels, config.num_classes, len(images), "labels")
+    torch.manual_seed(seed)
+    model = CVAE(config)
+    key = {**asdict(config), "n": len(images), "steps": steps, "label_sum": int(labels.sum()), "seed": seed,
+           "batch_size": batch_size}
+    history = train.load_or_train(name, model, lambda m: train_cvae(m, images, labels, steps=steps,
+                                                                    batch_size=batch_size, seed=seed), key)
+    return model.cpu().eval(), history
