@@ -85,3 +85,27 @@ def test_fit_counts_steps_of_any_integer_type():
 def test_fit_on_data_without_batches_is_an_error():
     with pytest.raises(ValueError, match="data yielded no batches"):
         train.fit(nn.Linear(3, 1), _loss, [], device="cpu", progress=False)
+
+
+def test_a_checkpoint_is_never_seen_half_written(tmp_path, monkeypatch):
+    """save() writes a temporary file and renames it: a save that dies midway leaves the old checkpoint whole."""
+    path = tmp_path / "model.pt"
+    model = nn.Linear(3, 2)
+    train.save(path, model, {"seed": 0})
+    before = path.read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]          # no temporary file left behind
+
+    real_save = torch.save
+
+    def dies_midway(obj, f, *args, **kwargs):
+        with open(f, "wb") as handle:                                      # half a file, then the process "dies"
+            handle.write(b"PK\x03\x04 half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", dies_midway)
+    with pytest.raises(OSError, match="disk full"):
+        train.save(path, nn.Linear(3, 2), {"seed": 1})
+    monkeypatch.setattr(torch, "save", real_save)
+    assert path.read_bytes() == before                                     # a reader still finds the whole old file
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]          # and the half-written file is gone
+    train.load(path, nn.Linear(3, 2), config={"seed": 0})

@@ -320,18 +320,26 @@ def save(path: str | Path, model: nn.Module, config=None, history: History | Non
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(
-        {
-            "format": CHECKPOINT_FORMAT,
-            "model_class": type(model).__qualname__,
-            "architecture": _architecture(model),
-            "config": _config_dict(config),
-            "model_config": _model_config(model),
-            "history": history.to_dict() if history is not None else None,
-            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        },
-        path,
-    )
+    # Written to a temporary file, then renamed: another process (a second test worker, a later chapter loading
+    # this model) sees either no file or the whole file, never half of one.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        torch.save(
+            {
+                "format": CHECKPOINT_FORMAT,
+                "model_class": type(model).__qualname__,
+                "architecture": _architecture(model),
+                "config": _config_dict(config),
+                "model_config": _model_config(model),
+                "history": history.to_dict() if history is not None else None,
+                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            },
+            partial,
+        )
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)   # nothing half-written is left in the cache
+        raise
     return path
 
 
