@@ -242,3 +242,36 @@ def test_the_chapters_call_the_one_definitions():
         assert "main_model(" in text and "ch09_dcgan" not in text and "ch07_aae_parzen" not in text, script
     assert "pixelcnn.main_model_recipe(args.scale)" in (ROOT / "benchmarks" / "pixelcnn_mnist.py").read_text()
     assert train.load_or_train                                                  # the one cache behind all of them
+
+
+# --------------------------------------------------------------------------------------------
+# The VAE chapter's compared models (vae.compared_model), loaded again by the comparison chapter
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_compared_models_one_budget_the_main_model_when_budgets_coincide(cache, monkeypatch, capsys):
+    from edu_gen import vae
+
+    assert [vae.compared_model_steps(s) for s in ("ci", "book", "full")] == [300, 1_200, 30_000]
+    with pytest.raises(ValueError, match="scale"):
+        vae.compared_model_steps("huge")
+    with pytest.raises(ValueError, match="batch_size = 100 images, got 8"):   # was a ZeroDivisionError
+        vae.train_vae(vae.VAE(vae.VAEConfig(latent_dim=2)), torch.rand(8, 1, 28, 28), steps=1)
+    images = torch.rand(100, 1, 28, 28, generator=gen(0))
+    monkeypatch.setattr(vae, "compared_model_steps", lambda scale=None: 2)
+    monkeypatch.setattr(vae, "main_model_steps", lambda scale=None: 2)
+    main, _ = vae.main_model(images)
+    same, _ = vae.compared_model(20, images)                  # the budgets coincide: the main model, not a copy
+    assert same_weights(main, same) and checkpoints(cache, "ch05_vae_z20_compared") == []
+    ae, _ = vae.compared_model(20, images, deterministic=True)
+    small, _ = vae.compared_model(2, images)
+    assert isinstance(ae, vae.DeterministicAE) and type(small) is vae.VAE and small.config.latent_dim == 2
+    capsys.readouterr()
+    again, _ = vae.compared_model(2, images)                  # a second call loads the first one's weights
+    assert "loaded ch05_vae_z2_compared" in capsys.readouterr().out and same_weights(small, again)
+
+    monkeypatch.setattr(vae, "main_model_steps", lambda scale=None: 3)
+    other, _ = vae.compared_model(20, images)                 # budgets differ: a model of its own
+    assert len(checkpoints(cache, "ch05_vae_z20_compared")) == 1
+    with pytest.raises(ValueError, match="latent_dim"):
+        vae.compared_model(0, images)

@@ -583,11 +583,14 @@ def train_vae(model: VAE, images: torch.Tensor, *, steps: int, batch_size: int =
         binarize: binarise each batch afresh. progress: a progress bar (None: `train.fit`'s default).
 
     Raises:
-        TypeError, ValueError: images not (N, 1, 28, 28) in [0, 1]; `train.fit` refuses bad steps.
+        TypeError, ValueError: images not (N, 1, 28, 28) in [0, 1], fewer images than `batch_size`;
+            `train.fit` refuses bad steps.
     """
     from edu_gen import data, train  # a light import here keeps vae.py free of data at import
 
     check_unit_interval(images, "train_vae")
+    if len(images) < batch_size:   # drop_last: fewer images than one batch would make no batch at all
+        raise ValueError(f"train_vae needs at least batch_size = {batch_size} images, got {len(images)}")
     torch.manual_seed(seed)
     loader = data.loader(images, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True)
     epochs = math.ceil(steps / len(loader))
@@ -671,6 +674,17 @@ MAIN_MODEL_NAME = "ch05_vae_z20"                 # the VAE chapter's main model;
 MAIN_MODEL_CONFIG = VAEConfig(latent_dim=20)
 
 
+def _steps_at(steps: dict[str, int], scale: str | None) -> int:
+    """steps[scale], the current scale's entry when scale is None; an unknown scale is a ValueError naming the three."""
+    from edu_gen import runtime
+
+    if scale is None:
+        return runtime.pick(**steps)
+    if scale not in steps:
+        raise ValueError(f"scale must be one of {', '.join(steps)}, got {scale!r}")
+    return steps[scale]
+
+
 def main_model_steps(scale: str | None = None) -> int:
     """The main model's training steps: ci 300, book 15,000, full 300,000.
 
@@ -680,14 +694,7 @@ def main_model_steps(scale: str | None = None) -> int:
     Raises:
         ValueError: an unknown scale.
     """
-    from edu_gen import runtime
-
-    steps = {"ci": 300, "book": 15_000, "full": 300_000}
-    if scale is None:
-        return runtime.pick(**steps)
-    if scale not in steps:
-        raise ValueError(f"scale must be one of {', '.join(steps)}, got {scale!r}")
-    return steps[scale]
+    return _steps_at({"ci": 300, "book": 15_000, "full": 300_000}, scale)
 
 
 def load_or_train_vae(name: str, config: VAEConfig, images: torch.Tensor, steps: int, *, model_class: type = VAE,
@@ -735,3 +742,46 @@ def main_model(images: torch.Tensor):
         ValueError: images not of shape (N, 1, 28, 28) in [0, 1] (as `train_vae`), or a bad EDU_GEN_SCALE.
     """
     return load_or_train_vae(MAIN_MODEL_NAME, MAIN_MODEL_CONFIG, images, main_model_steps())
+
+
+def compared_model_steps(scale: str | None = None) -> int:
+    """The budget of the VAE chapter's equal-budget comparison models: ci 300, book 1,200, full 30,000 steps of 100.
+
+    Args:
+        scale: ``"ci"``, ``"book"`` or ``"full"``; None for the current scale (`runtime.scale`).
+
+    Raises:
+        ValueError: an unknown scale.
+    """
+    return _steps_at({"ci": 300, "book": 1_200, "full": 30_000}, scale)
+
+
+def compared_model(latent_dim: int, images: torch.Tensor, *, deterministic: bool = False):
+    """One of the VAE chapter's compared models: d = `latent_dim`, `compared_model_steps()` steps, or loaded.
+
+    The VAE chapter compares VAEs of several code sizes with the deterministic autoencoder of the same
+    network (`DeterministicAE`), all on one budget; later chapters (the comparison chapter's retrieval)
+    load the same models through this function, so the recipe and the cache names are written once. When
+    the budget equals the main model's (the ci scale) and the model asked for is the main model's
+    configuration, the main model itself is returned instead of a second copy trained the same way.
+
+    Args:
+        latent_dim: the code size d >= 1.
+        images: the training digits (N, 1, 28, 28) in [0, 1], as for `main_model`.
+        deterministic: a `DeterministicAE` (no noise, no KL) instead of a `VAE`.
+
+    Returns:
+        (model in eval mode, History).
+
+    Raises:
+        ValueError: latent_dim not a positive integer, or bad images (as `train_vae`).
+    """
+    if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
+        raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
+    config = VAEConfig(latent_dim=latent_dim)
+    steps = compared_model_steps()
+    if not deterministic and config == MAIN_MODEL_CONFIG and steps == main_model_steps():
+        return main_model(images)
+    kind = "ae" if deterministic else "vae"
+    return load_or_train_vae(f"ch05_{kind}_z{latent_dim}_compared", config, images, steps,
+                             model_class=DeterministicAE if deterministic else VAE)
