@@ -275,3 +275,19 @@ def test_the_compared_models_one_budget_the_main_model_when_budgets_coincide(cac
     assert len(checkpoints(cache, "ch05_vae_z20_compared")) == 1
     with pytest.raises(ValueError, match="latent_dim"):
         vae.compared_model(0, images)
+
+
+def test_the_classifier_is_keyed_on_the_data_itself(cache):
+    """Two training sets of the same size and the same label sum train two classifiers (the key used to hold n and
+    the label sum only, so chapter 11's resampled sets could load each other's); the same data loads the same one."""
+    images = torch.rand(300, 1, 28, 28, generator=gen(0))
+    labels = torch.arange(300) % 10
+    swapped = labels.clone()
+    swapped[[0, 1, 2, 3]] = swapped[[1, 0, 3, 2]]                         # same size, same label sum, other data
+    assert int(swapped.sum()) == int(labels.sum())
+    first = metrics.digit_classifier(images, labels, steps=3)
+    metrics.digit_classifier(images, swapped, steps=3)
+    metrics.digit_classifier(images.flip(0), labels, steps=3)            # the same labels on other images
+    assert len(checkpoints(cache, "digit_classifier")) == 3
+    assert same_weights(first, metrics.digit_classifier(images.clone(), labels.clone(), steps=3))
+    assert len(checkpoints(cache, "digit_classifier")) == 3

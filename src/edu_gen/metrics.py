@@ -15,6 +15,7 @@ adversarial autoencoder chapter.
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import torch
@@ -84,7 +85,8 @@ class DigitClassifier(nn.Module):
 def digit_classifier(images: torch.Tensor, labels: torch.Tensor, steps: int = 2000, seed: int = 0) -> DigitClassifier:
     """Train (or load from the cache) a `DigitClassifier` on images (N, 1, 28, 28) and labels (N,).
 
-    Cached with `train.load_or_train`, keyed by the number of images, the steps and the seed.
+    Cached with `train.load_or_train`, keyed by a SHA-256 of the images and labels, the steps and the seed: two
+    training sets of the same size (and the same label sum) never load each other's classifier.
 
     Args:
         images: (N, 1, 28, 28) in [0, 1]. labels: (N,) int64 digits 0-9.
@@ -107,7 +109,12 @@ def digit_classifier(images: torch.Tensor, labels: torch.Tensor, steps: int = 20
         raise ValueError(f"expected images (N, 1, 28, 28) and labels (N,), got {tuple(images.shape)} and {tuple(labels.shape)}")
     torch.manual_seed(seed)
     model = DigitClassifier()
-    config = {"n": len(images), "steps": steps, "seed": seed, "label_sum": int(labels.sum())}
+    data_digest = hashlib.sha256()
+    for tensor in (images, labels):                     # the exact data trained on: values, dtype and shape
+        tensor = tensor.detach().cpu().contiguous()
+        data_digest.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
+        data_digest.update(tensor.numpy().tobytes())
+    config = {"n": len(images), "steps": steps, "seed": seed, "data": data_digest.hexdigest()[:16]}
 
     def train_fn(m):
         loader = data.loader(images, labels, batch_size=128, seed=seed, drop_last=True)
