@@ -137,3 +137,16 @@ def test_threads_one_per_parallel_test_worker_and_overridable(monkeypatch):
                 runtime.set_threads()
     finally:
         torch.set_num_threads(before)
+
+
+def test_at_scale_reads_a_table_at_the_current_or_a_named_scale(monkeypatch):
+    table = {"ci": 1, "book": 15, "full": 100}
+    monkeypatch.setenv("EDU_GEN_SCALE", "ci")
+    assert runtime.at_scale(table) == 1 and runtime.at_scale(table, "full") == 100
+    monkeypatch.setenv("EDU_GEN_SCALE", "book")
+    assert runtime.at_scale(table) == 15 and runtime.at_scale(table, "ci") == 1
+    with pytest.raises(ValueError, match="scale must be one of ci, book, full, got 'huge'"):
+        runtime.at_scale(table, "huge")
+    monkeypatch.setenv("EDU_GEN_SCALE", "huge")
+    with pytest.raises(ValueError, match="EDU_GEN_SCALE='huge' is not a scale"):
+        runtime.at_scale(table)

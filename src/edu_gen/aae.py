@@ -95,10 +95,7 @@ def main_model_recipe(scale: str | None = None) -> dict:
     from edu_gen import runtime
 
     recipes = {"ci": (64, 32, 150), "book": (256, 128, 3_000), "full": (1_000, 1_000, 30_000)}   # widths, steps
-    scale = runtime.scale() if scale is None else scale
-    if scale not in recipes:
-        raise ValueError(f"scale must be one of {', '.join(recipes)}, got {scale!r}")
-    hidden, disc_hidden, steps = recipes[scale]
+    hidden, disc_hidden, steps = runtime.at_scale(recipes, scale)
     config = AAEConfig(latent_dim=8, hidden_dim=hidden, disc_hidden_dim=disc_hidden, prior="gaussian")
     return {"config": config, "steps": steps}
 

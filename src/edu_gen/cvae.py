@@ -624,11 +624,8 @@ def main_model_recipe(scale: str | None = None) -> dict:
     """
     from edu_gen import runtime
 
-    steps = {"ci": 300, "book": 3_000, "full": 30_000}
-    scale = runtime.scale() if scale is None else scale
-    if scale not in steps:
-        raise ValueError(f"scale must be one of {', '.join(steps)}, got {scale!r}")
-    return {"config": CVAEConfig(latent_dim=2, hidden_dim=500), "steps": steps[scale], "batch_size": 100}
+    steps = runtime.at_scale({"ci": 300, "book": 3_000, "full": 30_000}, scale)
+    return {"config": CVAEConfig(latent_dim=2, hidden_dim=500), "steps": steps, "batch_size": 100}
 
 
 def main_model(images: torch.Tensor, labels: torch.Tensor):

@@ -220,11 +220,8 @@ def main_model_recipe(scale: str | None = None) -> dict:
     """
     from edu_gen import runtime
 
-    steps = {"ci": 40, "book": 1_500, "full": 20_000}
-    scale = runtime.scale() if scale is None else scale
-    if scale not in steps:
-        raise ValueError(f"scale must be one of {', '.join(steps)}, got {scale!r}")
-    return {"config": GANConfig(kind="dcgan", latent_dim=64, channels=16, snapshots=4), "steps": steps[scale],
+    steps = runtime.at_scale({"ci": 40, "book": 1_500, "full": 20_000}, scale)
+    return {"config": GANConfig(kind="dcgan", latent_dim=64, channels=16, snapshots=4), "steps": steps,
             "batch_size": 64}
 
 

@@ -412,10 +412,7 @@ def main_model_recipe(scale: str | None = None) -> dict:
     from edu_gen import runtime
 
     recipes = {"ci": (16, 3, 150, 6e-3), "book": (16, 4, 1_500, 6e-3), "full": (64, 12, 60_000, 3e-3)}
-    scale = runtime.scale() if scale is None else scale
-    if scale not in recipes:
-        raise ValueError(f"scale must be one of {', '.join(recipes)}, got {scale!r}")
-    channels, layers, steps, lr = recipes[scale]
+    channels, layers, steps, lr = runtime.at_scale(recipes, scale)
     return {"config": GatedPixelCNNConfig(channels=channels, layers=layers, first_kernel=7), "steps": steps,
             "batch_size": 32, "lr": lr}
 

@@ -99,6 +99,25 @@ def pick(*, ci, book, full):
     return {"ci": ci, "book": book, "full": full}[scale()]
 
 
+def at_scale(values: dict, which: str | None = None):
+    """``values[which]`` for a table ``{"ci": ..., "book": ..., "full": ...}``; `which` None means the current scale.
+
+    The library's recipes (each chapter's `main_model_recipe`, `vae.main_model_steps`) are such tables; a caller may
+    ask for another scale's entry than the one it runs at (a benchmark printing the book recipe from a ci run).
+
+    Args:
+        values: a dict with the keys ``"ci"``, ``"book"`` and ``"full"``.
+        which: one of those three, or None for `scale()`.
+
+    Raises:
+        ValueError: `which` (or EDU_GEN_SCALE when `which` is None) names none of the three.
+    """
+    name = scale() if which is None else which
+    if name not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {name!r}")
+    return values[name]
+
+
 def data_root() -> Path:
     """The data folder: EDU_GEN_DATA if set, else ``~/.cache/edu_gen`` (torchvision's layout).
 

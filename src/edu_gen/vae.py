@@ -674,17 +674,6 @@ MAIN_MODEL_NAME = "ch05_vae_z20"                 # the VAE chapter's main model;
 MAIN_MODEL_CONFIG = VAEConfig(latent_dim=20)
 
 
-def _steps_at(steps: dict[str, int], scale: str | None) -> int:
-    """steps[scale], the current scale's entry when scale is None; an unknown scale is a ValueError naming the three."""
-    from edu_gen import runtime
-
-    if scale is None:
-        return runtime.pick(**steps)
-    if scale not in steps:
-        raise ValueError(f"scale must be one of {', '.join(steps)}, got {scale!r}")
-    return steps[scale]
-
-
 def main_model_steps(scale: str | None = None) -> int:
     """The main model's training steps: ci 300, book 15,000, full 300,000.
 
@@ -694,7 +683,9 @@ def main_model_steps(scale: str | None = None) -> int:
     Raises:
         ValueError: an unknown scale.
     """
-    return _steps_at({"ci": 300, "book": 15_000, "full": 300_000}, scale)
+    from edu_gen import runtime
+
+    return runtime.at_scale({"ci": 300, "book": 15_000, "full": 300_000}, scale)
 
 
 def load_or_train_vae(name: str, config: VAEConfig, images: torch.Tensor, steps: int, *, model_class: type = VAE,
@@ -753,7 +744,9 @@ def compared_model_steps(scale: str | None = None) -> int:
     Raises:
         ValueError: an unknown scale.
     """
-    return _steps_at({"ci": 300, "book": 1_200, "full": 30_000}, scale)
+    from edu_gen import runtime
+
+    return runtime.at_scale({"ci": 300, "book": 1_200, "full": 30_000}, scale)
 
 
 def compared_model(latent_dim: int, images: torch.Tensor, *, deterministic: bool = False):
