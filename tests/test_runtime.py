@@ -150,3 +150,23 @@ def test_at_scale_reads_a_table_at_the_current_or_a_named_scale(monkeypatch):
     monkeypatch.setenv("EDU_GEN_SCALE", "huge")
     with pytest.raises(ValueError, match="EDU_GEN_SCALE='huge' is not a scale"):
         runtime.at_scale(table)
+
+
+def test_benchmark_result_reads_the_last_json_line(tmp_path, monkeypatch):
+    record = runtime.benchmark_result("semi_supervised_mnist.txt")       # a committed result of this repository
+    assert isinstance(record, dict) and {"test_error", "scale"} <= set(record)
+    assert runtime.benchmark_result("no_such_benchmark.txt") is None
+    # a package installed without the repository (Colab, pip) finds no results folder: None, not an error
+    fake = tmp_path / "site-packages" / "edu_gen" / "runtime.py"
+    fake.parent.mkdir(parents=True)
+    monkeypatch.setattr(runtime, "__file__", str(fake))
+    assert runtime.benchmark_result("semi_supervised_mnist.txt") is None
+    # a file whose last line is not a JSON object is an error naming it
+    results = tmp_path / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    (results / "broken.txt").write_text('{"a": 1}\nnot json\n')
+    monkeypatch.setattr(runtime, "__file__", str(tmp_path / "src" / "edu_gen" / "runtime.py"))
+    with pytest.raises(ValueError, match="broken.txt: the last line is not a JSON object"):
+        runtime.benchmark_result("broken.txt")
+    (results / "good.txt").write_text('# header\n{"a": 1}\n')
+    assert runtime.benchmark_result("good.txt") == {"a": 1}

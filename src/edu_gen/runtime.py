@@ -118,6 +118,37 @@ def at_scale(values: dict, which: str | None = None):
     return values[name]
 
 
+def benchmark_result(name: str) -> dict | None:
+    """The JSON object a benchmark printed last, read from ``benchmarks/results/<name>`` of this repository.
+
+    Chapters quote another chapter's book-scale run (which they cannot afford to recompute) from the file its
+    benchmark wrote, so the number is never typed by hand; the file's header says when and how it was measured.
+
+    Args:
+        name: the result file's name, e.g. ``"semi_supervised_mnist.txt"``.
+
+    Returns:
+        The parsed last line, or None when the package is installed without the repository (Colab, pip) or the
+        benchmark has not been run yet.
+
+    Raises:
+        ValueError: the file exists but its last line is not a JSON object.
+    """
+    import json
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / name
+    if not path.is_file():
+        return None
+    lines = path.read_text(encoding="utf-8").strip().splitlines()
+    try:
+        record = json.loads(lines[-1]) if lines else None
+    except ValueError:
+        record = None
+    if not isinstance(record, dict):
+        raise ValueError(f"{path}: the last line is not a JSON object (a benchmark prints one last)")
+    return record
+
+
 def data_root() -> Path:
     """The data folder: EDU_GEN_DATA if set, else ``~/.cache/edu_gen`` (torchvision's layout).
 
