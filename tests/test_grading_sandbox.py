@@ -208,12 +208,14 @@ def batch(request):
     command = prefix + [sys.executable, "-m", "edu_gen.cli", "grade", str(submissions), "--out", str(out), "--tests", str(TESTS),
                         # no notebook here hangs, so generous timeouts cost nothing: in CI the other worker runs
                         # notebooks beside this batch, and a cell's `import torch` or 4 GB of touched pages then took
-                        # over 30 s (exhaust_memory and fork_memory were cut by the old 30 s cell timeout)
-                        "--timeout", "300", "--cell-timeout", "150", "--disk-mb", str(DISK_MB),
+                        # over 30 s (exhaust_memory and fork_memory were cut by the old 30 s cell timeout); with the
+                        # other worker building the book, chapter 11 included, read_secrets was cut at 300/150 s
+                        # (session 7's final run) while it passes in 197 s for the whole root batch on an idle machine
+                        "--timeout", "600", "--cell-timeout", "300", "--disk-mb", str(DISK_MB),
                         "--total-memory-mb", str(TOTAL_MB)]
     command += ["--sandbox-user", SANDBOX_USER] if mode == "root" else ["--sandbox"]
     began = time.monotonic()
-    done = subprocess.run(command, capture_output=True, text=True, timeout=1800, env=dict(os.environ, **{GRADER_ONLY: "1"}))
+    done = subprocess.run(command, capture_output=True, text=True, timeout=2700, env=dict(os.environ, **{GRADER_ONLY: "1"}))
     finished = time.monotonic()
     print(f"{mode}: {len(list(submissions.rglob('*.ipynb')))} notebooks graded in {finished - began:.0f} s")
     yield {"mode": mode, "done": done, "out": out, "uid": uid, "canary": canary, "finished": finished, "attacks": attacks,
