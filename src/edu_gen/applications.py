@@ -24,28 +24,28 @@ from torch import nn
 from edu_gen._checks import _describe, number
 
 
+def _real_finite_double(t: torch.Tensor, name: str) -> torch.Tensor:
+    """`t` in float64 after refusing booleans, complex numbers, NaN and infinities (each error names `name`)."""
+    if t.dtype == torch.bool or t.is_complex():
+        raise TypeError(f"{name} must hold real numbers, got dtype {t.dtype}")
+    t = t.double()
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name} must be finite, got {int((~torch.isfinite(t)).sum())} NaN or infinite values")
+    return t
+
+
 def _finite_vector(values, name: str, min_length: int = 1) -> torch.Tensor:
     v = torch.as_tensor(values)
     if v.dim() != 1 or len(v) < min_length:
         raise ValueError(f"{name} must be a 1-d tensor of at least {min_length} values, got shape {tuple(v.shape)}")
-    if v.dtype == torch.bool or v.is_complex():
-        raise TypeError(f"{name} must hold real numbers, got dtype {v.dtype}")
-    v = v.double()
-    if not torch.isfinite(v).all():
-        raise ValueError(f"{name} must be finite, got {int((~torch.isfinite(v)).sum())} NaN or infinite values")
-    return v
+    return _real_finite_double(v, name)
 
 
 def _codes(codes, name: str = "codes") -> torch.Tensor:
     c = torch.as_tensor(codes)
     if c.dim() != 2 or len(c) == 0 or c.shape[1] == 0:
         raise ValueError(f"{name} must be an (N, D) tensor with N, D >= 1, got shape {tuple(c.shape)}")
-    if c.dtype == torch.bool or c.is_complex():
-        raise TypeError(f"{name} must hold real numbers, got dtype {c.dtype}")
-    c = c.double()
-    if not torch.isfinite(c).all():
-        raise ValueError(f"{name} must be finite, got {int((~torch.isfinite(c)).sum())} NaN or infinite values")
-    return c
+    return _real_finite_double(c, name)
 
 
 # --------------------------------------------------------------------------------------------
