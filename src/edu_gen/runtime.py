@@ -96,7 +96,7 @@ def pick(*, ci, book, full):
     Raises:
         ValueError: EDU_GEN_SCALE names no scale (see `scale`).
     """
-    return {"ci": ci, "book": book, "full": full}[scale()]
+    return at_scale({"ci": ci, "book": book, "full": full})
 
 
 def at_scale(values: dict, which: str | None = None):
