@@ -35,7 +35,8 @@ from sphinx.util.docutils import SphinxDirective
 PAGE = "book/results"
 NOT_BENCHMARKS = {"exercise_mistakes"}  # a catalogue that exercise_mutants.py reads, not a benchmark
 # Files a benchmark reads besides its own code: a change in one makes its results stale too.
-INPUTS = {"exercise_mutants": ("benchmarks/exercise_mistakes.py",)}
+INPUTS = {"exercise_mutants": ("benchmarks/exercise_mistakes.py",),
+          "vae_vs_examples": ("src/edu_gen/vae.py",)}  # the book's recipe is read from edu_gen.vae
 
 
 class _Placeholder(nodes.General, nodes.Element):
