@@ -8,8 +8,11 @@ records three things:
   arguments has an ``Args:`` section and a ``Raises:`` section (what is refused); one without
   arguments has a ``Returns:`` section; a class has an ``Args:`` or ``Attributes:`` section, or
   a `__init__` whose docstring has one; an error type (an Exception subclass) has a docstring.
-* property: `tests/test_properties.py` names it (``module.name``, or for a method
-  ``.method(`` together with its class).
+* property: a Hypothesis test uses it: a test function decorated with ``@given`` in any
+  ``tests/test_*.py``, or a module-level helper of that file which such a test calls (transitively),
+  names it (``module.name`` through the file's ``edu_gen`` imports, or a name imported from its
+  module; for a method, ``.method`` together with its class). Read from the files' syntax trees
+  (`property_tested_names`), so a name that appears only in an ordinary test does not count.
 * device: `tests/test_devices.py` runs it (a key of ``CASES`` naming it).
 
 Every module of src/edu_gen is inventoried as soon as it exists (found on disk, `_library_modules`).
@@ -21,6 +24,7 @@ lacks); for the others it prints the same list (``pytest -s`` or ``-rP``) withou
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import re
@@ -80,13 +84,90 @@ def states_contract(obj) -> bool:
     return not missing_sections(obj)
 
 
+def _is_given(decorator: ast.expr) -> bool:
+    """``@given(...)`` or ``@hypothesis.given(...)``."""
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    return (isinstance(target, ast.Name) and target.id == "given") or (
+        isinstance(target, ast.Attribute) and target.attr == "given")
+
+
+def _edu_gen_imports(tree: ast.Module) -> tuple[dict[str, str], dict[str, str]]:
+    """(local name -> edu_gen module, local name -> "module.name") from a file's imports: ``from edu_gen
+    import vae as V``, ``import edu_gen.data`` (local name "edu_gen.data"), ``from edu_gen.vae import elbo``."""
+    modules: dict[str, str] = {}
+    objects: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "edu_gen":
+            for alias in node.names:
+                modules[alias.asname or alias.name] = alias.name
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("edu_gen."):
+            module_name = node.module.split(".", 1)[1]
+            for alias in node.names:
+                objects[alias.asname or alias.name] = f"{module_name}.{alias.name}"
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("edu_gen.") and alias.name.count(".") == 1:
+                    modules[alias.asname or alias.name] = alias.name.split(".", 1)[1]
+    return modules, objects
+
+
+def _dotted(node: ast.expr) -> list[str] | None:
+    """``a.b.c`` -> ["a", "b", "c"]; None for anything that is not a chain of names."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return [node.id, *reversed(parts)]
+
+
+def property_tested_names(folder: Path = HERE) -> set[str]:
+    """What the Hypothesis tests of `folder`'s ``test_*.py`` files use: ``"module.name"`` and
+    ``"module.Class.attribute"`` for the library names they reach through their imports, and
+    ``".attribute"`` for every attribute they access (a method called on an instance: its type is not
+    known from the source). The tests read are the ``@given`` functions and the module-level helpers they
+    call, transitively."""
+    found: set[str] = set()
+    for path in sorted(folder.glob("test_*.py")):
+        source = path.read_text()
+        if "given" not in source:
+            continue
+        tree = ast.parse(source)
+        modules, objects = _edu_gen_imports(tree)
+        helpers = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+        todo = [node for node in ast.walk(tree)
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(map(_is_given, node.decorator_list))]
+        read: set[int] = set()
+        while todo:
+            function = todo.pop()
+            if id(function) in read:
+                continue
+            read.add(id(function))
+            for node in ast.walk(function):
+                if isinstance(node, ast.Name) and node.id in helpers:
+                    todo.append(helpers[node.id])
+                if isinstance(node, ast.Attribute):
+                    found.add(f".{node.attr}")
+                chain = _dotted(node) if isinstance(node, (ast.Attribute, ast.Name)) else None
+                if not chain:
+                    continue
+                if chain[0] == "edu_gen" and len(chain) >= 3:          # import edu_gen.data; edu_gen.data.f
+                    chain = [f"edu_gen.{chain[1]}", *chain[2:]]
+                if chain[0] in modules and len(chain) >= 2:
+                    found.update(".".join([modules[chain[0]], *chain[1:k]]) for k in (2, 3) if k <= len(chain))
+                elif chain[0] in objects:
+                    found.update(".".join([objects[chain[0]], *chain[1:k]]) for k in (1, 2) if k <= len(chain))
+    return found
+
+
 UNIMPORTABLE: dict[str, str] = {}  # module -> why it did not import (filled by `inventory`)
 
 
 def inventory() -> list[dict]:
     """One row per public callable: name, kind, contract, missing, property, device (modules that fail to
     import are left out and named in `UNIMPORTABLE`)."""
-    properties = (HERE / "test_properties.py").read_text()
+    tested = property_tested_names()
     devices = (HERE / "test_devices.py").read_text()
     case_names = re.findall(r'^\s*"([\w.]+)[^"]*": lambda', devices, re.M)
     rows = []
@@ -109,10 +190,10 @@ def inventory() -> list[dict]:
             for qualname, member, owner in entries:
                 full = f"{module_name}.{qualname}"
                 if owner is None:
-                    in_properties = re.search(rf"\b{re.escape(full)}\b", properties) is not None
+                    in_properties = full in tested
                 else:
                     method = qualname.split(".")[-1]
-                    in_properties = f".{method}(" in properties and f"{module_name}.{owner}" in properties
+                    in_properties = f"{module_name}.{owner}" in tested and f".{method}" in tested
                 rows.append({
                     "name": full,
                     "kind": "class" if inspect.isclass(member) else ("method" if owner else "function"),
@@ -177,6 +258,27 @@ def test_the_contract_rule_tells_a_stated_contract_from_a_missing_one():
 
     assert states_contract(stated) and not states_contract(partial) and not states_contract(lambda x: x)
     assert missing_sections(partial) == ["Raises"] and missing_sections(lambda x: x) == ["a docstring"]
+
+
+def test_the_property_column_reads_only_hypothesis_tests_and_their_helpers(tmp_path):
+    (tmp_path / "test_example.py").write_text(
+        "from hypothesis import given, strategies as st\n"
+        "from edu_gen import vae as V\n"
+        "from edu_gen.likelihood import bernoulli_nll as nll\n"
+        "import edu_gen.data\n"
+        "def helper(x):\n"
+        "    return V.elbo(x)\n"
+        "def unused_helper(x):\n"
+        "    return V.iwae_log_likelihood(x)\n"
+        "@given(st.integers())\n"
+        "def test_a(x):\n"
+        "    helper(x), nll(x), edu_gen.data.shapes(), V.VAE(x).negative_elbo(x)\n"
+        "def test_plain():\n"
+        "    V.reparameterize(1)\n")
+    found = property_tested_names(tmp_path)
+    assert {"vae.elbo", "likelihood.bernoulli_nll", "data.shapes", "vae.VAE", ".negative_elbo"} <= found, found
+    # named only in an ordinary test, or in a helper no Hypothesis test calls: not property-tested
+    assert "vae.reparameterize" not in found and "vae.iwae_log_likelihood" not in found, found
 
 
 if __name__ == "__main__":
