@@ -20,3 +20,13 @@ try:
     _hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default"))
 except ImportError:  # the library's tests need it (requirements.txt); notebooks do not
     pass
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every Hypothesis test `property`, so that the time they add to the suite can be measured on its
+    own: ``pytest -m property --durations=0`` (and ``-m "not property"`` for the rest)."""
+    import pytest
+
+    for item in items:
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            item.add_marker(pytest.mark.property)
