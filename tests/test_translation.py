@@ -66,14 +66,15 @@ def test_unet_output_depends_on_the_input_through_the_skips_alone():
     x1, x2 = torch.rand(4, 1, 28, 28), torch.rand(4, 1, 28, 28)
     found = {}
     for skips in (True, False):
-        nets = [t.UNet(skips=skips).eval() for _ in range(3)]
+        nets = [t.UNet(skips=skips).eval() for _ in range(4)]
         found[skips] = [_vary(nets[0], x1, x2, nets[0].bottleneck),              # output, 7x7 bottleneck zeroed
                         _vary(nets[1], x1, x2, nets[1].bottleneck, nets[1].up2),  # 7x7 decoder input: the 7x7 skip
-                        _vary(nets[2], x1, x2, nets[2].down2)]                   # output, all of 7x7 zeroed: the 14x14 skip
+                        _vary(nets[2], x1, x2, nets[2].down2),                   # output, all of 7x7 zeroed: the 14x14 skip
+                        _vary(nets[3], x1, x2, nets[3].down1)]                   # 14x14 and 7x7 zeroed: the 28x28 skip
     # without skips, zeroing the bottleneck makes everything after it constant: measured 0 exactly
-    assert found[False] == [0.0, 0.0, 0.0]
-    # with skips each path still follows x: measured 0.16, 0.32 and 0.22 at this initialisation; >= 100x margin
-    assert min(found[True]) > 1e-3
+    assert found[False] == [0.0, 0.0, 0.0, 0.0]
+    # with skips each path still follows x: measured 0.048, 0.33, 0.051, 0.049 at this initialisation; > 40x margin
+    assert min(found[True]) > 1e-3, found
 
 
 # ------------------------------------------------------------------ the known transforms and the unpaired split
@@ -95,6 +96,17 @@ def test_invert_rotate_and_its_inverse():
     assert (t.invert_rotate(t.invert_rotate(x)) - x).abs().max() > 0.5           # T is not its own inverse
 
 
+def test_invert_is_its_own_inverse_and_pixelwise():
+    x = torch.randint(0, 256, (5, 1, 28, 28)).float() / 255                     # MNIST's grey levels k/255
+    assert (t.invert(t.invert(x)) - x).abs().max().item() <= 2.0**-25            # one float32 rounding at most
+    one = torch.zeros(1, 1, 8, 8)
+    one[0, 0, 1, 2] = 1.0
+    y = t.invert(one)
+    assert y[0, 0, 1, 2] == 0.0 and (y == 1.0).sum() == 63                      # dark at the same place, white elsewhere
+    with pytest.raises(ValueError, match=r"x must be square images"):
+        t.invert(torch.rand(2, 1, 28, 20))
+
+
 def test_unpaired_halves_are_disjoint_and_cover_the_set():
     a, b = t.unpaired_split(1001, seed=3)
     assert len(a) == 500 and len(b) == 501
@@ -102,8 +114,8 @@ def test_unpaired_halves_are_disjoint_and_cover_the_set():
     assert sorted(a.tolist() + b.tolist()) == list(range(1001))
     images = torch.rand(40, 1, 28, 28)
     domains = t.unpaired_domains(images, seed=1)
-    assert torch.equal(domains["y"], t.invert_rotate(images[domains["index_y"]]))
-    back = t.invert_rotate_inverse(domains["y"]).flatten(1)                      # every Y image mapped back to X's space
+    assert torch.equal(domains["y"], t.invert(images[domains["index_y"]]))       # the chapter's T by default
+    back = t.invert(domains["y"]).flatten(1)                                     # every Y image mapped back to X's space
     distance = torch.cdist(domains["x"].flatten(1), back)                        # no X image has its pair in Y
     assert distance.min() > 1.0                                                  # random images: measured ~11; unpaired
 
@@ -198,6 +210,48 @@ def test_conditional_networks_read_the_condition():
         da, db = disc(x, t.one_hot(torch.arange(10))), disc(x, t.one_hot((torch.arange(10) + 1) % 10))
     # same z, other class: measured max differences 0.02 (G) and 0.06 (D) at this initialisation; >= 20x margin
     assert (a - b).abs().max() > 1e-3 and (da - db).abs().max() > 1e-3
+
+
+def test_projection_discriminator_by_hand_and_the_label_init():
+    """D(x, c) = psi(phi(x)) + c^T V phi(x) (Miyato & Koyama, eq. 3); W_c drawn from N(0, label_std^2)."""
+    torch.manual_seed(0)
+    disc = t.ConditionalDiscriminator(channels=4).eval()
+    x, labels = torch.rand(6, 1, 28, 28), torch.tensor([0, 3, 9, 9, 5, 1])
+    with torch.no_grad():
+        phi = disc.features(x)                                                   # (6, 2 * 4 * 49)
+        by_hand = phi @ disc.read_out.weight[0] + disc.read_out.bias + (disc.embed.weight.T[labels] * phi).sum(1)
+        logits = disc(x, t.one_hot(labels))
+    assert logits.shape == (6,) and torch.allclose(logits, by_hand, atol=1e-5)  # float32 sums of 392 terms
+    planes = t.ConditionalDiscriminator(channels=4, conditioning="planes")
+    assert planes.features[0].in_channels == 11 and planes.embed is None       # 1 image + K = 10 label planes
+    with pytest.raises(ValueError, match=r"conditioning must be one of \('projection', 'planes'\), got 'concat'"):
+        t.ConditionalDiscriminator(conditioning="concat")
+    gen = t.ConditionalGenerator(latent_dim=64, channels=4)                      # label_std 1 by default
+    w_c, w_z = gen.project[0].weight[:, 64:], gen.project[0].weight[:, :64]
+    # 392 x 10 draws of N(0, 1): the sample std is within 0.03 of 1 (measured 1.00); PyTorch's default is ~0.07
+    assert abs(w_c.std().item() - 1.0) < 0.05 and w_z.abs().max() <= 1 / math.sqrt(74) + 1e-6
+    default = t.ConditionalGenerator(latent_dim=64, channels=4, label_std=None)
+    assert default.project[0].weight[:, 64:].abs().max() <= 1 / math.sqrt(74) + 1e-6    # uniform within +-1/sqrt(d + K)
+    with pytest.raises(ValueError, match=r"label_std must be a number > 0"):
+        t.ConditionalGenerator(label_std=0.0)
+
+
+def test_translation_re_exports_every_public_name_of_its_four_files():
+    # edu_gen.translation is the name chapters, tests and benchmarks use; mutated: dropping invert or
+    # CONDITIONINGS from its imports fails
+    import inspect
+
+    from edu_gen import translation_cgan, translation_cycle, translation_pix2pix, translation_tasks
+
+    for module in (translation_cgan, translation_pix2pix, translation_cycle, translation_tasks):
+        public = [name for name, obj in vars(module).items() if not name.startswith("_") and (
+            (name.isupper() and not inspect.ismodule(obj)) or
+            ((inspect.isfunction(obj) or inspect.isclass(obj)) and obj.__module__ == module.__name__))]
+        assert len(public) >= 3, module.__name__
+        missing = [name for name in public if getattr(t, name, None) is not getattr(module, name)]
+        assert not missing, f"edu_gen.translation lacks {missing} of {module.__name__}"
+    for private in ("_weight", "_same_shape", "_check_condition"):                  # translation_train uses them
+        assert hasattr(t, private)
 
 
 # ------------------------------------------------------------------ bad input
