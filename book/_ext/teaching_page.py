@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 from docutils import nodes
+from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
@@ -95,8 +96,11 @@ class _GradingOverview(SphinxDirective):
             row = nodes.row()
             link = nodes.entry()
             paragraph = nodes.paragraph()
-            reference = nodes.reference("", exercise, internal=True,
-                                        refuri=self.env.app.builder.get_relative_uri(self.env.docname, f"exercises/{exercise}"))
+            # a cross-reference that every builder resolves (a relative link in HTML, an internal link in the PDF,
+            # where the LaTeX builder has no URI for a page of its single document)
+            reference = addnodes.pending_xref("", refdomain="std", reftype="doc", reftarget=f"/exercises/{exercise}",
+                                              refexplicit=True, refwarn=True, refdoc=self.env.docname)
+            reference += nodes.inline("", exercise)
             paragraph += reference
             link += paragraph
             row += link
