@@ -352,7 +352,8 @@ def chapter_cgan(images: torch.Tensor, labels: torch.Tensor, steps: int, conditi
 
     The defaults are the chapter's model: a projection discriminator and W_c drawn from N(0, 1).
     ``conditioning="planes", label_std=None`` is the recipe the chapter used before (the label as
-    constant input planes of D, W_c at PyTorch's default); the benchmark trains the mixed recipes too.
+    constant input planes of D, W_c at PyTorch's default), which the benchmark trains beside it (and, with
+    --all-recipes, the two mixed ones).
 
     Args:
         images: (N, 1, 28, 28). labels: (N,) in 0..9. steps: generator steps (`budget(scale)["cgan"]`).
