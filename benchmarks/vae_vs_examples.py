@@ -252,6 +252,27 @@ def compare(curves: dict) -> dict:
             "book_ahead_nats": gaps, "book_ahead_min_nats": min(gaps)}
 
 
+def run_recipe(name: str, changes: dict, budgets: list, k: int, n_test: int, n_train: int | None) -> dict:
+    """Train one recipe to its budgets, then score every kept copy; its curve, description, load averages, data sizes."""
+    runtime.setup(seed=0, quiet=True)
+    train_x, _ = data.images("mnist", "train", n=n_train)
+    test_x, _ = data.images("mnist", "test", n=n_test, binarize="stochastic", seed=0)   # the VAE chapter's digits
+    recipe = RECIPES[name](train_x, **changes)
+    load = [round(os.getloadavg()[0], 2)]
+    kept = train_until(recipe, budgets)
+    load.append(round(os.getloadavg()[0], 2))
+    nats = []
+    for snapshot in kept:
+        recipe.model.load_state_dict(snapshot["state"])
+        nats.append(round(evaluate(recipe.model, test_x, k), 3))
+        print(f"{name}: {snapshot['cpu_seconds']:.1f} CPU-s ({snapshot['wall_seconds']:.1f} s wall, "
+              f"{snapshot['steps']} steps): {nats[-1]:.3f} nats", flush=True)
+    curve = {"cpu": [round(s["cpu_seconds"], 1) for s in kept], "nats": nats,
+             "wall": [round(s["wall_seconds"], 1) for s in kept], "steps": [s["steps"] for s in kept]}
+    return {"curve": curve, "description": recipe.description, "load": load, "n_train": len(train_x),
+            "n_test": len(test_x)}
+
+
 def parse_changes(items: list[str]) -> dict:
     """["lr=2e-3", "batch_size=64", "lr_half_life=none"] -> {"lr": 0.002, "batch_size": 64, "lr_half_life": None}."""
     changes = {}
@@ -274,31 +295,28 @@ def main() -> None:
     parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
     parser.add_argument("--book", nargs="*", default=[], metavar="KEY=VALUE",
                         help="a variant of the book's recipe (see book_recipe), e.g. lr=2e-3 lr_half_life=5000")
+    parser.add_argument("--parallel", action="store_true", help="train the recipes at once, one process each")
     parser.add_argument("--log-file", help="a text file whose lines (the log of the changes tried) go into the results file")
     args = parser.parse_args()
     runtime.setup(seed=0)
-    train_x, _ = data.images("mnist", "train", n=args.n_train)
-    test_x, _ = data.images("mnist", "test", n=args.n_test, binarize="stochastic", seed=0)  # the VAE chapter's digits
-
-    curves, descriptions, load = {}, {}, {}
     budgets = sorted(args.budgets)
-    for name in args.recipes:
-        recipe = RECIPES[name](train_x, **(parse_changes(args.book) if name == "book" else {}))
-        load[name] = [round(os.getloadavg()[0], 2)]
-        kept = train_until(recipe, budgets)
-        load[name].append(round(os.getloadavg()[0], 2))
-        nats = []
-        for snapshot in kept:
-            recipe.model.load_state_dict(snapshot["state"])
-            nats.append(round(evaluate(recipe.model, test_x, args.k), 3))
-            print(f"{name}: {snapshot['cpu_seconds']:.1f} CPU-s ({snapshot['wall_seconds']:.1f} s wall, "
-                  f"{snapshot['steps']} steps): {nats[-1]:.3f} nats", flush=True)
-        curves[name] = {"cpu": [round(s["cpu_seconds"], 1) for s in kept], "nats": nats,
-                        "wall": [round(s["wall_seconds"], 1) for s in kept], "steps": [s["steps"] for s in kept]}
-        descriptions[name] = recipe.description
+    jobs = [(name, parse_changes(args.book) if name == "book" else {}, budgets, args.k, args.n_test, args.n_train)
+            for name in args.recipes]
+    if args.parallel:   # one process per recipe: CPU time is counted per process, so they do not share a clock
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
-    result = {"budgets_cpu_seconds": budgets, "curves": curves, "k": args.k, "n_test": len(test_x),
-              "n_train": len(train_x), "data": data.source("mnist"), "threads": torch.get_num_threads(),
+        with ProcessPoolExecutor(len(jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
+            runs = list(pool.map(run_recipe, *zip(*jobs)))
+    else:
+        runs = [run_recipe(*job) for job in jobs]
+    curves = {name: run["curve"] for name, run in zip(args.recipes, runs)}
+    descriptions = {name: run["description"] for name, run in zip(args.recipes, runs)}
+    load = {name: run["load"] for name, run in zip(args.recipes, runs)}
+    n_train, n_test = runs[0]["n_train"], runs[0]["n_test"]
+
+    result = {"budgets_cpu_seconds": budgets, "curves": curves, "k": args.k, "n_test": n_test,
+              "n_train": n_train, "data": data.source("mnist"), "threads": torch.get_num_threads(),
               "load_average_1min_before_after": load, "recipes": descriptions}
     if set(curves) == set(RECIPES):
         result.update(compare(curves))
@@ -310,7 +328,7 @@ def main() -> None:
         f"# {time.strftime('%Y-%m-%d %H:%M')} | {platform.machine()} | {torch.get_num_threads()} thread(s) | "
         f"torch {torch.__version__} | data {result['data']}",
         f"# command: {command.strip()}",
-        f"# evaluation: -ELBO_K, K = {args.k}, {len(test_x)} test digits binarised once (seed 0), the same noise for all",
+        f"# evaluation: -ELBO_K, K = {args.k}, {n_test} test digits binarised once (seed 0), the same noise for all",
         f"# example: {EXAMPLE_SOURCE}: {descriptions.get('examples', '-')}",
         f"# book: {descriptions.get('book', '-')}",
         "# | recipe | CPU-s | wall s | steps | -log p(x) (nats) |",
@@ -327,7 +345,7 @@ def main() -> None:
                      f"{result['examples_cpu_seconds_to_best']}: ratio {result['cpu_time_ratio']}")
     lines.append(json.dumps(result))
     if full:
-        plot(curves, HERE / "results" / "vae_vs_examples.png", args.k, len(test_x))
+        plot(curves, HERE / "results" / "vae_vs_examples.png", args.k, n_test)
         record("vae_vs_examples", lines)
     else:
         print("\n".join(lines))
