@@ -1,7 +1,7 @@
 """The chapters' trained models, defined once in the library so that later chapters load them (issues 19, 21, 22).
 
-`metrics.book_classifier`, `cvae.main_model`, `aae.main_model`, `pixelcnn.main_model` and `gan.main_model` write
-each chapter's recipe and cache key once. Checked here: the recipes per scale; a second call loads the first
+`metrics.book_classifier`, `autoencoders.main_dae`, `cvae.main_model`, `aae.main_model`, `pixelcnn.main_model` and
+`gan.main_model` write each chapter's recipe and cache key once. Checked here: the recipes per scale; a second call loads the first
 call's weights from the cache instead of training; another scale or another recipe trains a model of its own;
 bad input is refused with a clear message; the chapters call these functions instead of pasting the recipes.
 Training budgets are shrunk to a few steps (the recipe's `steps`), so the tests check the plumbing, not the models.
@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from edu_gen import aae, cvae, gan, gan_model, gan_train, metrics, pixelcnn, runtime, semi_supervised, train
+from edu_gen import autoencoders as ae
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -221,7 +222,8 @@ def _code(notebook: str) -> str:
 
 
 def test_the_chapters_call_the_one_definitions():
-    calls = {"05_vae.ipynb": ["metrics.book_classifier(train_x, train_y)"],
+    calls = {"03_autoencoders.ipynb": ["ae.main_dae(x_train)", "ae.main_dae_recipe()"],
+             "05_vae.ipynb": ["metrics.book_classifier(train_x, train_y)"],
              "06_cvae.ipynb": ["metrics.book_classifier(train_x, train_y)", "cvae.main_model(train_x, train_y)",
                                "cvae.main_model_recipe()"],
              "07_aae.ipynb": ["metrics.book_classifier(train_x, train_y)", "aae.main_model(train_x)",
@@ -229,7 +231,8 @@ def test_the_chapters_call_the_one_definitions():
              "08_pixelcnn.ipynb": ["pixelcnn.main_model(train_x)", "pixelcnn.main_model_recipe()"],
              "09_gan.ipynb": ["metrics.book_classifier(train_x, train_y)", "gan.main_model(gan_x)",
                               "gan.main_model_recipe()", "gan.held_out_split(train_x)"]}
-    pasted = {"05_vae.ipynb": [], "06_cvae.ipynb": ["HIDDEN = 500", "ch06_CVAE"], "07_aae.ipynb": ["ch07_aae_parzen", "latent_dim=8"],
+    pasted = {"03_autoencoders.ipynb": ['denoising_loss(0.5), data.loader'],
+              "05_vae.ipynb": [], "06_cvae.ipynb": ["HIDDEN = 500", "ch06_CVAE"], "07_aae.ipynb": ["ch07_aae_parzen", "latent_dim=8"],
               "08_pixelcnn.ipynb": ["ch08_gated_pixelcnn", "first_kernel=7"],
               "09_gan.ipynb": ["ch09_dcgan", 'kind="dcgan"']}           # recipes and cache names written by hand
     for notebook, needed in calls.items():
@@ -241,6 +244,8 @@ def test_the_chapters_call_the_one_definitions():
         text = (ROOT / "benchmarks" / script).read_text()
         assert "main_model(" in text and "ch09_dcgan" not in text and "ch07_aae_parzen" not in text, script
     assert "pixelcnn.main_model_recipe(args.scale)" in (ROOT / "benchmarks" / "pixelcnn_mnist.py").read_text()
+    comparison = _code("11_comparison.ipynb")                                   # the comparison chapter loads the DAE
+    assert "ae.main_dae(" in comparison and "dae_loss(" not in comparison and "ch11_dae" not in comparison
     assert train.load_or_train                                                  # the one cache behind all of them
 
 
@@ -291,3 +296,41 @@ def test_the_classifier_is_keyed_on_the_data_itself(cache):
     assert len(checkpoints(cache, "digit_classifier")) == 3
     assert same_weights(first, metrics.digit_classifier(images.clone(), labels.clone(), steps=3))
     assert len(checkpoints(cache, "digit_classifier")) == 3
+
+
+# --------------------------------------------------------------------------------------------
+# The autoencoder chapter's denoising autoencoder (autoencoders.main_dae), loaded by the comparison chapter
+# --------------------------------------------------------------------------------------------
+
+
+def test_main_dae_recipe_cache_and_bad_input(cache, monkeypatch, capsys):
+    assert [(r["steps"], r["n_train"]) for r in map(ae.main_dae_recipe, ("ci", "book", "full"))] == [
+        (150, 2_000), (600, 20_000), (5_000, 60_000)]                             # the autoencoder chapter's STEPS, SIZE
+    recipe = ae.main_dae_recipe()
+    assert recipe["config"] == ae.AEConfig(hidden_dims=(256,), code_dim=32, activation="relu")
+    assert (recipe["kind"], recipe["level"], recipe["num_samples"], recipe["lr"]) == ("mask", 0.5, 2, 3e-3)
+    with pytest.raises(ValueError, match="scale must be one of ci, book, full, got 'huge'"):
+        ae.main_dae_recipe("huge")
+    real = ae.main_dae_recipe
+    monkeypatch.setattr(ae, "main_dae_recipe", lambda scale=None: {**real(scale), "steps": 2 if runtime.scale() == "ci" else 3})
+    x = torch.rand(40, 1, 28, 28, generator=gen(3))
+    first, history = ae.main_dae(x)
+    assert "loaded" not in capsys.readouterr().out and len(history["loss"]) == 2
+    torch.manual_seed(123)                                                     # what ran before does not matter
+    second, _ = ae.main_dae(x)
+    assert f"loaded {ae.MAIN_DAE_NAME} from" in capsys.readouterr().out and same_weights(first, second)
+    assert not first.training and next(first.parameters()).device.type == "cpu"
+    other, _ = ae.main_dae(x.flip(0))                                          # other images of the same number
+    monkeypatch.setenv("EDU_GEN_SCALE", "book")                               # another scale: another budget
+    book, book_history = ae.main_dae(x)
+    assert len(checkpoints(cache, ae.MAIN_DAE_NAME)) == 3 and len(book_history["loss"]) == 3
+    assert not same_weights(first, other) and not same_weights(first, book)
+    with pytest.raises(TypeError, match="main_dae expects a floating-point tensor"):
+        ae.main_dae(torch.zeros(4, 1, 28, 28, dtype=torch.uint8))
+    with pytest.raises(ValueError, match=r"main_dae expects inputs of shape \(B, 1, 28, 28\), got \(4, 784\)"):
+        ae.main_dae(torch.rand(4, 784))
+    with pytest.raises(ValueError, match=r"grey levels in \[0, 1\], got 4 images in \[2, 2\]"):
+        ae.main_dae(2 * torch.ones(4, 1, 28, 28))
+    with pytest.raises(ValueError, match="N >= 1"):
+        ae.main_dae(torch.rand(0, 1, 28, 28))
+    assert len(checkpoints(cache, ae.MAIN_DAE_NAME)) == 3                     # nothing cached from a refused call

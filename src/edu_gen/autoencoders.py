@@ -19,6 +19,7 @@ the library calls it the reconstruction error (`reconstruction_error`).
 | `corrupt`                 | the denoising corruptions C(x~ given x)                |
 | `dae_loss`                | the denoising loss with S corrupted samples            |
 | `principal_angles`        | angles between two subspaces (linear AE = PCA check)   |
+| `main_dae`, `main_dae_recipe` | the chapter's denoising AE; later chapters load it |
 
 The contractive penalty lives in `edu_gen.contractive`.
 
@@ -557,3 +558,82 @@ def principal_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     qb, _ = torch.linalg.qr(b.to(torch.float64))
     cosines = torch.linalg.svdvals(qa.T @ qb).clamp(max=1.0)
     return torch.arccos(cosines)  # svdvals are descending, so the angles ascend
+
+
+# --------------------------------------------------------------------------------------------
+# The autoencoder chapter's denoising autoencoder, shared with later chapters
+# --------------------------------------------------------------------------------------------
+
+MAIN_DAE_NAME = "ch03_dae_mask50"
+
+
+def main_dae_recipe(scale: str | None = None) -> dict:
+    """The recipe of the autoencoder chapter's denoising autoencoder at a scale.
+
+    A 784-256-32 ReLU autoencoder with a Bernoulli output, trained to undo zero-masking noise at level 0.5
+    (Vincent et al. 2008's masking noise) with S = 2 corrupted copies of each digit, by Adam at lr 3e-3 on
+    batches of 128; the chapter's budget and training digits: ci 150 steps on 2,000 digits, book 600 on 20,000,
+    full 5,000 on 60,000 (``data.images("mnist", "train", n=n_train, seed=0)``).
+
+    Args:
+        scale: ``"ci"``, ``"book"`` or ``"full"``; None for the current one (`runtime.scale`).
+
+    Returns:
+        ``{"config": AEConfig, "steps", "n_train", "kind", "level", "num_samples", "lr", "batch_size"}``.
+
+    Raises:
+        ValueError: an unknown scale (or an EDU_GEN_SCALE that names none).
+    """
+    from edu_gen import runtime
+
+    steps, n_train = runtime.at_scale({"ci": (150, 2_000), "book": (600, 20_000), "full": (5_000, 60_000)}, scale)
+    return {"config": AEConfig(hidden_dims=(256,), code_dim=32, activation="relu"), "steps": steps, "n_train": n_train,
+            "kind": "mask", "level": 0.5, "num_samples": 2, "lr": 3e-3, "batch_size": 128}
+
+
+def main_dae(images: torch.Tensor):
+    """The autoencoder chapter's denoising autoencoder (`main_dae_recipe` at this scale), trained on `images` or loaded.
+
+    The one place where its recipe and cache key are written: the autoencoder chapter trains it, later
+    chapters (the comparison chapter's denoising and outlier tests) load the same weights. The initial
+    weights (seed 0), the batch order (seed 3) and the noise (seed 3) have their own seeds, so the model does
+    not depend on what ran before it; the key holds a SHA-256 digest of the images, so other images of the
+    same number train a model of their own.
+
+    Args:
+        images: the chapter's training digits (N, 1, 28, 28) in [0, 1], N >= 1:
+            ``data.images("mnist", "train", n=main_dae_recipe()["n_train"], seed=0)[0]``.
+
+    Returns:
+        (the `Autoencoder` on the CPU in eval mode, History of its training).
+
+    Raises:
+        TypeError: images is not a floating-point tensor.
+        ValueError: images not (N, 1, 28, 28) with N >= 1 and values in [0, 1], or a bad EDU_GEN_SCALE.
+    """
+    import hashlib
+    from dataclasses import asdict
+
+    from edu_gen import data, train
+
+    check_input(images, (1, 28, 28), "main_dae")
+    if len(images) == 0 or images.min() < 0 or images.max() > 1:
+        raise ValueError(f"main_dae expects N >= 1 grey levels in [0, 1], got {len(images)} images"
+                         + (f" in [{images.min().item():.3g}, {images.max().item():.3g}]" if len(images) else ""))
+    recipe = main_dae_recipe()
+    digest = hashlib.sha256(images.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
+    key = {**asdict(recipe["config"]), **{k: v for k, v in recipe.items() if k != "config"}, "n": len(images),
+           "data": digest, "seeds": (0, 3, 3)}
+    torch.manual_seed(0)                                        # the initial weights
+    model = Autoencoder(recipe["config"])
+    noise = torch.Generator().manual_seed(3)                    # the corruptions C(x~ | x)
+
+    def train_fn(m):
+        loader = data.loader(images, batch_size=recipe["batch_size"], seed=3)
+        return train.fit(m, lambda m, b: dae_loss(m, b[0], recipe["kind"], recipe["level"],
+                                                   num_samples=recipe["num_samples"], generator=noise),
+                         loader, epochs=math.ceil(recipe["steps"] / len(loader)), max_steps=recipe["steps"],
+                         lr=recipe["lr"])
+
+    history = train.load_or_train(MAIN_DAE_NAME, model, train_fn, key)
+    return model.cpu().eval(), history
