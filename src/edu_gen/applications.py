@@ -152,8 +152,10 @@ def typicality_score(nll: torch.Tensor, reference_nll: torch.Tensor) -> torch.Te
     the density is highest but in its *typical set*, where -log p(x) is close to the entropy H.
     Nalisnick et al. (2019b, "Detecting out-of-distribution inputs to deep generative models using
     typicality") test whether a batch's mean NLL lies within a distance of the entropy, estimated
-    by the mean NLL of held-out data; this is their statistic for single examples (batch size
-    M = 1). Too likely and too unlikely are both flagged. Use it as the score of `auroc`.
+    by the mean NLL of the training data, with a threshold from a bootstrap on validation data; this
+    is their statistic for a single example (a batch of one, which they report to be weak), with
+    :math:`\hat H` the mean over the reference examples given. Too likely and too unlikely are both
+    flagged. Use it as the score of `auroc`.
 
     Args:
         nll: (N,) negative log-likelihoods -log p(x) of the examples to score, in nats.
@@ -179,10 +181,12 @@ def inverse_density_weights(codes: torch.Tensor, bins: int = 10, alpha: float = 
     r"""Sampling weights that make rare codes as likely to be drawn as common ones (Amini et al., 2019).
 
     .. math::
-        W(x) \propto \prod_{i=1}^d \frac{1}{\hat Q_i(z_i(x)) + \alpha}
+        w(x) \propto \prod_{i=1}^d \frac{1}{\hat Q_i(\mu_i(x)) + \alpha}
 
-    (their equation for the debiasing VAE's resampling probabilities), with :math:`\hat Q_i` a
-    histogram of latent i over the N codes: here the *share* of the N codes in z_i's bin, with
+    (their equation for the debiasing VAE's resampling probabilities, which they write W(x) with
+    latents z_i(x); the book writes w(x) and the code coordinates :math:`\mu_i(x)`, its notation page),
+    with :math:`\hat Q_i` a histogram of coordinate i over the N codes: here the *share* of the N codes
+    in :math:`\mu_i(x)`'s bin, with
     `bins` equal-width bins from the smallest to the largest value (a probability, so `alpha` is
     unitless; the paper does not fix the histogram's units). alpha -> infinity gives equal weights;
     alpha -> 0 weighs each example by the inverse of its (per-latent, independent) density.
@@ -210,7 +214,7 @@ def inverse_density_weights(codes: torch.Tensor, bins: int = 10, alpha: float = 
     index = torch.where(width > 0, (z - low) / torch.where(width > 0, width, 1.0), torch.zeros_like(z))
     index = index.floor().long().clamp(0, bins - 1)                                     # (N, d); the maximum goes in the last bin
     share = torch.stack([torch.bincount(index[:, i], minlength=bins) for i in range(z.shape[1])], 1).double() / len(z)
-    q = share.gather(0, index)                                                           # (N, d) Q_i(z_i(x))
+    q = share.gather(0, index)                                                           # (N, d) Q_i(mu_i(x))
     return torch.softmax(-(q + alpha).log().sum(1), dim=0)
 
 
