@@ -27,17 +27,20 @@ Protocol (the JSON line's ``protocol`` holds it with the sizes of this run):
   2019, k = 3, S pool images as the real set), classes covered (at least a tenth of the fair share),
   mean distance of each sample to its nearest pool image (memorisation; the real rows give the scale);
   VAE, CVAE and AAE rows use decoder means (what their chapters show), PixelCNN draws binary images;
-* cost: all trained parameters (encoder, decoder and discriminator where there is one), wall-clock
-  seconds of training in this run (null when the model came from the cache: run with ``--fresh`` to
-  train and time every model), and seconds per 1,000 samples (S drawn, scaled), all on this machine,
-  in one run, with the threads in the JSON line.
+* cost: all trained parameters (encoder, decoder and discriminator where there is one), seconds of
+  training in this run (null when the model came from the cache: run with ``--fresh`` to train and time
+  every model), and seconds per 1,000 samples, timed on one draw of max(S, 1,000) samples in one batch (at
+  least the issue's 1,000; the first S of them are the row's samples); wall-clock and CPU seconds
+  (``time.process_time``: with one thread, about what an idle core would take), all on this machine, in
+  one run, with the threads and the load average in the JSON line.
 
     EDU_GEN_THREADS=1 python benchmarks/compare_families.py --scale ci     # results/compare_families_ci.txt
     python benchmarks/compare_families.py --scale book                      # results/compare_families.txt
 
 The last printed line is one JSON object: {"rows": [{"model", "log_likelihood_kind", "nll_nats",
 "parzen_ll", "frechet", "precision", "recall", "classes_covered", "nearest_train_distance",
-"parameters", "train_seconds", "sample_seconds_per_1000", "budget"}, ...], "protocol": ..., ...}.
+"parameters", "train_seconds", "train_cpu_seconds", "sample_seconds_per_1000", "sample_cpu_seconds_per_1000",
+"budget"}, ...], "protocol": ..., "threads", "load_average": {"1 min", "5 min", "cores"}, ...}.
 """
 
 import argparse
@@ -70,14 +73,17 @@ PR_K = 3                                                    # Kynkäänniemi et 
 
 
 def _timed_load(fn, *args):
-    """fn(*args) with its output passed through, its wall-clock seconds, and whether it trained (not loaded)."""
+    """fn(*args) with its output passed through, and its (wall-clock, CPU) seconds, or (None, None) when it
+    loaded the model from the cache instead of training it."""
     buffer = io.StringIO()
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     with contextlib.redirect_stdout(buffer):
         out = fn(*args)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - start_cpu
     print(buffer.getvalue(), end="")
-    return out, (None if "edu_gen.train: loaded" in buffer.getvalue() else round(seconds, 1))
+    if "edu_gen.train: loaded" in buffer.getvalue():
+        return out, (None, None)
+    return out, (round(seconds, 1), round(cpu_seconds, 1))
 
 
 def _round(value, digits):
@@ -85,9 +91,10 @@ def _round(value, digits):
 
 
 def _timed(fn):
-    start = time.perf_counter()
+    """fn() with its output, and its wall-clock and CPU seconds."""
+    start, start_cpu = time.perf_counter(), time.process_time()
     out = fn()
-    return out, time.perf_counter() - start
+    return out, time.perf_counter() - start, time.process_time() - start_cpu
 
 
 def main() -> None:
@@ -125,13 +132,12 @@ def main() -> None:
     pool_features = sample_quality.classifier_features(clf, pool)
 
     models = {}
-    (models["VAE"], train_s_vae) = _timed_load(vae.main_model, train_x)
-    (models["CVAE"], train_s_cvae) = _timed_load(cvae.main_model, train_x, train_y)
-    (models["AAE"], train_s_aae) = _timed_load(aae.main_model, aae_x)
-    (models["PixelCNN"], train_s_pixelcnn) = _timed_load(pixelcnn.main_model, train_x)
-    (models["DCGAN"], train_s_dcgan) = _timed_load(gan.main_model, gan_x)
-    train_seconds = {"VAE": train_s_vae, "CVAE": train_s_cvae, "AAE": train_s_aae, "PixelCNN": train_s_pixelcnn,
-                     "DCGAN": train_s_dcgan}
+    models, train_seconds = {}, {}                             # name -> (wall-clock, CPU) seconds, or (None, None)
+    (models["VAE"], train_seconds["VAE"]) = _timed_load(vae.main_model, train_x)
+    (models["CVAE"], train_seconds["CVAE"]) = _timed_load(cvae.main_model, train_x, train_y)
+    (models["AAE"], train_seconds["AAE"]) = _timed_load(aae.main_model, aae_x)
+    (models["PixelCNN"], train_seconds["PixelCNN"]) = _timed_load(pixelcnn.main_model, train_x)
+    (models["DCGAN"], train_seconds["DCGAN"]) = _timed_load(gan.main_model, gan_x)
     models = {name: pair[0].cpu().eval() for name, pair in models.items()}
     budgets = {
         "VAE": f"{vae.main_model_steps()} steps of 100 on {len(train_x)} digits",
@@ -143,22 +149,25 @@ def main() -> None:
                  f"on {len(gan_x)} digits",
     }
 
-    # ---- samples, same seed for every model, timed
+    # ---- samples, same seed for every model: one timed draw of at least 1,000 in one batch, the first S measured
+    n_draw = max(n_samples, 1_000)
+
     def draw(name: str) -> torch.Tensor:
         g = torch.Generator().manual_seed(2026)
         model = models[name]
         with torch.no_grad():
             if name == "CVAE":                                  # labels uniform over the 10 classes
-                return model.sample(torch.arange(n_samples) % 10, generator=g)
+                return model.sample(torch.arange(n_draw) % 10, generator=g)
             if name == "PixelCNN":
-                return pixelcnn.sample(model, n_samples, generator=g, method="fast")
-            return model.sample(n_samples, generator=g)
+                return pixelcnn.sample(model, n_draw, generator=g, method="fast")
+            return model.sample(n_draw, generator=g)
 
-    samples, sample_seconds = {}, {}
+    samples, sample_seconds = {}, {}                          # name -> (wall-clock, CPU) seconds per 1,000 samples
     for name in models:
-        images, seconds = _timed(lambda: draw(name))
-        samples[name] = images.float().clamp(0, 1).reshape(-1, 1, 28, 28)
-        sample_seconds[name] = round(1000 * seconds / n_samples, 4)
+        images, seconds, cpu_seconds = _timed(lambda: draw(name))
+        assert len(images) == n_draw, (name, len(images))
+        samples[name] = images[:n_samples].float().clamp(0, 1).reshape(-1, 1, 28, 28)
+        sample_seconds[name] = (round(1000 * seconds / n_draw, 4), round(1000 * cpu_seconds / n_draw, 4))
 
     # ---- likelihoods where defined
     nll, kinds = {}, {"VAE": "iwae_bound", "CVAE": "parzen", "AAE": "parzen", "PixelCNN": "exact", "DCGAN": "parzen"}
@@ -191,8 +200,10 @@ def main() -> None:
             "classes_covered": sample_quality.class_histogram(clf, images)["classes_covered"],
             "nearest_train_distance": round(float(distance.mean()), 3),
             "parameters": None if real else applications.count_parameters(models[name]),
-            "train_seconds": None if real else train_seconds[name],
-            "sample_seconds_per_1000": None if real else sample_seconds[name],
+            "train_seconds": None if real else train_seconds[name][0],
+            "train_cpu_seconds": None if real else train_seconds[name][1],
+            "sample_seconds_per_1000": None if real else sample_seconds[name][0],
+            "sample_cpu_seconds_per_1000": None if real else sample_seconds[name][1],
             "budget": "the data" if real else budgets[name],
         })
 
@@ -204,11 +215,11 @@ def main() -> None:
         "sample_quality": f"{n_samples} samples per row; book classifier features; Fréchet to {len(pool)} training "
                           f"images; precision/recall k = {PR_K} against {n_samples} of them; nearest-image distance in "
                           f"pixels to the same {len(pool)}; VAE/CVAE/AAE decoder means, PixelCNN binary draws, DCGAN G(z)",
-        "cost": f"all trained parameters; wall-clock seconds on {torch.get_num_threads()} threads (train: null if loaded "
-                "from the cache; samples: per 1,000, scaled from the draw)",
+        "cost": f"all trained parameters; wall-clock and CPU seconds on {torch.get_num_threads()} threads (train: null if "
+                f"loaded from the cache; samples: one draw of {n_draw} per model in one batch, per 1,000)",
     }
     header = f"{'row':22s} {'LL kind':10s} {'NLL':>7s} {'Parzen':>7s} {'Fréchet':>8s} {'prec.':>6s} {'recall':>6s} " \
-             f"{'cls':>3s} {'NN dist':>7s} {'params':>9s} {'train s':>8s} {'s/1000':>7s}  budget"
+             f"{'cls':>3s} {'NN dist':>7s} {'params':>9s} {'train s':>8s} {'CPU s':>7s} {'s/1000':>7s} {'CPU/1000':>8s}  budget"
     lines = [f"# The families compared on {source}, scale {args.scale} (issue 21); one run, one machine",
              f"# command: python benchmarks/compare_families.py --scale {args.scale}{' --fresh' if args.fresh else ''}",
              *[f"# {key}: {value}" for key, value in protocol.items()], header]
@@ -220,10 +231,13 @@ def main() -> None:
         lines.append(f"{r['model']:22s} {(r['log_likelihood_kind'] or '-'):10s} {show(r['nll_nats'], 7, 2)} "
                      f"{show(r['parzen_ll'], 7, 1)} {show(r['frechet'], 8, 3)} {show(r['precision'], 6, 3)} "
                      f"{show(r['recall'], 6, 3)} {show(r['classes_covered'], 3, 0)} {show(r['nearest_train_distance'], 7, 3)} "
-                     f"{show(r['parameters'], 9, 0)} {show(r['train_seconds'], 8, 1)} {show(r['sample_seconds_per_1000'], 7, 3)}  "
+                     f"{show(r['parameters'], 9, 0)} {show(r['train_seconds'], 8, 1)} {show(r['train_cpu_seconds'], 7, 1)} "
+                     f"{show(r['sample_seconds_per_1000'], 7, 3)} {show(r['sample_cpu_seconds_per_1000'], 8, 3)}  "
                      f"{r['budget']}")
+    one, five, _ = os.getloadavg()                          # other work on the cores inflates the wall-clock seconds
     result = {"rows": rows, "protocol": protocol, "scale": args.scale, "data": source, "fresh": args.fresh,
-              "threads": torch.get_num_threads(), "device": str(rt.device), "total_seconds": round(time.perf_counter() - started, 1),
+              "threads": torch.get_num_threads(), "load_average": {"1 min": round(one, 2), "5 min": round(five, 2),
+                                                                   "cores": os.cpu_count()}, "device": str(rt.device), "total_seconds": round(time.perf_counter() - started, 1),
               "machine": platform.machine(), "torch": torch.__version__}
     lines.append(json.dumps(result))
     record("compare_families" + ("" if args.scale == "book" else f"_{args.scale}"), lines)
