@@ -421,3 +421,68 @@ def test_the_labelled_bound_and_the_classifier_against_torch_distributions(batch
     u = model.unlabelled_terms(x, generator=gen(seed))
     assert close(u["entropy"], TD.Categorical(logits=logits).entropy()) and close(u["probs"], logits.softmax(1))
     assert torch.equal(cvae.one_hot(y, C), torch.eye(C)[y])
+
+
+def test_the_semi_supervised_recipes_per_scale_and_bad_input():
+    """The chapter's M1+M2 and M2-on-pixels recipes, written once in semi_supervised (the notebook and the benchmark read them)."""
+    book = semi_supervised.m1m2_recipe(60_000, "book")
+    assert book["config"] == cvae.CVAEConfig(input_shape=(20,), latent_dim=10, hidden_dim=500, likelihood="gaussian",
+                                             alpha=60.0)                     # alpha = 0.1 N / N_l with N_l = 100
+    assert (book["steps"], book["batch_size"], book["lr"]) == (2_000, 100, 2e-3)
+    assert [semi_supervised.m1m2_recipe(5_000, s)["steps"] for s in ("ci", "book", "full")] == [200, 2_000, 50_000]
+    assert semi_supervised.m1m2_recipe(5_000, "ci")["config"].alpha == pytest.approx(5.0)
+    pixels = [semi_supervised.m2_pixels_recipe(60_000, s) for s in ("ci", "book", "full")]
+    assert [(r["steps"], r["config"].hidden_dim) for r in pixels] == [(30, 200), (600, 300), (50_000, 500)]
+    assert all(r["config"].latent_dim == 50 and r["config"].likelihood == "bernoulli" and r["lr"] == 1e-3 for r in pixels)
+    for recipe in (semi_supervised.m1m2_recipe, semi_supervised.m2_pixels_recipe):
+        with pytest.raises(ValueError, match="scale"):
+            recipe(60_000, "huge")
+        for bad in (0, 2.5, True):
+            with pytest.raises((TypeError, ValueError), match="n_train"):
+                recipe(bad, "book")
+
+
+def test_load_or_train_m2_loads_its_weights_again_and_keys_on_the_data(tmp_path, monkeypatch):
+    """A second call loads the first call's weights; other inputs (another M1's codes) or other labels train anew."""
+    monkeypatch.setenv("EDU_GEN_CACHE", str(tmp_path))
+    config = cvae.CVAEConfig(input_shape=(4,), latent_dim=2, hidden_dim=8, likelihood="gaussian", alpha=1.0)
+    inputs, labels = torch.randn(50, 4, generator=gen(0)), torch.arange(50) % 10
+    index = data.labelled_subset(labels, 2, seed=0)
+    run = lambda x, y, i=index: semi_supervised.load_or_train_m2("tiny_m2", config, x, y, i, steps=2, batch_size=10)
+    first, history = run(inputs, labels)
+    assert len(history["loss"]) == 2 and not first.training and next(first.parameters()).device.type == "cpu"
+    again, _ = run(inputs.clone(), labels.clone())
+    files = lambda: len(list((tmp_path / "checkpoints").glob("tiny_m2-*.pt")))
+    assert files() == 1 and all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))
+    run(inputs + 1.0, labels)                                   # the codes of another M1
+    other = labels.clone()
+    other[index[[0, -1]]] = other[index[[-1, 0]]]               # a labelled 0 and a labelled 9 swap their labels
+    run(inputs, other)
+    assert files() == 3
+    with pytest.raises(TypeError, match="index"):
+        run(inputs, labels, index.float())
+    with pytest.raises(ValueError, match="index"):
+        run(inputs, labels, torch.tensor([0, 50]))
+    with pytest.raises(TypeError, match="config"):
+        semi_supervised.load_or_train_m2("bad", object(), inputs, labels, index, steps=2)
+    with pytest.raises(ValueError, match="labels"):
+        run(inputs, labels[:-1])
+
+
+def test_the_chapter_and_the_benchmark_read_the_one_semi_supervised_recipe():
+    """No pasted M2 config or budget in the notebook or the benchmark: both call the recipes and the loader."""
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    chapter = "".join("".join(c["source"]) for c in json.loads((root / "book" / "06_cvae.ipynb").read_text())["cells"]
+                      if c["cell_type"] == "code")
+    benchmark = (root / "benchmarks" / "semi_supervised_mnist.py").read_text()
+    for call in ("semi_supervised.m1m2_recipe(len(train_x))", "semi_supervised.m2_pixels_recipe(len(train_x))",
+                 "semi_supervised.load_or_train_m2("):
+        assert call in chapter, call
+    for call in ("semi_supervised.m1m2_recipe(len(train_x), args.scale)",
+                 "semi_supervised.m2_pixels_recipe(len(train_x), args.scale)"):
+        assert call in benchmark, call
+    for source in (chapter, benchmark):
+        assert 'likelihood="gaussian"' not in source and "latent_dim=50" not in source and "M1M2_STEPS = runtime" not in source

@@ -5,7 +5,9 @@ labelled ones, so that the labels are present in every step; `train_m2` minimise
 J^alpha (`cvae.M2.semi_supervised_loss`; Kingma et al., 2014, eq. 9) over such batches with Adam, and
 `train_cvae` trains a conditional VAE on labelled images (the negative bound on log p(x, y), their
 eq. 6). Both are the chapter's recipes, shared by the notebook and `benchmarks/semi_supervised_mnist.py`;
-`load_or_train_cvae` writes the CVAE's recipe and cache key once (for the chapter and `cvae.main_model`).
+`load_or_train_cvae` writes the CVAE's recipe and cache key once (for the chapter and `cvae.main_model`);
+`m1m2_recipe` and `m2_pixels_recipe` write the semi-supervised models' recipes once and `load_or_train_m2`
+their cache key (for the chapter and the benchmark).
 
 Introduced in the chapter "The conditional VAE and semi-supervised learning" (label ch-cvae); the
 models are in `edu_gen.cvae`.
@@ -17,7 +19,7 @@ import math
 
 import torch
 
-from edu_gen.cvae import CVAE, M2, check_labels
+from edu_gen.cvae import CVAE, M2, CVAEConfig, check_labels
 
 
 class SemiSupervisedBatches:
@@ -156,4 +158,119 @@ def load_or_train_cvae(name: str, config, images, labels, steps: int, *, seed: i
            "batch_size": batch_size}
     history = train.load_or_train(name, model, lambda m: train_cvae(m, images, labels, steps=steps,
                                                                     batch_size=batch_size, seed=seed), key)
+    return model.cpu().eval(), history
+
+
+# --------------------------------------------------------------------------------------------
+# The chapter's semi-supervised recipes, shared by the notebook and the benchmark
+# --------------------------------------------------------------------------------------------
+
+N_LABELLED = 100          # 10 labelled digits per class (Kingma et al., 2014, section 4.2)
+
+
+def m1m2_recipe(n_train: int, scale: str | None = None) -> dict:
+    """The CVAE chapter's M1+M2 recipe at a scale: M2 on the encoder means of the VAE chapter's main model.
+
+    M2 with a Gaussian decoder on M1's codes (20 numbers per digit), d = 10, one hidden layer of
+    500 units in the encoder, decoder and classifier (as Kingma et al., 2014), alpha = 0.1 N / N_labelled
+    (N_labelled = 100), Adam with lr 2e-3, batches of 100 labelled + 100 unlabelled codes; ci 200,
+    book 2,000, full 50,000 steps. Chosen one setting at a time on MNIST at the book scale, the
+    measurements recorded in `benchmarks/semi_supervised_mnist.py` (the earlier recipe, 200 units, lr 1e-3
+    and 3,000 steps, gave 13.98 +- 2.62% over three label draws).
+
+    Args:
+        n_train: N, the number of training digits (all of them unlabelled, 100 of them labelled too), >= 1.
+        scale: ``"ci"``, ``"book"`` or ``"full"``; None for the current one (`runtime.scale`).
+
+    Returns:
+        ``{"config": CVAEConfig, "steps": int, "batch_size": int, "lr": float}``: the keyword arguments of
+        `load_or_train_m2` besides the name and the data.
+
+    Raises:
+        ValueError: n_train is not an int >= 1; an unknown scale (or an EDU_GEN_SCALE that names none).
+    """
+    from edu_gen import runtime
+    from edu_gen._checks import number
+
+    n_train = number(n_train, "n_train", "an int >= 1 (the number of training digits)", integer=True, minimum=1)
+    steps = runtime.at_scale({"ci": 200, "book": 2_000, "full": 50_000}, scale)
+    config = CVAEConfig(input_shape=(20,), latent_dim=10, hidden_dim=500, likelihood="gaussian",
+                        alpha=0.1 * n_train / N_LABELLED)
+    return {"config": config, "steps": steps, "batch_size": 100, "lr": 2e-3}
+
+
+def m2_pixels_recipe(n_train: int, scale: str | None = None) -> dict:
+    """The CVAE chapter's M2 on pixels at a scale: d = 50 as in Kingma et al. (2014), a Bernoulli decoder
+    on dynamically binarised digits, one hidden layer of 200 (ci), 300 (book) or 500 (full) units,
+    alpha = 0.1 N / N_labelled, Adam lr 1e-3, batches of 100 + 100 digits; ci 30, book 600, full 50,000 steps
+    (each unlabelled digit costs ten decoder passes of 784 pixels).
+
+    Args:
+        n_train: N, the number of training digits (all of them unlabelled, 100 of them labelled too), >= 1.
+        scale: ``"ci"``, ``"book"`` or ``"full"``; None for the current one (`runtime.scale`).
+
+    Returns:
+        ``{"config": CVAEConfig, "steps": int, "batch_size": int, "lr": float}``, as `m1m2_recipe`.
+
+    Raises:
+        ValueError: n_train is not an int >= 1; an unknown scale (or an EDU_GEN_SCALE that names none).
+    """
+    from edu_gen import runtime
+    from edu_gen._checks import number
+
+    n_train = number(n_train, "n_train", "an int >= 1 (the number of training digits)", integer=True, minimum=1)
+    steps = runtime.at_scale({"ci": 30, "book": 600, "full": 50_000}, scale)
+    hidden = runtime.at_scale({"ci": 200, "book": 300, "full": 500}, scale)
+    config = CVAEConfig(latent_dim=50, hidden_dim=hidden, alpha=0.1 * n_train / N_LABELLED)
+    return {"config": config, "steps": steps, "batch_size": 100, "lr": 1e-3}
+
+
+def load_or_train_m2(name: str, config, inputs, labels, index, *, steps: int, batch_size: int = 100, lr: float = 1e-3,
+                     seed: int = 0):
+    """Build ``M2(config)`` from `seed`, then load it from the model cache or train it with `train_m2`.
+
+    The labelled examples are ``inputs[index]`` with ``labels[index]``; every example of `inputs` is
+    also an unlabelled one. The cache key holds the config, the budget, the seed, the labelled indices
+    and a digest of `inputs` and of the labels used, so M2 trained on the codes of another M1 (or on
+    other labels) is a model of its own. Training runs on `runtime.device()`; the model is returned on
+    the CPU in eval mode.
+
+    Args:
+        name: the cache name. config: a `cvae.CVAEConfig`. inputs: (N, *config.input_shape) training
+            examples (pixels in [0, 1], or M1's codes). labels: (N,) integer labels in 0..C-1 (only
+            ``labels[index]`` is used). index: (N_l,) int64 indices of the labelled examples
+            (`data.labelled_subset`). steps, batch_size, lr, seed: as `train_m2`.
+
+    Returns:
+        (the M2 on the CPU in eval mode, the History of its training).
+
+    Raises:
+        TypeError: config is not a `cvae.CVAEConfig`; labels or index are not integer tensors.
+        ValueError: labels not one per example in 0..C-1, an index outside 0..N-1, or as `train_m2`.
+    """
+    import hashlib
+    from dataclasses import asdict
+
+    from edu_gen import train
+
+    if not isinstance(config, CVAEConfig):
+        raise TypeError(f"config must be a CVAEConfig, got {type(config).__name__}")
+    labels = check_labels(labels, config.num_classes, len(inputs), "labels")
+    if not isinstance(index, torch.Tensor) or index.is_floating_point() or index.dtype == torch.bool or index.dim() != 1:
+        raise TypeError(f"index must be a 1-D integer tensor of labelled examples' indices, got "
+                        f"{f'{index.dtype} {tuple(index.shape)}' if isinstance(index, torch.Tensor) else type(index).__name__}")
+    if len(index) == 0 or int(index.min()) < 0 or int(index.max()) >= len(inputs):
+        raise ValueError(f"index must hold at least one index in 0..{len(inputs) - 1}, got "
+                         f"{'none' if len(index) == 0 else f'values in [{int(index.min())}, {int(index.max())}]'}")
+    digest = hashlib.sha256()
+    for tensor in (inputs, labels[index]):            # the exact data trained on: values, dtype and shape
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
+        digest.update(tensor.numpy().tobytes())
+    torch.manual_seed(seed)
+    model = M2(config)
+    key = {**asdict(config), "n": len(inputs), "steps": steps, "seed": seed, "batch_size": batch_size, "lr": lr,
+           "labelled": index.tolist(), "data": digest.hexdigest()[:16]}
+    history = train.load_or_train(name, model, lambda m: train_m2(m, inputs[index], labels[index], inputs, steps=steps,
+                                                                  batch_size=batch_size, lr=lr, seed=seed), key)
     return model.cpu().eval(), history
