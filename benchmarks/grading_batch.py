@@ -157,6 +157,11 @@ def grade_once(sandbox: str | None, size: int) -> dict:
         seconds = time.perf_counter() - started
         completed = process.returncode == 0 and (out / "grades.csv").is_file()
         rows = {row["student"]: row for row in csv.DictReader(open(out / "grades.csv"))} if completed else {}
+        # cells of each student's notebooks that hit --cell-timeout (from the grader's logs): on a loaded machine a
+        # correct notebook's first cell (import torch) can take longer than the 10 s this batch allows
+        cell_timeouts = {student: sum(log.read_text(errors="replace").count(": timeout in ")
+                                      for log in (out / "logs" / student).glob("*.log"))
+                         for student in students if (out / "logs" / student).is_dir()}
         leaked = []
         if completed and spill.is_file():
             digits = set(spill.read_text().split())
@@ -170,6 +175,7 @@ def grade_once(sandbox: str | None, size: int) -> dict:
     return {"total_s": round(seconds, 1), "per_notebook_s": round(seconds / notebooks, 2),
             "grader_peak_mb": round(peak[0] / 1024, 1), "completed": completed,
             "scores_as_expected": not wrong and not leaked, "unexpected": wrong, "leaked_into_feedback": leaked,
+            "cell_timeouts_of_unexpected": {s: cell_timeouts.get(s, 0) for s in wrong},
             "scores": {s: totals.get(s) for s in sorted(expected)}, "max": full, "notebooks": notebooks,
             "stderr_tail": "" if completed else stderr[-2000:]}
 
@@ -202,7 +208,8 @@ def main() -> int:
                      f"completed {r['completed']}  scores_as_expected {r['scores_as_expected']}")
         lines.append(f"  scores (max {r['max']:g}): " + ", ".join(f"{s} {v:g}" if v is not None else f"{s} -" for s, v in r["scores"].items()))
         if not r["scores_as_expected"]:
-            lines.append(f"  UNEXPECTED: {r['unexpected']} leaked: {r['leaked_into_feedback']} {r['stderr_tail']}")
+            lines.append(f"  UNEXPECTED: {r['unexpected']} (cells that hit the cell timeout: {r['cell_timeouts_of_unexpected']}) "
+                         f"leaked: {r['leaked_into_feedback']} {r['stderr_tail']}")
     summary = {"notebooks": notebooks, "modes": {m: {k: r[k] for k in ("total_s", "per_notebook_s", "grader_peak_mb",
                                                                           "completed", "scores_as_expected")}
                                                  for m, r in results.items()}}
