@@ -376,7 +376,7 @@ def test_class_accuracy_and_within_class_diversity_by_hand():
 def test_chapter_budgets_and_variants_refuse_unknown_names():
     from edu_gen import translation_train as tt
 
-    assert tt.budget("ci") == {"cgan": 60, "pix2pix": 60, "cyclegan": 40, "ring": 200}
+    assert tt.budget("ci") == {"cgan": 60, "pix2pix": 40, "cyclegan": 25, "ring": 200}
     assert set(tt.budget("book")) == set(tt.budget("full")) == {"cgan", "pix2pix", "cyclegan", "ring"}
     assert list(tt.PIX2PIX_VARIANTS) == ["L1 alone", "GAN alone, unconditional D", "cGAN alone", "L1 + GAN, unconditional D",
                                          "L1 + cGAN"]                  # pix2pix's Table 1, in its order

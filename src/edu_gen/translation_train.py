@@ -299,7 +299,7 @@ def within_class_diversity(images: torch.Tensor) -> float:
 
 # generator steps per model and scale (batch 64 for the cGAN, 32 for the translators, 256 on the 2-D rings)
 BUDGETS = {
-    "ci": {"cgan": 60, "pix2pix": 60, "cyclegan": 40, "ring": 200},
+    "ci": {"cgan": 60, "pix2pix": 40, "cyclegan": 25, "ring": 200},
     "book": {"cgan": 2_000, "pix2pix": 400, "cyclegan": 400, "ring": 1_500},
     "full": {"cgan": 10_000, "pix2pix": 5_000, "cyclegan": 5_000, "ring": 5_000},
 }
