@@ -204,14 +204,10 @@ def test_gan_held_out_split_is_the_chapters_split():
 def test_gan_re_exports_every_public_name_of_its_two_files():
     # edu_gen.gan is the name chapters, tests and benchmarks use; its code sits in gan_model and gan_train.
     # mutated: update_generator or KINDS dropped from gan's imports: fails
-    import inspect
+    from _reexports import missing_reexports
 
     for module in (gan_model, gan_train):
-        public = [name for name, obj in vars(module).items() if not name.startswith("_") and (
-            (name.isupper() and not inspect.ismodule(obj)) or
-            ((inspect.isfunction(obj) or inspect.isclass(obj)) and obj.__module__ == module.__name__))]
-        assert len(public) >= 4, module.__name__
-        missing = [name for name in public if getattr(gan, name, None) is not getattr(module, name)]
+        missing = missing_reexports(gan, module, at_least=4)
         assert not missing, f"edu_gen.gan lacks {missing} of {module.__name__}"
     assert gan._check_finite is gan_train._check_finite                        # translation_train uses it through gan
 

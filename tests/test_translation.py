@@ -239,16 +239,12 @@ def test_projection_discriminator_by_hand_and_the_label_init():
 def test_translation_re_exports_every_public_name_of_its_four_files():
     # edu_gen.translation is the name chapters, tests and benchmarks use; mutated: dropping invert or
     # CONDITIONINGS from its imports fails
-    import inspect
+    from _reexports import missing_reexports
 
     from edu_gen import translation_cgan, translation_cycle, translation_pix2pix, translation_tasks
 
     for module in (translation_cgan, translation_pix2pix, translation_cycle, translation_tasks):
-        public = [name for name, obj in vars(module).items() if not name.startswith("_") and (
-            (name.isupper() and not inspect.ismodule(obj)) or
-            ((inspect.isfunction(obj) or inspect.isclass(obj)) and obj.__module__ == module.__name__))]
-        assert len(public) >= 3, module.__name__
-        missing = [name for name in public if getattr(t, name, None) is not getattr(module, name)]
+        missing = missing_reexports(t, module, at_least=3)
         assert not missing, f"edu_gen.translation lacks {missing} of {module.__name__}"
     for private in ("_weight", "_same_shape", "_check_condition"):                  # translation_train uses them
         assert hasattr(t, private)
