@@ -109,3 +109,21 @@ def test_a_checkpoint_is_never_seen_half_written(tmp_path, monkeypatch):
     assert path.read_bytes() == before                                     # a reader still finds the whole old file
     assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]          # and the half-written file is gone
     train.load(path, nn.Linear(3, 2), config={"seed": 0})
+
+
+def test_data_digest_tells_data_sets_of_one_size_apart():
+    # the cache keys of main_dae, book_classifier and load_or_train_m2 hold it: other digits of the same number,
+    # the same values as another dtype, or the same values in another shape must each get a key of their own
+    from edu_gen.train import data_digest
+
+    x = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(5)
+    assert data_digest(x, labels) == data_digest(x.clone(), labels.clone()) and len(data_digest(x)) == 16
+    other = x.clone()
+    other[4, 0, 27, 27] += 1e-3
+    assert data_digest(other, labels) != data_digest(x, labels)                       # one pixel
+    assert data_digest(x, labels.flip(0)) != data_digest(x, labels)                   # the labels enter
+    assert data_digest(x.double()) != data_digest(x)                                  # the dtype enters
+    assert data_digest(x.reshape(5, 784)) != data_digest(x)                           # the shape enters
+    with pytest.raises(TypeError, match="data_digest takes tensors"):
+        data_digest(x.numpy())

@@ -611,7 +611,6 @@ def main_dae(images: torch.Tensor):
         TypeError: images is not a floating-point tensor.
         ValueError: images not (N, 1, 28, 28) with N >= 1 and values in [0, 1], or a bad EDU_GEN_SCALE.
     """
-    import hashlib
     from dataclasses import asdict
 
     from edu_gen import data, train
@@ -621,9 +620,8 @@ def main_dae(images: torch.Tensor):
         raise ValueError(f"main_dae expects N >= 1 grey levels in [0, 1], got {len(images)} images"
                          + (f" in [{images.min().item():.3g}, {images.max().item():.3g}]" if len(images) else ""))
     recipe = main_dae_recipe()
-    digest = hashlib.sha256(images.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
     key = {**asdict(recipe["config"]), **{k: v for k, v in recipe.items() if k != "config"}, "n": len(images),
-           "data": digest, "seeds": (0, 3, 3)}
+           "data": train.data_digest(images), "seeds": (0, 3, 3)}
     torch.manual_seed(0)                                        # the initial weights
     model = Autoencoder(recipe["config"])
     noise = torch.Generator().manual_seed(3)                    # the corruptions C(x~ | x)

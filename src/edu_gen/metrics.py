@@ -15,7 +15,6 @@ adversarial autoencoder chapter.
 
 from __future__ import annotations
 
-import hashlib
 import math
 
 import torch
@@ -109,12 +108,7 @@ def digit_classifier(images: torch.Tensor, labels: torch.Tensor, steps: int = 20
         raise ValueError(f"expected images (N, 1, 28, 28) and labels (N,), got {tuple(images.shape)} and {tuple(labels.shape)}")
     torch.manual_seed(seed)
     model = DigitClassifier()
-    data_digest = hashlib.sha256()
-    for tensor in (images, labels):                     # the exact data trained on: values, dtype and shape
-        tensor = tensor.detach().cpu().contiguous()
-        data_digest.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
-        data_digest.update(tensor.numpy().tobytes())
-    config = {"n": len(images), "steps": steps, "seed": seed, "data": data_digest.hexdigest()[:16]}
+    config = {"n": len(images), "steps": steps, "seed": seed, "data": train.data_digest(images, labels)}
 
     def train_fn(m):
         loader = data.loader(images, labels, batch_size=128, seed=seed, drop_last=True)

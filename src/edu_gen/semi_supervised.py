@@ -248,7 +248,6 @@ def load_or_train_m2(name: str, config, inputs, labels, index, *, steps: int, ba
         TypeError: config is not a `cvae.CVAEConfig`; labels or index are not integer tensors.
         ValueError: labels not one per example in 0..C-1, an index outside 0..N-1, or as `train_m2`.
     """
-    import hashlib
     from dataclasses import asdict
 
     from edu_gen import train
@@ -262,15 +261,10 @@ def load_or_train_m2(name: str, config, inputs, labels, index, *, steps: int, ba
     if len(index) == 0 or int(index.min()) < 0 or int(index.max()) >= len(inputs):
         raise ValueError(f"index must hold at least one index in 0..{len(inputs) - 1}, got "
                          f"{'none' if len(index) == 0 else f'values in [{int(index.min())}, {int(index.max())}]'}")
-    digest = hashlib.sha256()
-    for tensor in (inputs, labels[index]):            # the exact data trained on: values, dtype and shape
-        tensor = tensor.detach().cpu().contiguous()
-        digest.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
-        digest.update(tensor.numpy().tobytes())
     torch.manual_seed(seed)
     model = M2(config)
     key = {**asdict(config), "n": len(inputs), "steps": steps, "seed": seed, "batch_size": batch_size, "lr": lr,
-           "labelled": index.tolist(), "data": digest.hexdigest()[:16]}
+           "labelled": index.tolist(), "data": train.data_digest(inputs, labels[index])}
     history = train.load_or_train(name, model, lambda m: train_m2(m, inputs[index], labels[index], inputs, steps=steps,
                                                                   batch_size=batch_size, lr=lr, seed=seed), key)
     return model.cpu().eval(), history

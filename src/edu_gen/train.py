@@ -452,6 +452,29 @@ def checkpoint_path(name: str, config) -> Path:
     return runtime.cache_root() / "checkpoints" / f"{name}-{digest}.pt"
 
 
+def data_digest(*tensors: torch.Tensor) -> str:
+    """A short SHA-256 digest of the exact data a model is trained on, for its cache key: two data sets of the
+    same size but other values (other digits, another M1's codes, other labels) get other keys.
+
+    Args:
+        tensors: the tensors trained on (any shape, dtype or device); their values, dtypes and shapes all enter.
+
+    Returns:
+        16 hexadecimal characters.
+
+    Raises:
+        TypeError: an argument is not a tensor.
+    """
+    digest = hashlib.sha256()
+    for tensor in tensors:
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"data_digest takes tensors, got {type(tensor).__name__}")
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
+        digest.update(tensor.numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 def load_or_train(name: str, model: nn.Module, train_fn: Callable[[nn.Module], History], config=None) -> History:
     """Load `model` from the cache if it was trained with this config before, else train and cache it.
 
