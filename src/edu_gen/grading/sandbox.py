@@ -192,6 +192,22 @@ def seccomp_filter(machine: str | None = None) -> bytes | None:
 _JOIN = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 126; shift; done; shift; exec "$@"'
 
 
+def own_stdout():
+    """A copy of this process's standard output (file descriptor 1) as it is now, or None if it has none.
+
+    What the grader prints from another thread must reach the instructor even while a notebook's
+    tests run: pytest, which runs them, captures file descriptor 1 itself (``dup2`` onto a
+    temporary file) for the length of each test, so a line printed then to ``sys.__stdout__`` ends
+    up in that test's captured output, never on the terminal. A duplicate made beforehand still
+    points where standard output pointed. Line-buffered; the caller closes it.
+    """
+    try:
+        fd = os.dup(1)
+    except OSError:  # no standard output at all (a daemon with fd 1 closed)
+        return None
+    return os.fdopen(fd, "w", encoding="utf-8", buffering=1)
+
+
 def _mounts() -> list[tuple[str, str, str, set[str]]]:
     """(mount root, mount point, file-system type, super options) of every cgroup file system."""
     found = []
@@ -530,6 +546,7 @@ class Sandbox:
         self._watch_lock = threading.Lock()
         self._watcher: threading.Thread | None = None
         self._stop_watching = threading.Event()
+        self._terminal = None  # the grader's standard output as it was on entering (see `own_stdout`)
 
     @property
     def description(self) -> str:
@@ -554,6 +571,7 @@ class Sandbox:
         self.cgroups = Cgroups(self.limits.total_memory_mb, self.limits.processes,
                                f"edu-gen-grade-{os.getpid()}-{os.urandom(4).hex()}")
         if self.cgroups.problem is None:
+            self._terminal = own_stdout()
             self._stop_watching.clear()
             self._watcher = threading.Thread(target=self._watch, name="edu-gen-oom-watch", daemon=True)
             self._watcher.start()
@@ -565,6 +583,9 @@ class Sandbox:
             self._stop_watching.set()
             self._watcher.join()
             self._watcher = None
+        if self._terminal is not None:
+            self._terminal.close()
+            self._terminal = None
         if self.cgroups is not None:
             left = self.cgroups.remove(wait=10.0)
             if left:  # never silent: an instructor would otherwise find them only by chance
@@ -608,9 +629,9 @@ class Sandbox:
                             log.write("\n" + message + "\n")
                     except OSError:
                         pass
-                if sys.__stdout__ is not None:  # the real one: grading tests run with sys.stdout captured into a log
+                if self._terminal is not None:  # not sys.stdout, nor even file descriptor 1: see own_stdout
                     print(f"sandbox: a notebook's processes together reached the memory cap of {self.limits.total_memory_mb} MB;"
-                          " it was stopped (its log says so)", file=sys.__stdout__, flush=True)
+                          " it was stopped (its log says so)", file=self._terminal, flush=True)
 
     def stopped_because(self, process: subprocess.Popen) -> str | None:
         """Why the sandbox stopped the notebook that `process` (returned by `start`) ran, or None if it did not.
