@@ -3,8 +3,10 @@
     EDU_GEN_SCALE=ci python scripts/cell_times.py book/03_autoencoders.ipynb [--top 15]
 
 The notebook runs in a fresh kernel from its own folder, as the book build runs it; outputs are not written back.
-Numbers are wall-clock seconds on this machine at its present load (the last line says the load average), so compare
-them within one run only.
+Two numbers per cell: wall-clock seconds, which depend on this machine's present load (the last line says the load
+average), so compare them within one run only; and the kernel's CPU seconds (user + system, its children included),
+which hardly depend on the load when the kernel runs one thread (EDU_GEN_THREADS=1): on a shared machine, time with one
+thread and compare CPU seconds.
 """
 
 from __future__ import annotations
@@ -23,14 +25,24 @@ class _TimedClient(NotebookClient):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.times: list[tuple[float, int, str]] = []
+        self.times: list[tuple[float, float, int, str]] = []
+
+    def kernel_cpu_seconds(self) -> float:
+        """User + system CPU seconds of the kernel process and its waited-for children, from /proc (Linux); NaN elsewhere."""
+        pid = getattr(getattr(self.km, "provisioner", None), "pid", None)
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError, TypeError):
+            return float("nan")
+        # after the name: state is field 3 of proc(5), so utime, stime, cutime, cstime (14-17) are 11-14 here
+        return sum(int(tick) for tick in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
     async def async_execute_cell(self, cell, cell_index, *args, **kwargs):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), self.kernel_cpu_seconds()
         result = await super().async_execute_cell(cell, cell_index, *args, **kwargs)
         if cell.cell_type == "code":
             first = next((line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")), "")
-            self.times.append((time.perf_counter() - start, cell_index, first[:70]))
+            self.times.append((time.perf_counter() - start, self.kernel_cpu_seconds() - cpu, cell_index, first[:70]))
         return result
 
 
@@ -48,9 +60,11 @@ def main() -> None:
     start = time.perf_counter()
     client.execute()
     total = time.perf_counter() - start
-    print(f"{args.notebook}: {total:.1f} s in all, scale {os.environ.get('EDU_GEN_SCALE', 'book')}")
-    for seconds, index, first in sorted(client.times, reverse=True)[:args.top]:
-        print(f"{seconds:8.2f} s  cell {index:3d}  {first}")
+    cpu = sum(t[1] for t in client.times)
+    print(f"{args.notebook}: {total:.1f} s in all ({cpu:.1f} CPU-s in its code cells), "
+          f"scale {os.environ.get('EDU_GEN_SCALE', 'book')}, threads {os.environ.get('EDU_GEN_THREADS', 'default')}")
+    for seconds, cpu_seconds, index, first in sorted(client.times, reverse=True)[:args.top]:
+        print(f"{seconds:8.2f} s {cpu_seconds:8.2f} CPU-s  cell {index:3d}  {first}")
     print("load average:", " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
