@@ -12,6 +12,7 @@ Exercises and grading are described in DESIGN.md section 7 and the README.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -69,17 +70,36 @@ def _assign(args) -> int:
 
 
 def _grade(args) -> int:
-    from edu_gen.grading import grade, plugin, sandbox
+    from edu_gen.grading import grade, plugin, sandbox, stopping
 
     options = grade.Options(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_mb=args.memory_mb,
                             total_memory_mb=args.total_memory_mb, disk_mb=args.disk_mb, sandbox=args.sandbox, sandbox_user=args.sandbox_user, solutions=args.solutions,
                             exercises=tuple(args.exercises) if args.exercises else None)
     started = time.monotonic()
+    # standard error as it is now, for the line that says the grader was stopped: pytest, which runs each notebook's
+    # tests in this process, redirects file descriptor 2 meanwhile, and a stop could cut its restoring short
     try:
-        summary = grade.grade(args.submissions, args.out, args.tests, options)
+        terminal = os.fdopen(os.dup(2), "w", buffering=1)
+    except OSError:  # no standard error at all
+        terminal = sys.stderr
+    try:
+        with stopping.on_signals():  # SIGTERM, SIGINT, SIGHUP: the normal end's cleanup, then what was graded
+            summary = grade.grade(args.submissions, args.out, args.tests, options)
+    except stopping.Stopped as stop:
+        if stop.graded is None:
+            done = "nothing was graded or written"
+        else:
+            done = (f"{stop.graded} of {stop.students} students were graded before it, written to {args.out}"
+                    + ("; summary.md and grades.json mark the run incomplete" if stop.graded < stop.students else ""))
+        print(f"edu-gen grade: stopped by {stop.name}; cleaned up as at a normal end (every kernel and process of the "
+              f"batch killed, its work folder and any cgroups removed); {done}", file=terminal, flush=True)
+        return stop.exit_status
     except (grade.GradingInputError, sandbox.SandboxError, plugin.GradingTestsError) as error:
         print(f"edu-gen grade: {error}", file=sys.stderr)
         return 1
+    finally:
+        if terminal is not sys.stderr:
+            terminal.close()
     notebooks = sum(len(s["notebooks"]) for s in summary["students"].values())
     print(f"graded {len(summary['students'])} students, {notebooks} notebooks in {time.monotonic() - started:.1f} s: "
           f"{args.out / 'grades.csv'}, class summary {args.out / 'summary.md'}, feedback in {args.out / 'feedback'}")

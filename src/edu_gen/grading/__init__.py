@@ -20,6 +20,7 @@ and compared in the grader (`checks`), so they never enter the student's kernel.
 | `submission` | one notebook run in a kernel: the `student` handle the tests call           |
 | `plugin`     | the pytest side: the ``points`` marker, the ``student`` fixture, results    |
 | `grade`      | the batch: every student and exercise, then grades.csv and feedback         |
+| `stopping`   | the grader stopped by a signal: the normal end's cleanup, then what was graded |
 
 Submodules are imported on demand; none is imported here.
 """

@@ -11,6 +11,9 @@ Each notebook runs in its own kernel (`submission`), one after the other; whatev
 in one (a crash, a hang, a file that is not a notebook) is recorded as that notebook's reason
 and the batch goes on. Every process a notebook left behind is killed before the next one
 starts, and again before any result is written.
+
+Stopped itself (SIGTERM, SIGINT or SIGHUP to ``edu-gen grade``: `stopping`), the grader runs the
+same cleanup and writes the students it had finished, marked incomplete.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import csv
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -30,6 +34,7 @@ import edu_gen
 from edu_gen.grading import plugin
 from edu_gen.grading import processes
 from edu_gen.grading import sandbox as sandboxing
+from edu_gen.grading import stopping
 from edu_gen.grading.plugin import TestInfo, TestResult
 from edu_gen.grading.submission import RunReport, Submission
 
@@ -137,6 +142,10 @@ def grade(submissions: Path, out: Path, tests: Path, options: Options = Options(
         GradingInputError: a folder is missing or empty.
         sandboxing.SandboxError: the sandbox cannot be set up safely.
         plugin.GradingTestsError: the grading tests themselves are broken.
+        stopping.Stopped: the grader was stopped by a signal (under `stopping.on_signals`, as the command runs
+            it) or a KeyboardInterrupt: every process of the batch is gone, and the students it had finished are
+            written (``graded`` of ``students``), with grades.json's "incomplete" and summary.md's first line
+            saying so.
     """
     for name in ("timeout", "cell_timeout", "memory_mb", "total_memory_mb", "disk_mb"):
         value = getattr(options, name)
@@ -149,38 +158,63 @@ def grade(submissions: Path, out: Path, tests: Path, options: Options = Options(
     out.mkdir(parents=True, exist_ok=True)
     limits = sandboxing.Limits(memory_mb=options.memory_mb, total_memory_mb=options.total_memory_mb, disk_mb=options.disk_mb,
                                cpu_seconds=int(options.timeout * (os.cpu_count() or 1)) + 60)
-    work = Path(tempfile.mkdtemp(prefix="edu-gen-grade-"))
+    # filled one notebook at a time: when the grader is stopped (stopping.Stopped), what it finished is kept
+    grades: dict[str, dict[str, NotebookGrade]] = {}
+    ignored: dict[str, list[str]] = {}
+    stopped: stopping.Stopped | None = None
+    keep, work, sandbox = processes.descendants(os.getpid()), None, None
     try:
-        processes.become_subreaper()  # orphans of a kernel come back to us, to be killed and reaped
-        if not options.sandbox and options.sandbox_user is None:
-            echo(NO_SANDBOX_WARNING.format(who="root!" if os.geteuid() == 0 else f"uid {os.geteuid()}"), file=sys.stderr)
-            keep = processes.descendants(os.getpid())
-            grades, ignored = _grade_all(students, exercises, out, work, None, limits, options, echo)
-            processes.kill_leftovers(keep=keep)  # once more, before any result is written
-        else:
-            out.chmod(0o700)
-            hide = [tests, out, submissions, *_repository_secrets(tests, options.solutions)]
-            sandbox = sandboxing.Sandbox(options.sandbox_user, hide=hide, needed=_needed_by_kernels(), limits=limits)
-            with sandbox:  # holds the user for this run; on leaving, kills every process it has
-                report = sandbox.probe(sys.executable, work / "probe")
-                shutil.rmtree(work / "probe")
-                echo(f"sandbox: {sandbox.description}; {report['scratch_mb']} MB to write")
-                grades, ignored = _grade_all(students, exercises, out, work, sandbox, limits, options, echo)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    summary = _summary(exercises, grades, ignored)
-    _write_csv(out / "grades.csv", exercises, grades)
-    # ASCII JSON: a student's folder name with undecodable bytes (surrogates) cannot break it
-    (out / "grades.json").write_text(json.dumps(summary, indent=1, ensure_ascii=True) + "\n", encoding="utf-8")
-    _write_feedback(out / "feedback", exercises, grades, ignored)
-    _write_class_summary(out / "summary.md", exercises, grades)
+        try:
+            work = Path(tempfile.mkdtemp(prefix="edu-gen-grade-"))
+            processes.become_subreaper()  # orphans of a kernel come back to us, to be killed and reaped
+            if not options.sandbox and options.sandbox_user is None:
+                echo(NO_SANDBOX_WARNING.format(who="root!" if os.geteuid() == 0 else f"uid {os.geteuid()}"), file=sys.stderr)
+                _grade_all(students, exercises, out, work, None, limits, options, echo, grades, ignored)
+            else:
+                out.chmod(0o700)
+                hide = [tests, out, submissions, *_repository_secrets(tests, options.solutions)]
+                sandbox = sandboxing.Sandbox(options.sandbox_user, hide=hide, needed=_needed_by_kernels(), limits=limits)
+                with sandbox:  # holds the user for this run; on leaving, kills every process it has
+                    report = sandbox.probe(sys.executable, work / "probe")
+                    shutil.rmtree(work / "probe")
+                    echo(f"sandbox: {sandbox.description}; {report['scratch_mb']} MB to write")
+                    _grade_all(students, exercises, out, work, sandbox, limits, options, echo, grades, ignored)
+        finally:
+            with stopping.deferred():  # a signal arriving now is acted on once this is done
+                processes.kill_leftovers(keep=keep)  # once more, before any result is written, with or without a sandbox
+                if sandbox is not None and sandbox.cgroups is not None:
+                    # again (safe to repeat): a signal may have cut the sandbox's own removal short, or come before
+                    # `with sandbox` had finished entering, when its __exit__ does not run at all
+                    left = sandbox.cgroups.remove(wait=10.0)
+                    if left:
+                        print(f"sandbox: could not remove {len(left)} cgroup folders: " + ", ".join(left), file=sys.stderr)
+                if work is not None:
+                    shutil.rmtree(work, ignore_errors=True)
+    except KeyboardInterrupt as error:  # a Stopped from the command's signal handler, or a Ctrl-C in a Python session
+        stopped = error if isinstance(error, stopping.Stopped) else stopping.Stopped(signal.SIGINT)
+    finished = {student: notebooks for student, notebooks in grades.items() if len(notebooks) == len(exercises)}
+    with stopping.deferred():  # the files are written whole even if a signal comes now
+        summary = _summary(exercises, finished, {student: ignored[student] for student in finished})
+        if len(finished) < len(students):
+            summary["incomplete"] = {"stopped_by": stopped.name, "graded": len(finished), "students": len(students),
+                                     "not_graded": [s.name for s in students if s.name not in finished]}
+        _write_csv(out / "grades.csv", exercises, finished)
+        # ASCII JSON: a student's folder name with undecodable bytes (surrogates) cannot break it
+        (out / "grades.json").write_text(json.dumps(summary, indent=1, ensure_ascii=True) + "\n", encoding="utf-8")
+        _write_feedback(out / "feedback", exercises, finished, ignored)
+        _write_class_summary(out / "summary.md", exercises, finished, summary.get("incomplete"))
+    if stopped is not None:
+        stopped.graded, stopped.students = len(finished), len(students)
+        raise stopped
     return summary
 
 
-def _grade_all(students: list[Path], exercises, out: Path, work: Path, sandbox, limits, options: Options, echo):
-    """Every student's every exercise, one notebook at a time; returns (grades, ignored notebooks)."""
-    grades: dict[str, dict[str, NotebookGrade]] = {}
-    ignored: dict[str, list[str]] = {}
+def _grade_all(students: list[Path], exercises, out: Path, work: Path, sandbox, limits, options: Options, echo,
+               grades: dict[str, dict[str, NotebookGrade]], ignored: dict[str, list[str]]) -> None:
+    """Every student's every exercise, one notebook at a time, into `grades` and `ignored` (the notebooks not graded).
+
+    They are filled as it goes (not returned at the end), so that a stop keeps what was finished.
+    """
     known = {f.stem.removeprefix("test_") for f in test_files(exercises)}  # every exercise, graded or not
     for index, student in enumerate(students):
         grades[student.name] = {}
@@ -199,10 +233,10 @@ def _grade_all(students: list[Path], exercises, out: Path, work: Path, sandbox, 
                     results = [TestResult(t, 0.0, "not graded", GRADER_FAILED) for t in tests_info]
                     notebook = NotebookGrade(exercise, results, RunReport(not_run=GRADER_FAILED),
                                              time.monotonic() - began)
+            stopping.check()  # a stop that pytest turned into a failed check must not be recorded as this grade
             grades[student.name][exercise] = notebook
             earned, possible = sum(r.earned for r in notebook.results), sum(t.points for t in tests_info)
             echo(f"{student.name}/{exercise}.ipynb: {_number(earned)}/{_number(possible)} points ({notebook.seconds:.1f} s)")
-    return grades, ignored
 
 
 def _grade_notebook(path: Path, exercise: str, test_file: Path, tests_info: list[TestInfo], workdir: Path, log,
@@ -318,9 +352,17 @@ def class_summary(exercises, grades) -> dict:
     return result
 
 
-def _write_class_summary(path: Path, exercises, grades) -> None:
-    """summary.md: one section per exercise that an instructor can read in a minute (no student's name in it)."""
-    lines = ["# Class summary", "", f"{len(grades)} students. Scores count submitted notebooks only.", ""]
+def _write_class_summary(path: Path, exercises, grades, incomplete: dict | None = None) -> None:
+    """summary.md: one section per exercise that an instructor can read in a minute (no student's name in it).
+
+    `incomplete` (grades.json's entry of that name): the grader was stopped; the first line says so.
+    """
+    lines = ["# Class summary", ""]
+    if incomplete is not None:
+        lines += [f"**INCOMPLETE: grading was stopped by {incomplete['stopped_by']} after {incomplete['graded']} of "
+                  f"{incomplete['students']} students. Only they are in grades.csv and feedback/; grades.json names the "
+                  "others. Grade again to finish.**", ""]
+    lines += [f"{len(grades)} students. Scores count submitted notebooks only.", ""]
     for exercise, info in class_summary(exercises, grades).items():
         lines += [f"## {exercise} (out of {_number(info['max'])} points)", ""]
         if not info["submitted"]:

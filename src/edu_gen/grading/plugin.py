@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from edu_gen.grading import checks
+from edu_gen.grading import checks, stopping
 
 POINTS_MARKER = "points(n): how many points the test is worth (default 1)"
 
@@ -120,6 +120,8 @@ def collect(test_file: Path) -> list[TestInfo]:
     output = _Output()
     with output:
         code = pytest.main(_pytest_args(test_file, "--collect-only"), plugins=[session, sys.modules[__name__]])
+    if code == pytest.ExitCode.INTERRUPTED:
+        stopping.check()  # the grader was stopped (see `run_tests`), the tests are not broken
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) or not session.tests:
         raise GradingTestsError(f"could not collect grading tests from {test_file} (pytest exit code {code}):\n{output.text[-3000:]}")
     return list(session.tests.values())
@@ -132,6 +134,8 @@ def run_tests(test_file: Path, submission, log) -> list[TestResult]:
     with output:
         code = pytest.main(_pytest_args(test_file), plugins=[session, sys.modules[__name__]])
     log.write(f"--- pytest {test_file.name} (exit code {code})\n{output.text}\n")
+    if code == pytest.ExitCode.INTERRUPTED:  # pytest ends its session at the grader's own stop (and returns): stop too
+        stopping.check()
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise GradingTestsError(f"the grading tests in {test_file} did not run (pytest exit code {code}); see the log")
     return [session.results.get(nodeid) or TestResult(info, 0.0, "not run") for nodeid, info in session.tests.items()]
