@@ -126,6 +126,7 @@ def test_each_update_changes_only_its_own_player(config):
     g0, d0 = snapshot(model.generator), snapshot(model.discriminator)
     out = gan.update_discriminator(model, real, opt_d)
     assert same(g0, snapshot(model.generator)) and not same(d0, snapshot(model.discriminator))
+    assert all(p.grad is None for p in model.generator.parameters())           # fakes made without a graph: no gradient reached G
     assert 0 < out["d_real"] < 1 and 0 < out["d_fake"] < 1
 
     g1, d1 = snapshot(model.generator), snapshot(model.discriminator)
