@@ -500,6 +500,25 @@ def test_binarize_refuses_what_is_not_a_grey_level():
     assert empty.shape == (0, 1, 28, 28) and empty.dtype == torch.float64
 
 
+def test_loader_yields_what_a_plain_dataloader_yields():
+    # the batched fetch (one indexing per tensor) must change nothing but the speed: the same rows in the same
+    # order, the same values, dtypes and shapes, epoch after epoch, as torch's row-by-row fetch with default_collate
+    from torch.utils.data import DataLoader, TensorDataset
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(37, 1, 4, 4, generator=g), torch.randint(0, 10, (37,), generator=g)
+    w = torch.rand(37, 3, generator=g).double()
+    for batch_size, shuffle, drop_last, seed in [(8, True, False, 3), (8, True, True, 5), (10, False, False, 0), (64, True, False, 1)]:
+        ours = data.loader(x, y, w, batch_size=batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last)
+        plain = DataLoader(TensorDataset(x, y, w), batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+                           generator=torch.Generator().manual_seed(seed))
+        for _ in range(3):                                       # each epoch draws a new order from the generator
+            got, expected = list(ours), list(plain)
+            assert len(got) == len(expected) and all(type(b) is list and len(b) == 3 for b in got)
+            for a, b in zip(got, expected):
+                assert all(u.dtype == v.dtype and u.shape == v.shape and torch.equal(u, v) for u, v in zip(a, b))
+
+
 def test_loader_checks_its_tensors_and_flags():
     x = torch.arange(6.0)
     with pytest.raises(TypeError, match=r"tensors\[1\] must be a torch.Tensor \(N, \.\.\.\), got \[0, 1\] \(list\)"):

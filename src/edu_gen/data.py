@@ -402,13 +402,34 @@ def images(
     return x, y
 
 
+class _RowsOfTensors(TensorDataset):
+    """A TensorDataset that hands the DataLoader a whole batch with one indexing per tensor.
+
+    PyTorch's default fetch indexes the dataset row by row and stacks the rows (`default_collate`):
+    about a millisecond per batch of 128 on one CPU thread, more than a small model's step costs.
+    `__getitems__` (the DataLoader's batched-fetch hook) gathers the same rows in the same order
+    at once; `_as_is` then passes them through. Same values, same dtypes, a list as before.
+    """
+
+    def __getitems__(self, indices: list) -> list[torch.Tensor]:
+        rows = torch.as_tensor(indices, dtype=torch.long)
+        return [t[rows.to(t.device)] for t in self.tensors]
+
+
+def _as_is(batch: list[torch.Tensor]) -> list[torch.Tensor]:
+    return batch
+
+
 def loader(
     *tensors: torch.Tensor, batch_size: int = 128, shuffle: bool = True, seed: int = 0, drop_last: bool = False
 ) -> DataLoader:
-    """A DataLoader over tensors that share their first dimension; batches are tuples.
+    """A DataLoader over tensors that share their first dimension; each batch is a list of them.
 
     Shuffling uses its own generator seeded with `seed`, so the batch order is reproducible
-    and independent of the global random state.
+    and independent of the global random state. The batches are the ones a plain
+    ``DataLoader(TensorDataset(*tensors), ...)`` yields with the same generator, row for row
+    and value for value (a test compares them), gathered with one indexing per tensor instead
+    of one per row.
 
     Args:
         *tensors: one or more tensors (N, ...) with the same N >= 1, on any one device.
@@ -419,8 +440,8 @@ def loader(
         drop_last: drop a last batch smaller than B.
 
     Returns:
-        a `torch.utils.data.DataLoader` whose batches are tuples of (B, ...) tensors on the
-        tensors' device, the i-th row of each tensor kept together.
+        a `torch.utils.data.DataLoader` whose batches are lists [(B, ...), ...], one tensor per
+        argument, on the tensors' device, the i-th row of each tensor kept together.
 
     Raises:
         TypeError: an argument in `tensors` is not a tensor, batch_size or seed is not an
@@ -442,11 +463,12 @@ def loader(
         raise ValueError(f"tensors must hold at least one row (N >= 1), got shapes {[tuple(t.shape) for t in tensors]}")
     batch_size = number(batch_size, "batch_size", "a positive int (examples per batch)", integer=True, minimum=1)
     return DataLoader(
-        TensorDataset(*tensors),
+        _RowsOfTensors(*tensors),
         batch_size=batch_size,
         shuffle=_flag(shuffle, "shuffle"),
         drop_last=_flag(drop_last, "drop_last"),
         generator=torch.Generator().manual_seed(_seed(seed)),
+        collate_fn=_as_is,
     )
 
 
