@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from edu_gen import gan
+from edu_gen._checks import number
 from edu_gen.translation_pix2pix import _same_shape, _weight
 
 
@@ -59,7 +60,8 @@ def _check_unpaired(x: torch.Tensor, y: torch.Tensor) -> None:
 
 
 def cyclegan_generator_loss(G: nn.Module, F_: nn.Module, D_X: nn.Module, D_Y: nn.Module, x: torch.Tensor,
-                            y: torch.Tensor, lam: float = 10.0, identity_weight: float = 0.0) -> dict[str, torch.Tensor]:
+                            y: torch.Tensor, lam: float = 10.0, identity_weight: float = 0.0,
+                            noise_std: float = 0.0) -> dict[str, torch.Tensor]:
     r"""Zhu et al. (2017), eq. 3, the generators' side: L_GAN(G, D_Y) + L_GAN(F, D_X) + lam L_cyc (+ identity).
 
     Each adversarial term is the non-saturating -mean log D(fake) (Zhu et al. use least squares, and
@@ -70,19 +72,28 @@ def cyclegan_generator_loss(G: nn.Module, F_: nn.Module, D_X: nn.Module, D_Y: nn
         G: X -> Y, F_: Y -> X (image-to-image networks such as `UNet`). D_X, D_Y: PatchDiscriminator(conditional=False).
         x: (B, C, H, W) from X; y: (B', C, H, W) from Y, unpaired (or points (B, n), (B', n)). lam: lambda >= 0 (Zhu et al.: 10).
         identity_weight: weight >= 0 of `identity_loss` (Zhu et al.: 0.5 lambda on some tasks; 0 = off).
+        noise_std: standard deviation >= 0 of Gaussian noise added to G(x) and to F(y) before the return trip of
+            the cycle term, F(G(x) + n) and G(F(y) + n') (Bashkirova et al., 2019, their "additive noise" defence
+            against a code hidden at low amplitude; 0 = off). The adversarial terms see G(x) and F(y) without it.
+            The noise is drawn from PyTorch's global generator (`train_cyclegan` seeds it).
 
     Returns:
         {"loss", "gan_g", "gan_f", "cycle", "identity"}, scalar tensors.
 
     Raises:
-        ValueError: x and y hold images of different shapes, or lam / identity_weight < 0.
+        ValueError: x and y hold images of different shapes, or lam / identity_weight / noise_std < 0.
     """
     _check_unpaired(x, y)
     lam, identity_weight = _weight(lam, "lam"), _weight(identity_weight, "identity_weight")
+    noise_std = number(noise_std, "noise_std", "a finite number >= 0 (a standard deviation in grey levels)", minimum=0)
     fake_y, fake_x = G(x), F_(y)                                                   # G(x) in Y, F(y) in X
     gan_g = gan.generator_loss(D_Y(None, fake_y).flatten(), "non_saturating")               # L_GAN(G, D_Y, X, Y)
     gan_f = gan.generator_loss(D_X(None, fake_x).flatten(), "non_saturating")               # L_GAN(F, D_X, Y, X)
-    cycle = cycle_consistency_loss(x, F_(fake_y), y, G(fake_x))
+    if noise_std:                                                      # the return trip reads a noisy translation
+        back_y, back_x = fake_y + noise_std * torch.randn_like(fake_y), fake_x + noise_std * torch.randn_like(fake_x)
+    else:
+        back_y, back_x = fake_y, fake_x
+    cycle = cycle_consistency_loss(x, F_(back_y), y, G(back_x))
     identity = identity_loss(x, F_(x), y, G(y)) if identity_weight else torch.zeros((), device=x.device)
     return {"loss": gan_g + gan_f + lam * cycle + identity_weight * identity,
             "gan_g": gan_g, "gan_f": gan_f, "cycle": cycle, "identity": identity}

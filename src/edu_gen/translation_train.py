@@ -205,8 +205,8 @@ def train_pix2pix(generator: nn.Module, discriminator: translation.PatchDiscrimi
 
 def train_cyclegan(G: nn.Module, F_: nn.Module, D_X: nn.Module, D_Y: nn.Module, x_set: torch.Tensor,
                    y_set: torch.Tensor, *, steps: int, lam: float = 10.0, identity_weight: float = 0.0,
-                   batch_size: int = 64, lr: float = 2e-4, betas: tuple = (0.5, 0.999), seed: int = 0, device=None,
-                   progress: bool | None = None) -> History:
+                   noise_std: float = 0.0, batch_size: int = 64, lr: float = 2e-4, betas: tuple = (0.5, 0.999),
+                   seed: int = 0, device=None, progress: bool | None = None) -> History:
     r"""CycleGAN (Zhu et al., 2017, eq. 3) on unpaired sets: one step of D_X and D_Y, then one of G and F.
 
     Mini-batches of X and of Y are drawn independently (no pairs exist). ``lam=0`` trains two
@@ -216,19 +216,22 @@ def train_cyclegan(G: nn.Module, F_: nn.Module, D_X: nn.Module, D_Y: nn.Module, 
         G: X -> Y, F_: Y -> X. D_X, D_Y: unconditional, called D(None, batch) (a PatchDiscriminator with
         conditional=False, or `Unconditional`). x_set: (N_X, ...), y_set: (N_Y, ...) of the same item shape.
         lam: lambda >= 0 of the cycle term. identity_weight: weight >= 0 of the identity loss.
+        noise_std: std >= 0 of the noise added to G(x) and F(y) before the cycle's return trip (0 = off; see
+            `translation.cyclegan_generator_loss`).
         batch_size, lr, betas, seed, progress: as `gan.train_gan`.
 
     Returns:
         History with d_loss, gan_g, gan_f, cycle, identity, g_loss per step.
 
     Raises:
-        ValueError: x_set and y_set hold items of different shapes, lam or identity_weight < 0.
+        ValueError: x_set and y_set hold items of different shapes, lam, identity_weight or noise_std < 0.
         NonFiniteLossError: a loss became NaN or infinite.
     """
     if x_set.ndim < 2 or x_set.shape[1:] != y_set.shape[1:]:
         raise ValueError(f"x_set (domain X) and y_set (domain Y) must hold items of the same shape, got "
                          f"{tuple(x_set.shape)} and {tuple(y_set.shape)}")
     translation._weight(lam, "lam"), translation._weight(identity_weight, "identity_weight")
+    number(noise_std, "noise_std", "a finite number >= 0 (a standard deviation in grey levels)", minimum=0)
     steps, batch_size, lr, device, g = _setup(steps, batch_size, seed, device, lr, [G, F_, D_X, D_Y])
     opt_d, opt_g = _adam(D_X, D_Y, lr=lr, betas=betas), _adam(G, F_, lr=lr, betas=betas)
     history, started = History(), time.perf_counter()
@@ -237,7 +240,7 @@ def train_cyclegan(G: nn.Module, F_: nn.Module, D_X: nn.Module, D_Y: nn.Module, 
         y = y_set[torch.randint(len(y_set), (batch_size,), generator=g)].to(device)
         d = translation.cyclegan_discriminator_loss(G, F_, D_X, D_Y, x, y)
         _step(opt_d, d["loss"], "discriminators", step)
-        terms = translation.cyclegan_generator_loss(G, F_, D_X, D_Y, x, y, lam, identity_weight)
+        terms = translation.cyclegan_generator_loss(G, F_, D_X, D_Y, x, y, lam, identity_weight, noise_std)
         _step(opt_g, terms["loss"], "generators", step)
         D_X.zero_grad(set_to_none=True), D_Y.zero_grad(set_to_none=True)
         history.log(step, d_loss=d["loss"].item(), g_loss=terms.pop("loss").item(), **{k: v.item() for k, v in terms.items()})
@@ -401,12 +404,15 @@ def chapter_pix2pix(variant: str, inputs: torch.Tensor, targets: torch.Tensor, s
                    lambda m: train_pix2pix(m["G"], m["D"], inputs, targets, steps=steps, batch_size=32, lr=lr, **kw), key)
 
 
-def chapter_cyclegan(lam: float, x_set: torch.Tensor, y_set: torch.Tensor, steps: int) -> tuple[nn.ModuleDict, History]:
+def chapter_cyclegan(lam: float, x_set: torch.Tensor, y_set: torch.Tensor, steps: int,
+                     noise_std: float = 0.0) -> tuple[nn.ModuleDict, History]:
     """The chapter's CycleGAN on digits (two U-Nets and two PatchGANs of 8 channels, batch 32), cached ("ch10_cyclegan").
 
     Args:
         lam: the cycle weight lambda >= 0. x_set, y_set: the unpaired domains (`translation.unpaired_domains`).
         steps: generator steps (`budget(scale)["cyclegan"]`).
+        noise_std: std of the Gaussian noise added to G(x) and F(y) before the cycle's return trip
+            (Bashkirova et al., 2019; 0 = the plain CycleGAN).
 
     Returns:
         ModuleDict {"G", "F", "D_X", "D_Y"} on the CPU in eval mode, and the History.
@@ -416,11 +422,13 @@ def chapter_cyclegan(lam: float, x_set: torch.Tensor, y_set: torch.Tensor, steps
     """
     lr = LEARNING_RATES["cyclegan"]
     key = {"lam": lam, "channels": 8, "n": len(x_set) + len(y_set), "steps": steps, "batch_size": 32, "lr": lr,
-           "unet": "skips at 7, 14 and 28 px", "task": "Y = 1 - X (translation.invert)"}
+           "unet": "skips at 7, 14 and 28 px", "task": "Y = 1 - X (translation.invert)",
+           **({"noise_std": noise_std} if noise_std else {})}
     def build():
         return {"G": translation.UNet(channels=8), "F": translation.UNet(channels=8),
                 "D_X": translation.PatchDiscriminator(8, 2, conditional=False),
                 "D_Y": translation.PatchDiscriminator(8, 2, conditional=False)}
 
     return _cached("ch10_cyclegan", build, lambda m: train_cyclegan(m["G"], m["F"], m["D_X"], m["D_Y"], x_set, y_set,
-                                                                      steps=steps, lam=lam, batch_size=32, lr=lr), key)
+                                                                      steps=steps, lam=lam, noise_std=noise_std,
+                                                                      batch_size=32, lr=lr), key)
