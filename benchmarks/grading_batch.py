@@ -177,7 +177,25 @@ def grade_once(sandbox: str | None, size: int) -> dict:
             "scores_as_expected": not wrong and not leaked, "unexpected": wrong, "leaked_into_feedback": leaked,
             "cell_timeouts_of_unexpected": {s: cell_timeouts.get(s, 0) for s in wrong},
             "scores": {s: totals.get(s) for s in sorted(expected)}, "max": full, "notebooks": notebooks,
+            # every test's points for the partly-correct students, whose notebooks are identical: see `partly_disagreements`
+            "partly_columns": {s: {k: v for k, v in r.items() if k not in ("student", "total", "max")}
+                               for s, r in rows.items() if expected.get(s) == "partly"},
+            "cell_timeouts": cell_timeouts,
             "stderr_tail": "" if completed else stderr[-2000:]}
+
+
+def partly_disagreements(results: dict[str, dict]) -> list[str]:
+    """The grades.csv columns in which identical notebooks got different points, over all students and modes.
+
+    The partly-correct students hand in the same notebooks, so a grader that means what it says gives them the
+    same points in every test, with or without the sandbox. `results` maps a mode to `grade_once`'s dict.
+    """
+    seen: dict[str, set[str]] = {}
+    for r in results.values():
+        for columns in r["partly_columns"].values():
+            for column, points in columns.items():
+                seen.setdefault(column, set()).add(points)
+    return sorted(column for column, points in seen.items() if len(points) > 1)
 
 
 def main() -> int:
@@ -210,7 +228,11 @@ def main() -> int:
         if not r["scores_as_expected"]:
             lines.append(f"  UNEXPECTED: {r['unexpected']} (cells that hit the cell timeout: {r['cell_timeouts_of_unexpected']}) "
                          f"leaked: {r['leaked_into_feedback']} {r['stderr_tail']}")
-    summary = {"notebooks": notebooks, "modes": {m: {k: r[k] for k in ("total_s", "per_notebook_s", "grader_peak_mb",
+    disagree = partly_disagreements(results)
+    lines.append(f"partly-correct students (identical notebooks), tests whose points differ between students or modes: "
+                 f"{disagree or 'none'}; cells that hit the cell timeout, per mode and student: "
+                 + "; ".join(f"{m}: {r['cell_timeouts']}" for m, r in results.items()))
+    summary = {"notebooks": notebooks, "partly_identical": not disagree, "modes": {m: {k: r[k] for k in ("total_s", "per_notebook_s", "grader_peak_mb",
                                                                           "completed", "scores_as_expected")}
                                                  for m, r in results.items()}}
     lines.append(json.dumps(summary))
