@@ -47,7 +47,7 @@ def _library_modules() -> tuple[str, ...]:
 MODULES = _library_modules()
 # modules whose every public callable states its contract (grow this list, never shrink it)
 COMPLETE = ("aae", "aae_model", "aae_priors", "aae_semi", "autoencoders", "contractive", "cvae", "data", "gan", "gan_model", "gan_train", "likelihood", "manifold",
-            "metrics", "parzen", "pixelcnn", "pixelcnn_gated", "pixelcnn_masks", "pixelcnn_sampling", "plot", "rbm", "runtime", "sample_quality", "semi_supervised", "train", "translation", "translation_train", "vae", "widgets",
+            "metrics", "nonlocal_parzen", "parzen", "pixelcnn", "pixelcnn_gated", "pixelcnn_masks", "pixelcnn_sampling", "plot", "rbm", "runtime", "sample_quality", "semi_supervised", "train", "translation", "translation_train", "vae", "widgets",
             "applications", "ood_data", "translation_cgan", "translation_cycle", "translation_pix2pix", "translation_tasks")
 
 
