@@ -395,7 +395,7 @@ def main_model_recipe(scale: str | None = None) -> dict:
     """The recipe of the PixelCNN chapter's gated PixelCNN at a scale: its size, steps of 32 images and learning rate.
 
     A 7 x 7 first layer at every scale (it reads one channel, so its size costs little and widens
-    what each pixel sees); ci: 16 channels, 3 + 1 gated layers, 150 steps, lr 6e-3; book: 16
+    what each pixel sees); ci: 16 channels, 3 + 1 gated layers, 60 steps, lr 6e-3; book: 16
     channels, 4 + 1 layers, 1,500 steps, lr 6e-3; full: 64 channels, 12 + 1 layers, 60,000 steps,
     lr 3e-3 (`train_pixelcnn` divides the rate by 5 for the last 30% of the steps).
 
@@ -411,7 +411,11 @@ def main_model_recipe(scale: str | None = None) -> dict:
     """
     from edu_gen import runtime
 
-    recipes = {"ci": (16, 3, 150, 6e-3), "book": (16, 4, 1_500, 6e-3), "full": (64, 12, 60_000, 3e-3)}
+    # ci: 60 steps (150 before) cut chapter 11's empty-cache run towards the CI's 60 s; the ci checks on this model are
+    # bounds a short run meets with room: chapter 8's test NLL below 543 nats (measured at 60 steps 107.3 on MNIST, 169.1
+    # on the digits fallback; 98.5 on MNIST at 150) and chapter 11's all-black image likelier than the median test digit
+    # (4.9 < 95.8 nats on MNIST, 3.8 < 108.5 on the digits)
+    recipes = {"ci": (16, 3, 60, 6e-3), "book": (16, 4, 1_500, 6e-3), "full": (64, 12, 60_000, 3e-3)}
     channels, layers, steps, lr = runtime.at_scale(recipes, scale)
     return {"config": GatedPixelCNNConfig(channels=channels, layers=layers, first_kernel=7), "steps": steps,
             "batch_size": 32, "lr": lr}
