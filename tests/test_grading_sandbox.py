@@ -340,15 +340,15 @@ _PRINTS_DURING_A_TEST = r'''
 import sys
 from pathlib import Path
 import pytest
-from edu_gen.grading.sandbox import own_stdout
+from edu_gen.grading.processes import own_stream
 
-terminal = own_stdout()  # made before the tests, as the sandbox makes it on entering
+terminal = own_stream(1)  # made before the tests, as the sandbox makes it on entering
 test = Path(sys.argv[1]) / "test_prints.py"
 test.write_text(
     "import sys\n"
     "def test_prints():\n"
     "    print('a line through sys.__stdout__', file=sys.__stdout__, flush=True)\n"
-    "    print('a line through own_stdout', file=sys.modules['__main__'].terminal, flush=True)\n"
+    "    print('a line through own_stream', file=sys.modules['__main__'].terminal, flush=True)\n"
 )
 code = pytest.main([str(test), "-q", "-p", "no:cacheprovider", "-c", "/dev/null", "--rootdir", sys.argv[1]])
 terminal.close()
@@ -361,12 +361,12 @@ def test_a_line_printed_while_the_grading_tests_run_reaches_the_terminal(tmp_pat
 
     CI (after session 8) lost it that way: the line went to sys.__stdout__, which pytest's capture
     had redirected. The line through sys.__stdout__ is the control: it must be lost, or this test
-    shows nothing (watched fail with own_stdout's body replaced by `return sys.__stdout__`).
+    shows nothing (watched fail with own_stream's body replaced by `return sys.__stdout__`).
     """
     done = subprocess.run([sys.executable, "-c", _PRINTS_DURING_A_TEST, str(tmp_path)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "a line through own_stdout" in done.stdout.split(" passed")[0], done.stdout
+    assert "a line through own_stream" in done.stdout.split(" passed")[0], done.stdout
     assert "a line through sys.__stdout__" not in done.stdout, done.stdout
 
 

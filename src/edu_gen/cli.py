@@ -12,7 +12,6 @@ Exercises and grading are described in DESIGN.md section 7 and the README.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -70,7 +69,7 @@ def _assign(args) -> int:
 
 
 def _grade(args) -> int:
-    from edu_gen.grading import grade, plugin, sandbox, stopping
+    from edu_gen.grading import grade, plugin, processes, sandbox, stopping
 
     options = grade.Options(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_mb=args.memory_mb,
                             total_memory_mb=args.total_memory_mb, disk_mb=args.disk_mb, sandbox=args.sandbox, sandbox_user=args.sandbox_user, solutions=args.solutions,
@@ -78,10 +77,7 @@ def _grade(args) -> int:
     started = time.monotonic()
     # standard error as it is now, for the line that says the grader was stopped: pytest, which runs each notebook's
     # tests in this process, redirects file descriptor 2 meanwhile, and a stop could cut its restoring short
-    try:
-        terminal = os.fdopen(os.dup(2), "w", buffering=1)
-    except OSError:  # no standard error at all
-        terminal = sys.stderr
+    terminal = processes.own_stream(2) or sys.stderr
     try:
         with stopping.on_signals():  # SIGTERM, SIGINT, SIGHUP: the normal end's cleanup, then what was graded
             summary = grade.grade(args.submissions, args.out, args.tests, options)

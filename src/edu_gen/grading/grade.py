@@ -182,12 +182,8 @@ def grade(submissions: Path, out: Path, tests: Path, options: Options = Options(
         finally:
             with stopping.deferred():  # a signal arriving now is acted on once this is done
                 processes.kill_leftovers(keep=keep)  # once more, before any result is written, with or without a sandbox
-                if sandbox is not None and sandbox.cgroups is not None:
-                    # again (safe to repeat): a signal may have cut the sandbox's own removal short, or come before
-                    # `with sandbox` had finished entering, when its __exit__ does not run at all
-                    left = sandbox.cgroups.remove(wait=10.0)
-                    if left:
-                        print(f"sandbox: could not remove {len(left)} cgroup folders: " + ", ".join(left), file=sys.stderr)
+                if sandbox is not None:
+                    sandbox.remove_cgroups()  # again: a signal may have cut the sandbox's own removal short
                 if work is not None:
                     shutil.rmtree(work, ignore_errors=True)
     except KeyboardInterrupt as error:  # a Stopped from the command's signal handler, or a Ctrl-C in a Python session

@@ -27,6 +27,23 @@ from pathlib import Path
 PR_SET_CHILD_SUBREAPER = 36
 
 
+def own_stream(fd: int):
+    """A copy of this process's file descriptor `fd` (1: standard output, 2: standard error) as it is now, or None.
+
+    What the grader prints must reach the instructor even while a notebook's grading tests run:
+    pytest, which runs them in this process, captures file descriptors 1 and 2 itself (``dup2``
+    onto temporary files) for the length of each test, so a line printed then to
+    ``sys.__stdout__`` or ``sys.__stderr__`` ends up in that test's captured output, never on
+    the terminal. A duplicate made beforehand still points where the stream pointed.
+    Line-buffered text; the caller closes it. None when there is no such stream (a daemon with it closed).
+    """
+    try:
+        copy = os.dup(fd)
+    except OSError:
+        return None
+    return os.fdopen(copy, "w", encoding="utf-8", buffering=1)
+
+
 def become_subreaper() -> None:
     """Orphaned descendants of this process are re-parented to it (not to init): none can hide."""
     libc = ctypes.CDLL(None, use_errno=True)

@@ -79,7 +79,7 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
-from edu_gen.grading.processes import is_zombie, kill_and_reap, owner, processes, reap
+from edu_gen.grading.processes import is_zombie, kill_and_reap, own_stream, owner, processes, reap
 
 SCRATCH = "/sandbox"  # the one writable place inside a sandbox (a size-capped tmpfs)
 HOME = f"{SCRATCH}/home"  # the kernel's working folder and HOME
@@ -190,22 +190,6 @@ def seccomp_filter(machine: str | None = None) -> bytes | None:
 # Joins the cgroups named before "--" (their cgroup.procs files), then becomes the command after it:
 # bwrap and everything it starts are in them from their first instruction. Exit 126 if one cannot be joined.
 _JOIN = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 126; shift; done; shift; exec "$@"'
-
-
-def own_stdout():
-    """A copy of this process's standard output (file descriptor 1) as it is now, or None if it has none.
-
-    What the grader prints from another thread must reach the instructor even while a notebook's
-    tests run: pytest, which runs them, captures file descriptor 1 itself (``dup2`` onto a
-    temporary file) for the length of each test, so a line printed then to ``sys.__stdout__`` ends
-    up in that test's captured output, never on the terminal. A duplicate made beforehand still
-    points where standard output pointed. Line-buffered; the caller closes it.
-    """
-    try:
-        fd = os.dup(1)
-    except OSError:  # no standard output at all (a daemon with fd 1 closed)
-        return None
-    return os.fdopen(fd, "w", encoding="utf-8", buffering=1)
 
 
 def _mounts() -> list[tuple[str, str, str, set[str]]]:
@@ -546,7 +530,7 @@ class Sandbox:
         self._watch_lock = threading.Lock()
         self._watcher: threading.Thread | None = None
         self._stop_watching = threading.Event()
-        self._terminal = None  # the grader's standard output as it was on entering (see `own_stdout`)
+        self._terminal = None  # the grader's standard output as it was on entering (see `processes.own_stream`)
 
     @property
     def description(self) -> str:
@@ -571,7 +555,7 @@ class Sandbox:
         self.cgroups = Cgroups(self.limits.total_memory_mb, self.limits.processes,
                                f"edu-gen-grade-{os.getpid()}-{os.urandom(4).hex()}")
         if self.cgroups.problem is None:
-            self._terminal = own_stdout()
+            self._terminal = own_stream(1)
             self._stop_watching.clear()
             self._watcher = threading.Thread(target=self._watch, name="edu-gen-oom-watch", daemon=True)
             self._watcher.start()
@@ -586,13 +570,22 @@ class Sandbox:
         if self._terminal is not None:
             self._terminal.close()
             self._terminal = None
-        if self.cgroups is not None:
-            left = self.cgroups.remove(wait=10.0)
-            if left:  # never silent: an instructor would otherwise find them only by chance
-                print(f"sandbox: could not remove {len(left)} cgroup folders (processes still in them): "
-                      + ", ".join(left), file=sys.stderr)
+        self.remove_cgroups()
         if self._lock is not None:
             self._lock.close()
+
+    def remove_cgroups(self) -> None:
+        """Remove this run's cgroup folders (safe to repeat); say on stderr which could not be removed.
+
+        Called on leaving the sandbox, and once more by `grade.grade` at its end: a signal may cut
+        the first call short, or come before ``with sandbox`` has finished entering.
+        """
+        if self.cgroups is None:
+            return
+        left = self.cgroups.remove(wait=10.0)
+        if left:  # never silent: an instructor would otherwise find them only by chance
+            print(f"sandbox: could not remove {len(left)} cgroup folders (processes still in them): "
+                  + ", ".join(left), file=sys.stderr)
 
     def _watch(self) -> None:
         """Stop a whole notebook as soon as the OOM killer has ended one of its processes (its cap is reached).
@@ -629,7 +622,7 @@ class Sandbox:
                             log.write("\n" + message + "\n")
                     except OSError:
                         pass
-                if self._terminal is not None:  # not sys.stdout, nor even file descriptor 1: see own_stdout
+                if self._terminal is not None:  # not sys.stdout, nor even file descriptor 1: see processes.own_stream
                     print(f"sandbox: a notebook's processes together reached the memory cap of {self.limits.total_memory_mb} MB;"
                           " it was stopped (its log says so)", file=self._terminal, flush=True)
 
