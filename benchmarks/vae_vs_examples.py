@@ -132,34 +132,147 @@ def _default(function, name):
     return inspect.signature(function).parameters[name].default
 
 
+CHANGES = {   # the variants book_recipe can try: name -> what it sets (the log of the results file records each one measured)
+    "latent_dim": "d, the size of z (VAEConfig)",
+    "hidden_dim": "the hidden layers' width (VAEConfig)",
+    "hidden_layers": "1 (the example's depth: 784-h-2d / d-h-784) or 2 (the book's)",
+    "activation": "the hidden nonlinearity: relu, tanh (VAEConfig), elu or softplus (swapped in here)",
+    "init": "default (PyTorch's) or kaiming (He et al., 2015: normal, std sqrt(2 / fan_in), zero biases; "
+            "the output layers keep PyTorch's)",
+    "decoder_bias": "default (PyTorch's) or data: the output layer's bias set to the logit of the training digits' "
+                    "mean grey level per pixel, clipped to [1e-4, 1 - 1e-4] (the decoder starts at the pixels' marginals)",
+    "batch_size": "examples per step",
+    "lr": "Adam's learning rate",
+    "lr_half_life": "steps over which lr - lr_end halves, at every step (None: constant)",
+    "lr_end": "the value the decaying learning rate tends to (default 0)",
+    "lr_warmup": "steps of a linear learning-rate warm-up from lr / lr_warmup",
+    "adam_beta1": "Adam's beta1 (default 0.9)",
+    "adam_beta2": "Adam's beta2 (default 0.999)",
+    "adam_eps": "Adam's eps (default 1e-8)",
+    "kl_warmup": "steps over which the KL weight goes linearly from kl_start to 1 (Bowman et al., 2016)",
+    "kl_start": "the KL weight at step 0 of kl_warmup (default 0; > 1 is the opposite of a warm-up)",
+    "free_bits": "nats per latent dimension below which its batch-mean KL is not penalised (Kingma et al., 2016)",
+    "binarize": "dynamic binarisation (True) or grey-level targets (False)",
+}
+
+
+class BookLoss:
+    """The book's loss, `vae.binarized_loss`, with the KL weight of a warm-up and free bits; counts its calls (steps).
+
+    loss = mean_b recon_b + w(t) * sum_j max(free_bits, mean_b KL_bj), w(t) = kl_start + (1 - kl_start) *
+    min(1, t / kl_warmup); with kl_warmup = 0 and free_bits = 0 it is the negative ELBO of `VAE.loss`.
+    """
+
+    def __init__(self, binarize: bool = True, kl_warmup: int = 0, kl_start: float = 0.0, free_bits: float = 0.0):
+        self.binarize, self.kl_warmup, self.kl_start, self.free_bits = binarize, kl_warmup, kl_start, free_bits
+        self.step = 0
+
+    def kl_weight(self) -> float:
+        if self.kl_warmup <= 0:
+            return 1.0
+        return self.kl_start + (1.0 - self.kl_start) * min(1.0, self.step / self.kl_warmup)
+
+    def __call__(self, model, batch) -> dict:
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        if self.binarize:
+            x = torch.bernoulli(x)
+        mu, log_var = model.encode(x)
+        z = vae.reparameterize(mu, log_var)
+        recon = -model.log_likelihood(x, z).mean()
+        kl_per_dim = 0.5 * (mu.pow(2) + log_var.exp() - 1.0 - log_var).mean(0)     # (d,), nats
+        kl = kl_per_dim.clamp(min=self.free_bits).sum() if self.free_bits > 0 else kl_per_dim.sum()
+        weight = self.kl_weight()
+        self.step += 1
+        return {"loss": recon + weight * kl, "recon": recon, "kl": kl_per_dim.sum()}
+
+
+def _one_hidden_layer(model: vae.VAE, activation) -> None:
+    """Replace an MLP VAE's encoder and decoder by the example's depth: 784-h-2d and d-h-784 (one hidden layer)."""
+    d, h = model.config.latent_dim, model.config.hidden_dim
+    model.encoder = nn.Sequential(nn.Flatten(), nn.Linear(784, h), activation(), nn.Linear(h, 2 * d))
+    model.decoder = nn.Sequential(nn.Linear(d, h), activation(), nn.Linear(h, 784), nn.Unflatten(1, (1, 28, 28)))
+
+
+def _linears_of(part: nn.Sequential) -> list:
+    return [m for m in part if isinstance(m, nn.Linear)]
+
+
 def book_recipe(images: torch.Tensor, seed: int = 0, **changes) -> Recipe:
     """The VAE chapter's main model and training recipe, with every setting read from `edu_gen.vae`.
 
-    `changes` tries a variant of it (the log of the results file records each one measured): any of
-    latent_dim, hidden_dim (the `VAEConfig`), batch_size, lr, lr_half_life (steps over which the learning
-    rate halves, decaying at every step; None: constant) and binarize (dynamic binarisation, or grey levels).
+    `changes` tries a variant of it: any key of `CHANGES` (what each one sets). Without changes the loss is
+    `vae.binarized_loss` itself and the weights are those of `vae.train_vae` (a test checks it).
+
+    Raises:
+        ValueError: an unknown change, an unknown activation, init, decoder_bias or hidden_layers.
     """
-    unknown = set(changes) - {"latent_dim", "hidden_dim", "batch_size", "lr", "lr_half_life", "binarize"}
+    unknown = set(changes) - set(CHANGES)
     if unknown:
-        raise ValueError(f"unknown change(s) of the book's recipe: {sorted(unknown)}")
+        raise ValueError(f"unknown change(s) of the book's recipe: {sorted(unknown)}; known: {sorted(CHANGES)}")
+    extra_activations = {"elu": nn.ELU, "softplus": nn.Softplus}
+    activation = changes.get("activation", vae.MAIN_MODEL_CONFIG.activation)
+    if activation not in {**vae.ACTIVATIONS, **extra_activations}:
+        raise ValueError(f"activation must be one of {sorted({**vae.ACTIVATIONS, **extra_activations})}, "
+                         f"got {activation!r}")
+    layers, init = changes.get("hidden_layers", 2), changes.get("init", "default")
+    if layers not in (1, 2):
+        raise ValueError(f"hidden_layers must be 1 or 2, got {layers!r}")
+    if init not in ("default", "kaiming"):
+        raise ValueError(f"init must be 'default' or 'kaiming', got {init!r}")
     config = vae.VAEConfig(**{**asdict(vae.MAIN_MODEL_CONFIG),
-                              **{k: changes[k] for k in ("latent_dim", "hidden_dim") if k in changes}})
+                              **{k: changes[k] for k in ("latent_dim", "hidden_dim") if k in changes},
+                              "activation": activation if activation in vae.ACTIVATIONS else "relu"})
     batch_size = changes.get("batch_size", _default(vae.load_or_train_vae, "batch_size"))  # what vae.main_model uses
     lr = changes.get("lr", _default(vae.train_vae, "lr"))
-    half_life = changes.get("lr_half_life")
+    half_life, lr_end, warmup = changes.get("lr_half_life"), changes.get("lr_end", 0.0), changes.get("lr_warmup", 0)
     binarize = changes.get("binarize", _default(vae.train_vae, "binarize"))
     torch.manual_seed(seed)                                        # as vae.load_or_train_vae, then vae.train_vae
     model = vae.VAE(config)
+    act_class = extra_activations.get(activation) or vae.ACTIVATIONS[activation]
+    if layers == 1:
+        _one_hidden_layer(model, act_class)
+    elif activation in extra_activations:                          # the same layers, another nonlinearity
+        for part in (model.encoder, model.decoder):
+            for i, module in enumerate(part):
+                if isinstance(module, vae.ACTIVATIONS[config.activation]):
+                    part[i] = act_class()
+    if init == "kaiming":                                          # the layers followed by a nonlinearity
+        for part in (model.encoder, model.decoder):
+            for m in _linears_of(part)[:-1]:
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+    bias = changes.get("decoder_bias", "default")
+    if bias not in ("default", "data"):
+        raise ValueError(f"decoder_bias must be 'default' or 'data', got {bias!r}")
+    if bias == "data":
+        with torch.no_grad():
+            _linears_of(model.decoder)[-1].bias.copy_(torch.logit(images.mean(0).flatten().clamp(1e-4, 1 - 1e-4)))
     torch.manual_seed(seed)
     loader = data.loader(images, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    schedule = None if half_life is None else torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 ** (step / half_life))
-    act, h, d = config.activation, config.hidden_dim, config.latent_dim
-    return Recipe("book", model, vae.binarized_loss if binarize else (lambda m, b: m.loss(b)), loader, optimizer,
-                  f"MLP 784-{h}-{h}-{d} / {d}-{h}-{h}-784 {act}, "
-                  f"{'dynamic binarisation' if binarize else 'grey-level targets'}, Adam lr {lr:g}"
-                  + (f" halving every {half_life} steps" if half_life else "") + f", batch {batch_size}", schedule)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(changes.get("adam_beta1", 0.9),
+                                 changes.get("adam_beta2", 0.999)), eps=changes.get("adam_eps", 1e-8))
+    schedule = None
+    if half_life is not None or warmup:
+        floor = lr_end / lr
+
+        def factor(step):
+            decay = 1.0 if half_life is None else floor + (1.0 - floor) * 0.5 ** (step / half_life)
+            return decay * (min(1.0, (step + 1) / warmup) if warmup else 1.0)
+
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    loss_changes = {k: changes[k] for k in ("kl_warmup", "kl_start", "free_bits") if k in changes}
+    if loss_changes:
+        loss = BookLoss(binarize, **loss_changes)
+    else:
+        loss = vae.binarized_loss if binarize else (lambda m, b: m.loss(b))
+    h, d = config.hidden_dim, config.latent_dim
+    shape = f"784-{h}-{h}-{d} / {d}-{h}-{h}-784" if layers == 2 else f"784-{h}-{d} / {d}-{h}-784"
+    others = {k: v for k, v in changes.items() if k not in ("latent_dim", "hidden_dim", "hidden_layers", "activation",
+                                                             "batch_size", "lr", "binarize")}
+    return Recipe("book", model, loss, loader, optimizer,
+                  f"MLP {shape} {activation}, {'dynamic binarisation' if binarize else 'grey-level targets'}, "
+                  f"Adam lr {lr:g}, batch {batch_size}"
+                  + "".join(f", {k} {v}" for k, v in sorted(others.items())), schedule)
 
 
 RECIPES = {"examples": example_recipe, "book": book_recipe}
@@ -274,15 +387,23 @@ def run_recipe(name: str, changes: dict, budgets: list, k: int, n_test: int, n_t
 
 
 def parse_changes(items: list[str]) -> dict:
-    """["lr=2e-3", "batch_size=64", "lr_half_life=none"] -> {"lr": 0.002, "batch_size": 64, "lr_half_life": None}."""
+    """["lr=2e-3", "batch_size=64", "lr_half_life=none", "init=kaiming"] -> {"lr": 0.002, "batch_size": 64,
+    "lr_half_life": None, "init": "kaiming"}: none, true, false, integers, reals, and otherwise the text."""
     changes = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
             raise ValueError(f"--book expects KEY=VALUE items, got {item!r}")
         low = value.lower()
-        changes[key] = (None if low == "none" else low == "true" if low in ("true", "false")
-                        else int(value) if value.lstrip("-").isdigit() else float(value))
+        if low in ("none", "true", "false"):
+            changes[key] = None if low == "none" else low == "true"
+        elif value.lstrip("-").isdigit():
+            changes[key] = int(value)
+        else:
+            try:
+                changes[key] = float(value)
+            except ValueError:
+                changes[key] = value          # a name: activation=elu, init=kaiming
     return changes
 
 

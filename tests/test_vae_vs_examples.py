@@ -77,3 +77,87 @@ def test_time_to_reach_interpolates_in_log_time_and_says_when_it_cannot():
     assert result["book_ahead_nats"] == [2.0, 1.0, 2.0] and result["book_ahead_min_nats"] == 1.0
     # the book reaches 95.0 at its second budget (60 s), the example at its third (120 s)
     assert result["cpu_time_ratio"] == pytest.approx(0.5) and result["book_time_kind"] == "interpolated"
+
+
+def _linears(part):
+    return [m for m in part if isinstance(m, torch.nn.Linear)]
+
+
+def test_the_architecture_changes_are_applied():
+    one = bench.book_recipe(_images(), hidden_layers=1)
+    assert [(m.in_features, m.out_features) for m in _linears(one.model.encoder)] == [(784, 400), (400, 40)]
+    assert [(m.in_features, m.out_features) for m in _linears(one.model.decoder)] == [(20, 400), (400, 784)]
+    example = bench.ExampleVAE()           # the example's depth: the same number of weights
+    assert sum(p.numel() for p in one.model.parameters()) == sum(p.numel() for p in example.parameters())
+    assert one.model.decode(torch.zeros(2, 20)).shape == (2, 1, 28, 28)
+    for name, kind in (("elu", torch.nn.ELU), ("softplus", torch.nn.Softplus), ("tanh", torch.nn.Tanh)):
+        model = bench.book_recipe(_images(), activation=name).model
+        acts = [m for part in (model.encoder, model.decoder) for m in part if not isinstance(
+            m, (torch.nn.Linear, torch.nn.Flatten, torch.nn.Unflatten))]
+        assert len(acts) == 4 and all(isinstance(m, kind) for m in acts), (name, acts)
+    with pytest.raises(ValueError, match="activation"):
+        bench.book_recipe(_images(), activation="gelu")
+    with pytest.raises(ValueError, match="hidden_layers"):
+        bench.book_recipe(_images(), hidden_layers=3)
+
+
+def test_kaiming_init_redraws_the_hidden_layers_only():
+    default = bench.book_recipe(_images()).model
+    model = bench.book_recipe(_images(), init="kaiming").model
+    for part, part0 in ((model.encoder, default.encoder), (model.decoder, default.decoder)):
+        *hidden, last = _linears(part)
+        assert torch.equal(last.weight, _linears(part0)[-1].weight)   # the output layer keeps PyTorch's draw
+        for m in hidden:
+            assert torch.count_nonzero(m.bias) == 0
+            # He et al. (2015): std sqrt(2 / fan_in); PyTorch's default has std 1 / sqrt(3 fan_in), 2.45 times less.
+            # 8,000 draws or more: the sample std's relative error is about 1 / sqrt(2 n) < 0.8%
+            assert m.weight.std().item() == pytest.approx(math.sqrt(2 / m.in_features), rel=0.02)
+    with pytest.raises(ValueError, match="init"):
+        bench.book_recipe(_images(), init="xavier")
+
+
+def test_the_optimiser_changes_are_applied():
+    recipe = bench.book_recipe(_images(), adam_beta1=0.8, adam_beta2=0.99, adam_eps=1e-6, batch_size=50)
+    group = recipe.optimizer.param_groups[0]
+    assert group["betas"] == (0.8, 0.99) and group["eps"] == 1e-6
+    assert len(next(iter(recipe.loader))[0]) == 50
+    warm = bench.book_recipe(_images(), lr=2e-3, lr_warmup=4)
+    assert warm.optimizer.param_groups[0]["lr"] == pytest.approx(2e-3 / 4)     # step 0: a quarter
+    bench.train_until(warm, max_steps=3)
+    assert warm.optimizer.param_groups[0]["lr"] == pytest.approx(2e-3)           # step 3: the full rate
+    floor = bench.book_recipe(_images(), lr=3e-3, lr_half_life=10, lr_end=1e-3)
+    bench.train_until(floor, max_steps=10)       # half of the way from 3e-3 to 1e-3 after one half-life
+    assert floor.optimizer.param_groups[0]["lr"] == pytest.approx(2e-3)
+
+
+def test_the_loss_changes_are_applied():
+    model = bench.book_recipe(_images()).model
+    x = _images(20)
+    torch.manual_seed(3)
+    plain = bench.BookLoss()(model, (x,))
+    torch.manual_seed(3)                         # without changes it is the chapter's loss, noise for noise
+    assert plain["loss"].item() == pytest.approx(vae.binarized_loss(model, (x,))["loss"].item(), rel=1e-6)
+    warm = bench.BookLoss(kl_warmup=4, kl_start=0.5)
+    weights = []
+    for _ in range(6):
+        weights.append(warm.kl_weight())
+        terms = warm(model, (x,))
+        assert terms["loss"].item() == pytest.approx((terms["recon"] + weights[-1] * terms["kl"]).item(), rel=1e-6)
+    assert weights == [0.5, 0.625, 0.75, 0.875, 1.0, 1.0]
+    # free bits above every dimension's KL: the KL term is the constant d * free_bits (20 dimensions of 50 nats)
+    terms = bench.BookLoss(free_bits=50.0)(model, (x,))
+    assert terms["kl"].item() < 50.0
+    assert (terms["loss"] - terms["recon"]).item() == pytest.approx(20 * 50.0)
+    recipe = bench.book_recipe(_images(), kl_warmup=100, free_bits=0.1)
+    assert isinstance(recipe.loss, bench.BookLoss) and (recipe.loss.kl_warmup, recipe.loss.free_bits) == (100, 0.1)
+    assert bench.parse_changes(["activation=elu", "init=kaiming", "kl_start=2"]) == \
+        {"activation": "elu", "init": "kaiming", "kl_start": 2}
+
+
+def test_the_data_decoder_bias_starts_the_decoder_at_the_pixels_marginals():
+    images = _images()
+    model = bench.book_recipe(images, decoder_bias="data", hidden_layers=1).model
+    mean = images.mean(0).flatten()          # grey levels in (0, 1): no clipping at work here
+    assert torch.allclose(torch.sigmoid(_linears(model.decoder)[-1].bias), mean, atol=1e-6)
+    with pytest.raises(ValueError, match="decoder_bias"):
+        bench.book_recipe(images, decoder_bias="zeros")
