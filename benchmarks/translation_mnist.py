@@ -18,6 +18,12 @@ keys as the chapter, so either one reuses the other's trained models):
   on test digits for lambda = 10, 1, 0, against G = identity; the class of T^-1(G(x)).
 
     python benchmarks/translation_mnist.py --scale book      # writes results/translation_mnist.txt
+    python benchmarks/translation_mnist.py --scale book --cgan-seeds 4    # only the cGAN, seeds 0..3:
+                                                              # results/translation_mnist_cgan_seeds.txt
+
+With --cgan-seeds N the script trains only the chapter's cGAN recipe (`translation_train.CGAN_RECIPE`, with
+--change's entries replaced) for N seeds and prints, per seed, the accuracy, each class's accuracy and the
+within-class diversity over that of real digits (the chapter's measures), then the mean, min, max and spread.
 
 The last printed line is one JSON object with cgan_class_accuracy, pix2pix_l1_error (L1 + cGAN),
 pix2pix_l1_only_error, cyclegan_error (lambda = 10), cyclegan_no_cycle_error (lambda = 0),
@@ -53,6 +59,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", choices=runtime.SCALES, default="book")
     parser.add_argument("--all-recipes", action="store_true", help="also the two mixed cGAN recipes (2 x the cGAN's time)")
+    parser.add_argument("--cgan-seeds", type=int, default=0, metavar="N",
+                        help="only the cGAN: train the chapter's recipe (translation_train.CGAN_RECIPE) for seeds 0..N-1 "
+                             "and report each seed and the spread (writes results/translation_mnist_cgan_seeds*.txt)")
+    parser.add_argument("--seed-start", type=int, default=0, help="with --cgan-seeds: the first seed")
+    parser.add_argument("--change", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="with --cgan-seeds: entries of CGAN_RECIPE to change, VALUE read as JSON (loss=hinge "
+                             "spectral_norm=true lr_d=4e-4 betas=[0,0.9]); the result file's name gets a tag")
+    parser.add_argument("--log-file", help="with --cgan-seeds: lines to add to the result file as '# log:' comments")
+    parser.add_argument("--out", help="with --cgan-seeds: the result file's name under results/ (default: "
+                                      "translation_mnist_cgan_seeds[_SCALE][_TAG of the changes].txt)")
     args = parser.parse_args()
     os.environ[runtime.SCALE_VARIABLE] = args.scale        # the cache keys follow the scale, as in the chapter
     runtime.setup(seed=0, quiet=True)
@@ -64,6 +80,8 @@ def main() -> None:
     test_x, test_y = test_x[: s["n_test"]], test_y[: s["n_test"]]
     source = data.source("mnist")
     clf = metrics.book_classifier(train_x, train_y)                # the chapters' classifier (scale set above)
+    if args.cgan_seeds:
+        return seed_study(args, train_x, train_y, test_x, test_y, clf, s, steps, source)
     seconds = []
 
     labels = torch.arange(10).repeat_interleave(s["per_class"])
@@ -146,6 +164,90 @@ def main() -> None:
               "machine": platform.machine(), "torch": torch.__version__}
     lines.append(json.dumps(result))
     record("translation_mnist" + ("" if args.scale == "book" else f"_{args.scale}"), lines)
+
+
+def _value(text: str):
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = text                                                    # a bare word: loss=hinge
+    return tuple(value) if isinstance(value, list) else value
+
+
+def seed_study(args, train_x, train_y, test_x, test_y, clf, s, steps, source) -> None:
+    """The chapter's cGAN recipe (with --change's entries) for --cgan-seeds seeds: accuracy, per class, diversity.
+
+    Per seed: the fraction of s["per_class"] samples per class that the classifier reads as requested (the
+    samples drawn as the chapter draws them, generator seed 1), each class's fraction, and the within-class
+    diversity of the first 100 samples of each class over that of 100 real test digits of the class, averaged
+    over the classes (the chapter's measure); the CPU seconds of training (time.process_time; a cached model
+    reports None). Then the mean, min, max and spread (max - min) over seeds.
+    """
+    if args.cgan_seeds < 1 or args.seed_start < 0:
+        raise SystemExit(f"--cgan-seeds must be >= 1 and --seed-start >= 0, got {args.cgan_seeds} and {args.seed_start}")
+    changes = dict(item.split("=", 1) for item in args.change)
+    changes = {k: _value(v) for k, v in changes.items()}
+    recipe = {**tt.CGAN_RECIPE, **changes}
+    labels = torch.arange(10).repeat_interleave(s["per_class"])
+    real = [tt.within_class_diversity(test_x[test_y == k][:100]) for k in range(10)]
+    rows = {}
+    for seed in range(args.seed_start, args.seed_start + args.cgan_seeds):
+        cpu = time.process_time()
+        cgan, history = tt.chapter_cgan(train_x, train_y, steps["cgan"], seed=seed, **changes)
+        cpu = time.process_time() - cpu if getattr(history, "seconds", None) is not None else None
+        samples, _ = cgan["G"].sample(labels, generator=torch.Generator().manual_seed(1))
+        read = tt.class_accuracy(clf, samples, labels)
+        ratio = [tt.within_class_diversity(samples[labels == k][:100]) / real[k] for k in range(10)]
+        as_read = metrics.classifier_confidence(clf, samples)["label"].cpu()
+        wrong = {}                                # class k -> the class its misread samples are most often read as
+        for k in range(10):
+            other = as_read[(labels == k) & (as_read != k)]
+            if len(other):
+                top = int(torch.bincount(other, minlength=10).argmax())
+                wrong[k] = {"read_as": top, "fraction": round(float((other == top).sum()) / s["per_class"], 4)}
+        rows[seed] = {"accuracy": read["accuracy"], "per_class": [round(a, 4) for a in read["per_class"].tolist()],
+                      "misread_most_often_as": wrong,
+                      "min_class_accuracy": float(read["per_class"].min()), "diversity_ratio": sum(ratio) / 10,
+                      "diversity_ratio_per_class": [round(r, 3) for r in ratio], "train_cpu_seconds": cpu}
+        print(json.dumps({"seed": seed, **rows[seed]}), flush=True)
+
+    def spread(key):
+        v = [r[key] for r in rows.values()]
+        return {"mean": sum(v) / len(v), "min": min(v), "max": max(v), "spread": max(v) - min(v)}
+
+    acc, low, div = spread("accuracy"), spread("min_class_accuracy"), spread("diversity_ratio")
+    tag = "_".join(f"{k}-{v}" for k, v in changes.items()).replace(" ", "").replace("/", "-")
+    name = "translation_mnist_cgan_seeds" + ("" if args.scale == "book" else f"_{args.scale}") + (f"_{tag}" if tag else "")
+    name = args.out.removesuffix(".txt") if args.out else name
+    path = HERE / "results" / f"{name}.txt"
+    logs = [line for line in path.read_text().splitlines() if line.startswith("# log:")] if path.is_file() else []
+    if args.log_file:
+        logs += [f"# log: {line}" for line in Path(args.log_file).read_text().splitlines()
+                 if line.strip() and f"# log: {line}" not in logs]
+    threads = torch.get_num_threads()
+    lines = [f"# the chapter's conditional GAN over seeds on {source}, scale {args.scale}, {steps['cgan']} generator steps, "
+             f"{threads} thread(s), {s['per_class']} samples per class, diversity: first 100 samples per class / 100 real "
+             "test digits of the class",
+             f"# command: python benchmarks/translation_mnist.py --scale {args.scale} --cgan-seeds {args.cgan_seeds}"
+             + (f" --seed-start {args.seed_start}" if args.seed_start else "") + (f" --change {' '.join(args.change)}" if changes else "")
+             + (f" --out {args.out}" if args.out else ""),
+             "# the same recipe whatever CGAN_RECIPE says later: --change " + " ".join(
+                 f"{k}={json.dumps(list(v) if isinstance(v, tuple) else v).replace(' ', '')}" for k, v in recipe.items()),
+             *logs]
+    lines += [f"seed {seed}: accuracy {r['accuracy']:.3f}  per class " + " ".join(f"{a:.2f}" for a in r["per_class"])
+              + f"  diversity / real {r['diversity_ratio']:.2f}"
+              + "".join(f"  class {k} read as {w['read_as']} in {w['fraction']:.2f}" for k, w in r["misread_most_often_as"].items()
+                        if r["per_class"][k] < 0.9)
+              + (f"  train {r['train_cpu_seconds']:.0f} CPU-s" if r["train_cpu_seconds"] else "") for seed, r in rows.items()]
+    lines.append(f"over {len(rows)} seeds: accuracy mean {acc['mean']:.3f}, min {acc['min']:.3f}, max {acc['max']:.3f} "
+                 f"(spread {acc['spread']:.3f}); worst class per seed min {low['min']:.3f}, mean {low['mean']:.3f}; "
+                 f"diversity / real mean {div['mean']:.2f}, min {div['min']:.2f}")
+    lines.append(json.dumps({"cgan_seeds": {str(k): v for k, v in rows.items()}, "accuracy": acc, "min_class_accuracy": low,
+                             "diversity_ratio": div, "recipe": {k: list(v) if isinstance(v, tuple) else v for k, v in recipe.items()},
+                             "changes": {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()},
+                             "steps": steps["cgan"], "per_class": s["per_class"], "scale": args.scale, "data": source,
+                             "threads": threads, "n_train": len(train_x), "machine": platform.machine(), "torch": torch.__version__}))
+    record(name, lines)
 
 
 if __name__ == "__main__":

@@ -321,6 +321,110 @@ def test_train_cgan_requests_every_class_the_last_included():
     assert not gen.training and not disc.training
 
 
+def test_cgan_losses_by_hand_hinge_and_label_smoothing():
+    """Hinge: D relu(1 - l_real) + relu(1 + l_fake), G -l_fake; smoothing: BCE of the real pairs against 1 - s."""
+    from edu_gen import gan
+    from edu_gen import translation_train as tt
+
+    real, fake, g = torch.tensor([2.0, 0.5]), torch.tensor([-3.0, 0.0]), torch.tensor([1.0, -1.0, 4.0])
+    d, gl = tt.cgan_losses(real, fake, g, "hinge")
+    assert d.item() == pytest.approx((0 + 0.5) / 2 + (0 + 1.0) / 2)                # mutated: 1 + l_real fails
+    assert gl.item() == pytest.approx(-4.0 / 3)
+    d, gl = tt.cgan_losses(real, fake, g, "bce")
+    assert d.item() == pytest.approx(gan.discriminator_loss(real, fake).item())
+    assert gl.item() == pytest.approx(F.softplus(-g).mean().item())               # -mean log sigm(l)
+    s = 0.1
+    d, _ = tt.cgan_losses(real, fake, g, "bce", label_smoothing=s)
+    by_hand = (-(1 - s) * F.logsigmoid(real) - s * F.logsigmoid(-real)).mean() + F.softplus(fake).mean()
+    assert d.item() == pytest.approx(by_hand.item())                              # mutated: target s instead of 1 - s fails
+    with pytest.raises(ValueError, match=r"loss must be one of \('bce', 'hinge'\), got 'wgan'"):
+        tt.cgan_losses(real, fake, g, "wgan")
+    with pytest.raises(ValueError, match=r"label_smoothing must be a number in \[0, 1\).*1.0"):
+        tt.cgan_losses(real, fake, g, "bce", label_smoothing=1.0)
+    with pytest.raises(ValueError, match="label_smoothing applies to the 'bce' loss only"):
+        tt.cgan_losses(real, fake, g, "hinge", label_smoothing=0.1)
+
+
+def test_spectral_norm_discriminator_has_unit_singular_values_and_no_batch_norm():
+    """After enough power iterations every normalised weight (conv weights as out x (in k k)) has sigma_max ~ 1."""
+    torch.manual_seed(0)
+    d = t.ConditionalDiscriminator(channels=4, spectral_norm=True)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules())
+    x, c = torch.rand(4, 1, 28, 28), t.one_hot(torch.tensor([0, 3, 5, 9]))
+    for _ in range(50):                                      # each training call runs one power iteration
+        d(x, c)
+    d.eval()
+    weights = [m.weight for m in d.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    assert len(weights) == 4                                 # two convolutions, psi, V
+    sigmas = [torch.linalg.matrix_norm(w.detach().flatten(1), ord=2).item() for w in weights]
+    assert sigmas == pytest.approx([1.0] * 4, abs=1e-3)      # measured within 1e-5 after 50 iterations
+    plain = t.ConditionalDiscriminator(channels=4)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())
+    assert max(torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2).item()
+               for m in plain.modules() if isinstance(m, torch.nn.Linear)) > 1.5      # not normalised without the flag
+    with pytest.raises(TypeError, match="spectral_norm must be True or False, got 1"):
+        t.ConditionalDiscriminator(spectral_norm=1)
+
+
+def test_train_cgan_options_d_steps_balanced_and_bad_input():
+    from edu_gen import translation_train as tt
+
+    torch.manual_seed(0)
+    gen, disc = t.ConditionalGenerator(latent_dim=8, channels=4), t.ConditionalDiscriminator(channels=4, spectral_norm=True)
+    images, labels = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
+    history = tt.train_cgan(gen, disc, images, labels, steps=3, batch_size=16, device="cpu", progress=False,
+                            loss="hinge", d_steps=2, lr_d=4e-4, balanced=True)
+    counts = torch.tensor([history[f"requested_{k}"][-1] for k in range(10)])
+    assert counts.sum() == 3 * (2 + 1) * 16                                     # two D draws and one G draw per step
+    with pytest.raises(ValueError, match=r"d_steps must be an int >= 1"):
+        tt.train_cgan(gen, disc, images, labels, steps=1, device="cpu", d_steps=0)
+    with pytest.raises(ValueError, match=r"lr_d must be a number > 0"):
+        tt.train_cgan(gen, disc, images, labels, steps=1, device="cpu", lr_d=0.0)
+    with pytest.raises(ValueError, match=r"loss must be one of"):
+        tt.train_cgan(gen, disc, images, labels, steps=1, device="cpu", loss="ls")
+    with pytest.raises(ValueError, match=r"balanced=True needs every class 0..9 among the labels, missing \[9\]"):
+        tt.train_cgan(gen, disc, images, labels % 9, steps=1, device="cpu", balanced=True)
+
+
+def test_balanced_sampler_draws_every_class_equally_often(monkeypatch):
+    """With 90% of the labels 0, the real pairs' classes are still uniform (counted through one_hot's calls)."""
+    from edu_gen import translation_train as tt
+
+    seen = []
+    real_one_hot = t.one_hot
+
+    def counting(labels, num_classes=10):
+        seen.append(labels.clone())
+        return real_one_hot(labels, num_classes)
+
+    torch.manual_seed(0)
+    gen, disc = t.ConditionalGenerator(latent_dim=8, channels=4), t.ConditionalDiscriminator(channels=4)
+    labels = torch.cat([torch.zeros(900, dtype=torch.int64), torch.arange(1, 10).repeat(12)])
+    images = torch.rand(len(labels), 1, 28, 28)
+    monkeypatch.setattr(t, "one_hot", counting)
+    tt.train_cgan(gen, disc, images, labels, steps=20, batch_size=64, device="cpu", progress=False, balanced=True)
+    real = torch.cat(seen[1::3])                   # the labels check, then per step: real, fake, G's draws
+    assert len(real) == 20 * 64
+    share = torch.bincount(real, minlength=10).double() / len(real)
+    assert share[0] < 0.2 and share.min() > 0.05   # uniform: 0.1 each (sd ~0.008); unbalanced draw: class 0 0.906 (watched fail)
+
+
+def test_chapter_cgan_seed_enters_the_weights_and_the_cache_key(tmp_path, monkeypatch):
+    from edu_gen import translation_train as tt
+
+    monkeypatch.setenv("EDU_GEN_CACHE", str(tmp_path))
+    x, y = torch.rand(64, 1, 28, 28), torch.arange(10).repeat(7)[:64]
+    w = {seed: [p.detach().clone() for p in tt.chapter_cgan(x, y, steps=1, seed=seed)[0]["G"].parameters()] for seed in (0, 1)}
+    assert not all(torch.equal(a, b) for a, b in zip(w[0], w[1]))
+    again = [p.detach() for p in tt.chapter_cgan(x, y, steps=1, seed=1)[0]["G"].parameters()]   # from the cache
+    assert all(torch.equal(a, b) for a, b in zip(w[1], again))
+    assert len(list((tmp_path / "checkpoints").glob("ch10_cgan-*"))) == 2
+    with pytest.raises(ValueError, match=r"entries of CGAN_RECIPE .*got \['lr_g'\]"):
+        tt.chapter_cgan(x, y, steps=1, lr_g=1e-3)
+    with pytest.raises(ValueError, match=r"seed must be an int >= 0"):
+        tt.chapter_cgan(x, y, steps=1, seed=-1)
+
+
 def test_train_pix2pix_each_player_moves_only_its_own_parameters_and_l1_alone_learns():
     from edu_gen import translation_train as tt
 

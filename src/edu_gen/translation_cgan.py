@@ -165,28 +165,44 @@ class ConditionalDiscriminator(nn.Module):
     Either way D judges whether x is a real example *of class c*; Mirza & Osindero map x and the
     label to separate maxout layers and join them.
 
+    ``spectral_norm=True`` divides each layer's weight by its largest singular value, estimated by one
+    power iteration per training call (Miyato et al., 2018, "Spectral normalization for GANs", their
+    Algorithm 1; `torch.nn.utils.parametrizations.spectral_norm`), the discriminator of Miyato & Koyama's
+    projection experiments; it replaces the batch normalisation (``batch_norm``), which would rescale
+    the features again per batch.
+
     Args:
         num_classes: K. channels: base width (doubles once). conditioning: one of `CONDITIONINGS`.
+        spectral_norm: whether every convolution and linear layer is spectrally normalised.
+        batch_norm: whether the second convolution is followed by batch normalisation (DCGAN's D);
+            None (default) means "unless spectral_norm".
 
     Raises:
         TypeError, ValueError: num_classes or channels out of range; an unknown conditioning.
     """
 
-    def __init__(self, num_classes: int = NUM_CLASSES, channels: int = 32, conditioning: str = "projection"):
+    def __init__(self, num_classes: int = NUM_CLASSES, channels: int = 32, conditioning: str = "projection",
+                 spectral_norm: bool = False, batch_norm: bool | None = None):
         super().__init__()
         self.num_classes = number(num_classes, "num_classes", "an int >= 2", integer=True, minimum=2)
         c = number(channels, "channels", "an int >= 1", integer=True, minimum=1)
         if conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}")
-        self.conditioning = conditioning
+        for flag, name in ((spectral_norm, "spectral_norm"), (batch_norm, "batch_norm")):
+            if not isinstance(flag, bool) and not (flag is None and name == "batch_norm"):
+                raise TypeError(f"{name} must be True or False, got {flag!r} ({type(flag).__name__})")
+        batch_norm = (not spectral_norm) if batch_norm is None else batch_norm
+        self.conditioning, self.spectral_norm, self.batch_norm = conditioning, spectral_norm, batch_norm
+        sn = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda layer: layer)
         planes = self.num_classes if conditioning == "planes" else 0
         self.features = nn.Sequential(
-            nn.Conv2d(1 + planes, c, 4, stride=2, padding=1), nn.LeakyReLU(0.2),                         # 28x28 => 14x14
-            nn.Conv2d(c, 2 * c, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2),  # => 7x7
+            sn(nn.Conv2d(1 + planes, c, 4, stride=2, padding=1)), nn.LeakyReLU(0.2),                     # 28x28 => 14x14
+            sn(nn.Conv2d(c, 2 * c, 4, stride=2, padding=1, bias=not batch_norm)),                         # => 7x7
+            nn.BatchNorm2d(2 * c) if batch_norm else nn.Identity(), nn.LeakyReLU(0.2),
             nn.Flatten(),                                                                                # phi(x)
         )
-        self.read_out = nn.Linear(2 * c * 7 * 7, 1)                                                       # psi
-        self.embed = (nn.Linear(self.num_classes, 2 * c * 7 * 7, bias=False)                              # V^T c
+        self.read_out = sn(nn.Linear(2 * c * 7 * 7, 1))                                                   # psi
+        self.embed = (sn(nn.Linear(self.num_classes, 2 * c * 7 * 7, bias=False))                          # V^T c
                       if conditioning == "projection" else None)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:

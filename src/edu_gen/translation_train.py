@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from edu_gen import gan, translation
@@ -87,58 +88,119 @@ def _adam(*modules: nn.Module, lr: float, betas: tuple) -> torch.optim.Adam:
     return torch.optim.Adam([p for m in modules for p in m.parameters()], lr=lr, betas=betas)
 
 
+CGAN_LOSSES = ("bce", "hinge")
+
+
+def cgan_losses(real_logits: torch.Tensor, fake_logits: torch.Tensor, g_logits: torch.Tensor, loss: str = "bce",
+                label_smoothing: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The two players' losses of a conditional GAN from D's logits: (D's loss, G's loss), 0-d tensors.
+
+    "bce": Goodfellow et al.'s -mean log D(x, c) - mean log(1 - D(G(z, c'), c')) for D (`gan.discriminator_loss`;
+    with ``label_smoothing`` s > 0 the real pairs' target is 1 - s, Salimans et al. 2016's one-sided smoothing)
+    and the non-saturating -mean log D(G(z, c), c) for G. "hinge": mean relu(1 - l(x, c)) + mean relu(1 + l(G(z, c'), c'))
+    for D and -mean l(G(z, c), c) for G (Lim & Ye 2017; the loss of Miyato & Koyama 2018's projection experiments).
+
+    Args:
+        real_logits, fake_logits: (B,) D's logits on real pairs and on (G detached) fake pairs. g_logits: (B,)
+            D's logits on G's own step's fakes. loss: one of `CGAN_LOSSES`. label_smoothing: s in [0, 1).
+
+    Raises:
+        ValueError: an unknown loss, s outside [0, 1), or label smoothing with the hinge loss.
+    """
+    s = number(label_smoothing, "label_smoothing", "a number in [0, 1) (the real pairs' target is 1 - s)", minimum=0)
+    if s >= 1:
+        raise ValueError(f"label_smoothing must be a number in [0, 1) (the real pairs' target is 1 - s), got {s}")
+    if loss == "hinge":
+        if s:
+            raise ValueError(f"label_smoothing applies to the 'bce' loss only, got {s} with loss='hinge'")
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean(), -g_logits.mean()
+    if loss != "bce":
+        raise ValueError(f"loss must be one of {CGAN_LOSSES}, got {loss!r}")
+    d_loss = gan.discriminator_loss(real_logits, fake_logits)
+    if s:                                                          # BCE against 1 - s, not 1, on the real pairs
+        d_loss = (F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, 1 - s))
+                  + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+    return d_loss, gan.generator_loss(g_logits, "non_saturating")
+
+
 def train_cgan(generator: translation.ConditionalGenerator, discriminator: translation.ConditionalDiscriminator,
                images: torch.Tensor, labels: torch.Tensor, *, steps: int, batch_size: int = 64, lr: float = 2e-4,
-               betas: tuple = (0.5, 0.999), seed: int = 0, device=None, progress: bool | None = None) -> History:
+               betas: tuple = (0.5, 0.999), seed: int = 0, device=None, progress: bool | None = None,
+               loss: str = "bce", d_steps: int = 1, lr_d: float | None = None, label_smoothing: float = 0.0,
+               balanced: bool = False) -> History:
     r"""Mirza & Osindero's conditional GAN: max_D E log D(x, c) + E log(1 - D(G(z, c), c)), G non-saturating.
 
     Real pairs (x, c) are drawn with replacement from (images, labels); the fakes' labels are drawn
     uniformly from 0..K-1 (`translation.sample_labels`), fresh for D's step and for G's step. Where the
     data's label frequencies p(c) are not uniform, the best D is p(c) p(x|c) / (p(c) p(x|c) + p_g(x|c) / K)
     rather than p(x|c) / (p(x|c) + p_g(x|c)); G's best answer is still p_g(x|c) = p(x|c) (the chapter checks both).
+    ``balanced=True`` draws the real pairs class by class instead (a uniform class, then a uniform image of it),
+    so real and fake labels have the same frequencies and D*(x, c) = 1/2 at the optimum.
 
     Args:
         generator, discriminator: trained in place, moved to `device` (default `runtime.device()`).
         images: (N, 1, 28, 28) in [0, 1]. labels: (N,) integers in 0..K-1. steps: generator steps.
-        batch_size, lr, betas, seed, progress: as `gan.train_gan`.
+        batch_size, lr, betas, seed, progress: as `gan.train_gan` (lr is G's; D's too unless lr_d is given).
+        loss, label_smoothing: as `cgan_losses`. d_steps: discriminator steps per generator step, an int >= 1.
+        lr_d: D's learning rate (Heusel et al. 2017's two time-scale rule when it differs from lr); None: lr.
+        balanced: draw the real pairs with every class equally likely.
 
     Returns:
-        History with d_loss, g_loss, d_real (mean D(x, c)), d_fake (mean D(G(z, c), c)) per step, and
-        requested_k, the number of fake labels equal to k requested so far (both players' draws);
-        ``history.seconds`` the wall time.
+        History with d_loss, g_loss, d_real (mean D(x, c)), d_fake (mean D(G(z, c), c)) per step (D's last step;
+        for the hinge loss sigm(logit) too), and requested_k, the number of fake labels equal to k requested so
+        far (both players' draws); ``history.seconds`` the wall time.
 
     Raises:
-        ValueError: images and labels of different lengths, fewer than batch_size, or labels outside 0..K-1.
+        ValueError: images and labels of different lengths, fewer than batch_size, labels outside 0..K-1, an
+            unknown loss, d_steps < 1, lr_d <= 0, or label_smoothing outside [0, 1).
         NonFiniteLossError: a loss became NaN or infinite.
     """
     K = generator.num_classes
     if len(images) != len(labels) or len(images) < 1:
         raise ValueError(f"images and labels must have the same length N >= 1, got {len(images)} and {len(labels)}")
     translation.one_hot(labels, K)                                          # refuses labels outside 0..K-1
+    d_steps = number(d_steps, "d_steps", "an int >= 1 (discriminator steps per generator step)", integer=True, minimum=1)
+    lr_d = lr if lr_d is None else number(lr_d, "lr_d", "a number > 0 (D's learning rate) or None", minimum=0, strict=True)
+    cgan_losses(torch.zeros(1), torch.zeros(1), torch.zeros(1), loss, label_smoothing)   # refuses a bad loss early
     steps, batch_size, lr, device, g = _setup(steps, batch_size, seed, device, lr, [generator, discriminator])
-    opt_d, opt_g = _adam(discriminator, lr=lr, betas=betas), _adam(generator, lr=lr, betas=betas)
+    opt_d, opt_g = _adam(discriminator, lr=lr_d, betas=betas), _adam(generator, lr=lr, betas=betas)
+    by_class = [torch.nonzero(labels == k).squeeze(1) for k in range(K)] if balanced else None
+    if balanced and any(len(idx) == 0 for idx in by_class):
+        raise ValueError(f"balanced=True needs every class 0..{K - 1} among the labels, missing "
+                         f"{[k for k, idx in enumerate(by_class) if len(idx) == 0]}")
+
+    def real_pairs():
+        if not balanced:
+            pick = torch.randint(len(images), (batch_size,), generator=g)
+        else:                                                               # a uniform class, then one of its images
+            ks = torch.randint(K, (batch_size,), generator=g)
+            u = torch.rand(batch_size, generator=g)
+            pick = torch.stack([by_class[k][int(v * len(by_class[k]))] for k, v in zip(ks.tolist(), u.tolist())])
+        return images[pick].to(device), translation.one_hot(labels[pick], K).to(device)
+
     requested = torch.zeros(K, dtype=torch.int64)
     history, started = History(), time.perf_counter()
     for step in _progress(steps, progress, "cGAN"):
-        pick = torch.randint(len(images), (batch_size,), generator=g)
-        x, c = images[pick].to(device), translation.one_hot(labels[pick], K).to(device)
-        # D: real pairs (x, c) against G(z, c') for freshly drawn labels c'
-        fake_labels = translation.sample_labels(batch_size, K, g)
-        z = torch.randn(batch_size, generator.latent_dim, generator=g).to(device)
-        c_fake = translation.one_hot(fake_labels, K).to(device)
-        with torch.no_grad():
-            fake = generator(z, c_fake)
-        real_logits, fake_logits = discriminator(x, c), discriminator(fake, c_fake)
-        d_loss = gan.discriminator_loss(real_logits, fake_logits)
-        _step(opt_d, d_loss, "discriminator", step)
+        for _ in range(d_steps):
+            x, c = real_pairs()
+            # D: real pairs (x, c) against G(z, c') for freshly drawn labels c'
+            fake_labels = translation.sample_labels(batch_size, K, g)
+            z = torch.randn(batch_size, generator.latent_dim, generator=g).to(device)
+            c_fake = translation.one_hot(fake_labels, K).to(device)
+            with torch.no_grad():
+                fake = generator(z, c_fake)
+            real_logits, fake_logits = discriminator(x, c), discriminator(fake, c_fake)
+            d_loss, _ = cgan_losses(real_logits, fake_logits, fake_logits.detach(), loss, label_smoothing)
+            _step(opt_d, d_loss, "discriminator", step)
+            requested += torch.bincount(fake_labels, minlength=K)
         # G: fresh z and labels, judged by D with the same labels
         g_labels = translation.sample_labels(batch_size, K, g)
         z = torch.randn(batch_size, generator.latent_dim, generator=g).to(device)
         c_g = translation.one_hot(g_labels, K).to(device)
-        g_loss = gan.generator_loss(discriminator(generator(z, c_g), c_g), "non_saturating")
+        _, g_loss = cgan_losses(real_logits.detach(), fake_logits.detach(), discriminator(generator(z, c_g), c_g), loss)
         _step(opt_g, g_loss, "generator", step)
         discriminator.zero_grad(set_to_none=True)
-        requested += torch.bincount(torch.cat([fake_labels, g_labels]), minlength=K)
+        requested += torch.bincount(g_labels, minlength=K)
         history.log(step, d_loss=d_loss.item(), g_loss=g_loss.item(), d_real=torch.sigmoid(real_logits).mean().item(),
                     d_fake=torch.sigmoid(fake_logits).mean().item(), **{f"requested_{k}": requested[k].item() for k in range(K)})
     generator.eval(), discriminator.eval()
@@ -349,31 +411,49 @@ def _cached(name: str, build, train_fn, key: dict) -> tuple[nn.ModuleDict, Histo
     return model.cpu().eval(), history
 
 
-def chapter_cgan(images: torch.Tensor, labels: torch.Tensor, steps: int, conditioning: str = "projection",
-                 label_std: float | None = 1.0) -> tuple[nn.ModuleDict, History]:
-    """The chapter's conditional GAN (d = 64, 16 channels, batch 64), trained once and cached ("ch10_cgan").
+# The chapter's conditional GAN: the network and training choices that `chapter_cgan` uses unless told otherwise
+# (benchmarks/translation_mnist.py --cgan-seeds measures it over seeds; the changes tried are logged in
+# benchmarks/results/translation_mnist_cgan_seeds.txt). Keys: D's conditioning and spectral_norm
+# (`translation.ConditionalDiscriminator`), W_c's label_std (`translation.ConditionalGenerator`), and loss, d_steps,
+# lr (G's), lr_d (D's; None: lr), betas, label_smoothing, balanced (`train_cgan`).
+CGAN_RECIPE = {"conditioning": "projection", "label_std": 1.0, "spectral_norm": False, "loss": "bce", "d_steps": 1,
+               "lr": LEARNING_RATES["cgan"], "lr_d": None, "betas": (0.5, 0.999), "label_smoothing": 0.0,
+               "balanced": False}
 
-    The defaults are the chapter's model: a projection discriminator and W_c drawn from N(0, 1).
-    ``conditioning="planes", label_std=None`` is the recipe the chapter used before (the label as
-    constant input planes of D, W_c at PyTorch's default), which the benchmark trains beside it (and, with
-    --all-recipes, the two mixed ones).
+
+def chapter_cgan(images: torch.Tensor, labels: torch.Tensor, steps: int, *, seed: int = 0,
+                 **changes) -> tuple[nn.ModuleDict, History]:
+    """The chapter's conditional GAN (d = 64, 16 channels, batch 64), trained once per seed and cached ("ch10_cgan").
+
+    The recipe is `CGAN_RECIPE`; keyword arguments change single entries of it, e.g.
+    ``conditioning="planes", label_std=None``, the recipe the chapter used before (the label as constant
+    input planes of D, W_c at PyTorch's default), which the benchmark trains beside it.
 
     Args:
         images: (N, 1, 28, 28). labels: (N,) in 0..9. steps: generator steps (`budget(scale)["cgan"]`).
-        conditioning: how D is told the class (`translation.CONDITIONINGS`). label_std: as `ConditionalGenerator`.
+        seed: seeds the networks' initial weights and the training's draws (batches, z, labels), an int >= 0.
+        **changes: entries of `CGAN_RECIPE` to replace.
 
     Returns:
         ModuleDict {"G", "D"} on the CPU in eval mode, and the History.
 
     Raises:
-        ValueError: as `train_cgan`, an unknown conditioning, or label_std <= 0.
+        ValueError: an entry that `CGAN_RECIPE` does not have, or as `train_cgan`, `translation.ConditionalGenerator`
+            and `translation.ConditionalDiscriminator` (unknown conditioning, label_std <= 0, ...).
     """
-    key = {"latent_dim": 64, "channels": 16, "n": len(images), "steps": steps, "batch_size": 64,
-           "lr": LEARNING_RATES["cgan"], "conditioning": conditioning, "label_std": label_std}
-    return _cached("ch10_cgan", lambda: {"G": translation.ConditionalGenerator(64, channels=16, label_std=label_std),
-                                         "D": translation.ConditionalDiscriminator(channels=16, conditioning=conditioning)},
-                   lambda m: train_cgan(m["G"], m["D"], images, labels, steps=steps, batch_size=64,
-                                        lr=LEARNING_RATES["cgan"]), key)
+    unknown = sorted(set(changes) - set(CGAN_RECIPE))
+    if unknown:
+        raise ValueError(f"chapter_cgan's changes must be entries of CGAN_RECIPE {sorted(CGAN_RECIPE)}, got {unknown}")
+    seed = number(seed, "seed", "an int >= 0", integer=True, minimum=0)
+    r = {**CGAN_RECIPE, **changes}
+    key = {"latent_dim": 64, "channels": 16, "n": len(images), "steps": steps, "batch_size": 64, "seed": seed,
+           **{k: list(v) if isinstance(v, tuple) else v for k, v in r.items()}}
+    train_kw = {k: r[k] for k in ("loss", "d_steps", "lr", "lr_d", "betas", "label_smoothing", "balanced")}
+    return _cached("ch10_cgan", lambda: {"G": translation.ConditionalGenerator(64, channels=16, label_std=r["label_std"]),
+                                         "D": translation.ConditionalDiscriminator(channels=16, conditioning=r["conditioning"],
+                                                                                   spectral_norm=r["spectral_norm"])},
+                   lambda m: train_cgan(m["G"], m["D"], images, labels, steps=steps, batch_size=64, seed=seed,
+                                        **train_kw), key)
 
 
 def chapter_pix2pix(variant: str, inputs: torch.Tensor, targets: torch.Tensor, steps: int,
