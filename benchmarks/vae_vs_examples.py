@@ -365,12 +365,13 @@ def compare(curves: dict) -> dict:
             "book_ahead_nats": gaps, "book_ahead_min_nats": min(gaps)}
 
 
-def run_recipe(name: str, changes: dict, budgets: list, k: int, n_test: int, n_train: int | None) -> dict:
+def run_recipe(name: str, changes: dict, budgets: list, k: int, n_test: int, n_train: int | None,
+               seed: int = 0) -> dict:
     """Train one recipe to its budgets, then score every kept copy; its curve, description, load averages, data sizes."""
     runtime.setup(seed=0, quiet=True)
     train_x, _ = data.images("mnist", "train", n=n_train)
     test_x, _ = data.images("mnist", "test", n=n_test, binarize="stochastic", seed=0)   # the VAE chapter's digits
-    recipe = RECIPES[name](train_x, **changes)
+    recipe = RECIPES[name](train_x, seed=seed, **changes)   # the seed of the weights and of the shuffling
     load = [round(os.getloadavg()[0], 2)]
     kept = train_until(recipe, budgets)
     load.append(round(os.getloadavg()[0], 2))
@@ -413,6 +414,7 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=K)
     parser.add_argument("--n-test", type=int, default=N_TEST)
     parser.add_argument("--n-train", type=int, help="training digits (default: all)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the shuffling (test digits fixed)")
     parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
     parser.add_argument("--book", nargs="*", default=[], metavar="KEY=VALUE",
                         help="a variant of the book's recipe (see book_recipe), e.g. lr=2e-3 lr_half_life=5000")
@@ -421,7 +423,8 @@ def main() -> None:
     args = parser.parse_args()
     runtime.setup(seed=0)
     budgets = sorted(args.budgets)
-    jobs = [(name, parse_changes(args.book) if name == "book" else {}, budgets, args.k, args.n_test, args.n_train)
+    jobs = [(name, parse_changes(args.book) if name == "book" else {}, budgets, args.k, args.n_test, args.n_train,
+             args.seed)
             for name in args.recipes]
     if args.parallel:   # one process per recipe: CPU time is counted per process, so they do not share a clock
         import multiprocessing
@@ -441,7 +444,7 @@ def main() -> None:
               "load_average_1min_before_after": load, "recipes": descriptions}
     if set(curves) == set(RECIPES):
         result.update(compare(curves))
-    full = (not args.book and budgets == list(BUDGETS) and args.k == K and args.n_test == N_TEST and args.n_train is None
+    full = (not args.book and args.seed == 0 and budgets == list(BUDGETS) and args.k == K and args.n_test == N_TEST and args.n_train is None
             and set(curves) == set(RECIPES))
     command = "python benchmarks/vae_vs_examples.py " + " ".join(sys.argv[1:])
     lines = [
