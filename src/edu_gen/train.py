@@ -237,11 +237,12 @@ def fit(
             # forward: the loss and its named terms
             terms = _as_terms(loss_fn(model, batch))
             loss = terms["loss"]
-            if not torch.isfinite(loss):
+            loss_value = loss.item()  # read once: for the NaN guard and for the history
+            if not math.isfinite(loss_value):
                 values = ", ".join(f"{k}={v.item():.4g}" for k, v in terms.items())
                 bar.close()
                 raise NonFiniteLossError(
-                    f"the loss is {loss.item()} at step {step} (epoch {epoch}); terms: {values}. "
+                    f"the loss is {loss_value} at step {step} (epoch {epoch}); terms: {values}. "
                     "Common causes: a learning rate that is too high, log of 0, or exp overflow "
                     "in a predicted variance."
                 )
@@ -253,7 +254,8 @@ def fit(
             # step: theta <- theta - lr * (the optimiser's update direction)
             optimizer.step()
 
-            history.log(step, **{k: v.item() for k, v in terms.items()})
+            # the other terms are read after the step, as always: a term may be a parameter, which the step moves
+            history.log(step, **{k: loss_value if k == "loss" else v.item() for k, v in terms.items()})
             step, done = step + 1, done + 1
             bar.update(1)
             if eval_fn is not None and eval_every and done % eval_every == 0:
