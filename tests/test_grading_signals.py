@@ -225,3 +225,78 @@ def test_a_stop_during_the_grading_tests_ends_them_and_reaches_the_grader(tmp_pa
         plugin.run_tests(tmp_path / "test_two_checks.py", None, io.StringIO())
     assert stop.value.signum == signal.SIGTERM
     assert not (tmp_path / "second_ran").exists()
+
+
+def test_a_stop_while_the_sandbox_makes_its_cgroups_leaves_none_behind(monkeypatch):
+    """A signal just after the run's cgroup folder is made, before ``Sandbox.__enter__`` has returned.
+
+    ``__exit__`` never runs then (``__enter__`` did not return), so only grade.grade's last
+    `remove_cgroups` can remove the folder, and only if the sandbox holds it. Watched fail without the
+    deferred block around ``Cgroups(...)`` in ``__enter__`` (sandbox.cgroups was None, the folder stayed).
+    """
+    from edu_gen.grading import sandbox as sandboxing
+    from test_grading_sandbox import _ensure_user
+
+    if os.geteuid() != 0:
+        pytest.skip("an ordinary user cannot make cgroups here")
+    _ensure_user(SANDBOX_USER)
+    made: list[Path] = []
+    make_runs = sandboxing.Cgroups._make_runs
+
+    def make_runs_then_signal(self, name):
+        make_runs(self, name)
+        made.extend(self.runs.values())
+        signal.raise_signal(signal.SIGTERM)  # its handler runs here, in the main thread, before __init__ returns
+
+    monkeypatch.setattr(sandboxing.Cgroups, "_make_runs", make_runs_then_signal)
+    box = sandboxing.Sandbox(SANDBOX_USER, hide=[], needed=[], limits=sandboxing.Limits())
+    try:
+        with stopping.on_signals(), pytest.raises(stopping.Stopped):
+            with box:
+                pytest.fail("the body must not run: the stop comes first")
+        if not made:
+            pytest.skip("no cgroup can be made here")
+        box.remove_cgroups()  # what grade.grade does at its end, whatever happened
+        assert [folder for folder in made if folder.exists()] == []
+    finally:
+        for folder in made:
+            if folder.exists():
+                folder.rmdir()
+        if box._lock is not None:
+            box._lock.close()
+
+
+def test_a_stop_while_a_kernels_cgroup_is_made_leaves_none_behind(monkeypatch):
+    """A signal between the mkdir of a kernel's cgroup and the end of `Cgroups.make`: `remove` still finds it.
+
+    Watched fail with the folder recorded after its mkdir (as it was): `remove` left the kernel's folder and
+    could not remove the run's.
+    """
+    from edu_gen.grading.sandbox import Cgroups
+
+    if os.geteuid() != 0:
+        pytest.skip("an ordinary user cannot make cgroups here")
+    cgroups = Cgroups(200, 64, f"edu-gen-grade-test-{os.getpid()}")
+    if cgroups.problem is not None:
+        pytest.skip(f"no cgroup can be made here: {cgroups.problem}")
+    made: list[Path] = []
+    mkdir = Path.mkdir
+
+    def mkdir_then_stop(self, *args, **kwargs):
+        mkdir(self, *args, **kwargs)
+        if self.name.startswith("kernel-"):
+            made.append(self)
+            raise stopping.Stopped(signal.SIGTERM)  # as the handler would, right after the folder exists
+
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr(Path, "mkdir", mkdir_then_stop)
+            with pytest.raises(stopping.Stopped):
+                cgroups.make()
+        assert made and cgroups.remove() == []
+        assert [folder for folder in [*made, *cgroups.runs.values()] if folder.exists()] == []
+    finally:
+        for folder in made:
+            if folder.exists():
+                folder.rmdir()
+        cgroups.remove()

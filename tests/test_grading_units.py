@@ -222,3 +222,33 @@ def test_the_class_summary_of_a_small_class():
     assert info["mean"] == (4 + 1 + 0) / 3 and info["median"] == 1 and (info["full_marks"], info["zero"]) == (1, 1)
     assert [(c["test"], c["failed"]) for c in info["checks"]] == [("test_hard", 2), ("test_easy", 1)]
     assert info["checks"][0]["kinds"] == {"timed out": 1, "wrong shape": 1}
+
+
+def test_numpy_and_torch_are_loaded_before_the_first_cell_and_no_name_is_bound(tmp_path):
+    """The warm-up (`submission.WARM_UP`) runs before the notebook, charged to the kernel's start, not to a cell.
+
+    The first cell finds both libraries already imported, and neither name (nor the warm-up's loop variable)
+    in the notebook's namespace: a forgotten ``import torch`` still fails. Watched fail with the warm-up
+    removed (the first assertion) and with it written as a plain ``import numpy, torch`` (the second).
+    """
+    import io
+
+    import nbformat
+
+    from edu_gen.grading.sandbox import Limits
+    from edu_gen.grading.submission import Submission
+
+    cell = ("import sys\n"
+            "assert 'torch' in sys.modules and 'numpy' in sys.modules, 'not loaded'\n"
+            "assert not {'torch', 'numpy', 'name', 'importlib'} & set(globals()), 'a name was bound'")
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)]), tmp_path / "warm.ipynb")
+    log = io.StringIO()
+    student = Submission(tmp_path / "warm.ipynb", tmp_path / "work", log=log, sandbox=None, limits=Limits(),
+                         timeout=120, cell_timeout=60)
+    try:
+        report = student.run()
+    finally:
+        student.close()
+    assert report.not_run is None and report.cells_run == 1, (report, log.getvalue())
+    assert report.problems == [], log.getvalue()
+    assert "--- warm-up (numpy, torch): ok" in log.getvalue()

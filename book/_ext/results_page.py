@@ -36,7 +36,10 @@ PAGE = "book/results"
 NOT_BENCHMARKS = {"exercise_mistakes"}  # a catalogue that exercise_mutants.py reads, not a benchmark
 # Files a benchmark reads besides its own code: a change in one makes its results stale too.
 INPUTS = {"exercise_mutants": ("benchmarks/exercise_mistakes.py",),
-          "vae_vs_examples": ("src/edu_gen/vae.py",)}  # the book's recipe is read from edu_gen.vae
+          "vae_vs_examples": ("src/edu_gen/vae.py",),  # the book's recipe is read from edu_gen.vae
+          # the grader it times: a change in how it runs a notebook changes the times and may change the scores
+          "grading_batch": tuple(f"src/edu_gen/grading/{name}.py" for name in ("grade", "submission", "kernel", "sandbox",
+                                                                                "plugin", "processes", "wire"))}
 
 
 class _Placeholder(nodes.General, nodes.Element):

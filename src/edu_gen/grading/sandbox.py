@@ -79,6 +79,7 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
+from edu_gen.grading import stopping
 from edu_gen.grading.processes import is_zombie, kill_and_reap, own_stream, owner, processes, reap
 
 SCRATCH = "/sandbox"  # the one writable place inside a sandbox (a size-capped tmpfs)
@@ -267,8 +268,8 @@ class Cgroups:
                 base = _folder(*v1[controller], own.get(controller, "/"))
                 if base is None or not base.is_dir():
                     raise RuntimeError(f"this process's {controller} cgroup is not visible under {v1[controller][1]}")
+                self.runs[controller] = base / name  # recorded before it exists: `remove` then never misses it
                 (base / name).mkdir(mode=0o755)
-                self.runs[controller] = base / name
             self.version = 1
             return
         for root, point in unified:
@@ -281,8 +282,8 @@ class Cgroups:
             enabled = set((base / "cgroup.subtree_control").read_text().split())
             if not {"memory", "pids"} <= enabled:  # fails (EBUSY) when the grader's own cgroup holds processes
                 (base / "cgroup.subtree_control").write_text("+memory +pids")
+            self.runs[""] = base / name  # recorded before it exists, as above
             (base / name).mkdir(mode=0o755)
-            self.runs[""] = base / name
             (base / name / "cgroup.subtree_control").write_text("+memory +pids")
             self.version = 2
             return
@@ -298,9 +299,9 @@ class Cgroups:
         """A new cgroup for one kernel, with its caps set: controller -> folder."""
         self._count += 1
         made = {controller: run / f"kernel-{self._count}" for controller, run in self.runs.items()}
+        self._made.append(made)  # before the folders exist: a signal between a mkdir and this line would hide them from `remove`
         for folder in made.values():
             folder.mkdir(mode=0o755)
-        self._made.append(made)
         if self.version == 2:
             folder = made[""]
             (folder / "memory.max").write_text(str(self.memory))
@@ -552,8 +553,12 @@ class Sandbox:
                 print(f"waiting for another grading run that uses the sandbox user {self.user} ...", file=sys.stderr)
                 fcntl.flock(self._lock, fcntl.LOCK_EX)
         self.kill_all()
-        self.cgroups = Cgroups(self.limits.total_memory_mb, self.limits.processes,
-                               f"edu-gen-grade-{os.getpid()}-{os.urandom(4).hex()}")
+        # A stop (stopping.Stopped) raised while Cgroups makes its folders would leave them with no owner: this method
+        # has not returned, so __exit__ never runs, and grade.grade's last `remove_cgroups` finds self.cgroups None.
+        # Deferred, the stop is raised once self.cgroups holds them.
+        with stopping.deferred():
+            self.cgroups = Cgroups(self.limits.total_memory_mb, self.limits.processes,
+                                   f"edu-gen-grade-{os.getpid()}-{os.urandom(4).hex()}")
         if self.cgroups.problem is None:
             self._terminal = own_stream(1)
             self._stop_watching.clear()

@@ -31,6 +31,18 @@ from edu_gen.grading.kernel import Kernel, describe_exit
 from edu_gen.grading.sandbox import Limits, Sandbox
 
 START_TIMEOUT = 60.0  # seconds for a kernel to come up (within the notebook's own timeout)
+# Run in each fresh kernel before the notebook's first cell, within START_TIMEOUT: the libraries every exercise
+# imports. `import torch` takes 2-3 CPU-s, and 10 s or more of wall time on a loaded machine, which the cell timeout
+# would otherwise charge to the student's first cell (a correct notebook could lose points for the machine's load).
+# Imported into a throwaway namespace, so the notebook still needs its own imports: a forgotten `import torch` fails
+# as it would in a fresh kernel. A library that is not installed is skipped (the notebook's own import says so).
+_WARM_UP_BODY = """\
+import importlib.util
+for name in ("numpy", "torch"):
+    if importlib.util.find_spec(name) is not None:
+        __import__(name)
+"""
+WARM_UP = f"exec({_WARM_UP_BODY!r}, {{}})"  # run in a namespace of its own: the notebook's gets no name from it
 MAX_NOTEBOOK_BYTES = 20 << 20  # a larger file is refused before it is parsed (exercises are ~100 kB)
 MAX_PARSED_SOURCE = 2 << 20  # characters of code the grader parses per notebook (a syntax tree takes ~100x the text)
 
@@ -149,13 +161,21 @@ class Submission:
         (self.workdir / "submission.ipynb").write_bytes(content)
         self.kernel = Kernel(self.workdir, log_path=self.workdir.parent / f"{self.workdir.name}.kernel.log",
                              sandbox=self.sandbox, limits=self.limits)
+        start_deadline = time.monotonic() + min(START_TIMEOUT, self._remaining())
         try:
-            self.kernel.start(timeout=min(START_TIMEOUT, self._remaining()))
+            self.kernel.start(timeout=start_deadline - time.monotonic())
         except RuntimeError as error:
             self.report.not_run = str(error)
             self._write_log(f"kernel start failed: {error}")
             return self.report
-        self._run_cells()
+        warm = self.kernel.execute(WARM_UP, timeout=max(0.0, start_deadline - time.monotonic()),
+                                   hard_deadline=self._deadline, store_history=False)
+        self._write_log(f"--- warm-up (numpy, torch): {warm.status} in {warm.seconds:.2f} s\n{warm.text}{warm.traceback}")
+        if warm.status != "ok" and self._remaining() > 0:  # the grader's environment, not the student's code
+            self.report.not_run = (f"the kernel could not import numpy and torch within {START_TIMEOUT:.0f} s of its start "
+                                   f"({warm.status})" + (f": {self.kernel.exit_reason()}" if not self.kernel.alive else ""))
+            return self.report
+        self._run_cells()  # if the warm-up used up the notebook's time limit, this records it for the first cell
         self.report.seconds = time.monotonic() - began
         return self.report
 
