@@ -366,14 +366,14 @@ def compare(curves: dict) -> dict:
 
 
 def run_recipe(name: str, changes: dict, budgets: list, k: int, n_test: int, n_train: int | None,
-               seed: int = 0) -> dict:
+               seed: int = 0, max_steps: int | None = None) -> dict:
     """Train one recipe to its budgets, then score every kept copy; its curve, description, load averages, data sizes."""
     runtime.setup(seed=0, quiet=True)
     train_x, _ = data.images("mnist", "train", n=n_train)
     test_x, _ = data.images("mnist", "test", n=n_test, binarize="stochastic", seed=0)   # the VAE chapter's digits
     recipe = RECIPES[name](train_x, seed=seed, **changes)   # the seed of the weights and of the shuffling
     load = [round(os.getloadavg()[0], 2)]
-    kept = train_until(recipe, budgets)
+    kept = train_until(recipe, [] if max_steps else budgets, max_steps=max_steps)
     load.append(round(os.getloadavg()[0], 2))
     nats = []
     for snapshot in kept:
@@ -415,6 +415,7 @@ def main() -> None:
     parser.add_argument("--n-test", type=int, default=N_TEST)
     parser.add_argument("--n-train", type=int, help="training digits (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the shuffling (test digits fixed)")
+    parser.add_argument("--steps", type=int, help="train for this many steps instead of to the CPU-time budgets")
     parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
     parser.add_argument("--book", nargs="*", default=[], metavar="KEY=VALUE",
                         help="a variant of the book's recipe (see book_recipe), e.g. lr=2e-3 lr_half_life=5000")
@@ -422,9 +423,9 @@ def main() -> None:
     parser.add_argument("--log-file", help="a text file whose lines (the log of the changes tried) go into the results file")
     args = parser.parse_args()
     runtime.setup(seed=0)
-    budgets = sorted(args.budgets)
+    budgets = [] if args.steps else sorted(args.budgets)
     jobs = [(name, parse_changes(args.book) if name == "book" else {}, budgets, args.k, args.n_test, args.n_train,
-             args.seed)
+             args.seed, args.steps)
             for name in args.recipes]
     if args.parallel:   # one process per recipe: CPU time is counted per process, so they do not share a clock
         import multiprocessing
@@ -444,7 +445,7 @@ def main() -> None:
               "load_average_1min_before_after": load, "recipes": descriptions}
     if set(curves) == set(RECIPES):
         result.update(compare(curves))
-    full = (not args.book and args.seed == 0 and budgets == list(BUDGETS) and args.k == K and args.n_test == N_TEST and args.n_train is None
+    full = (not args.book and args.seed == 0 and not args.steps and budgets == list(BUDGETS) and args.k == K and args.n_test == N_TEST and args.n_train is None
             and set(curves) == set(RECIPES))
     command = "python benchmarks/vae_vs_examples.py " + " ".join(sys.argv[1:])
     lines = [
