@@ -554,3 +554,14 @@ def test_split_and_download_flags_are_checked(monkeypatch, tmp_path):
             reader("valid")
     with pytest.raises(TypeError, match=r"name \(the image set\) must be one of .*, got None"):
         data.source(None)
+
+
+def test_grey_levels_are_the_files_bytes_over_255_exactly():
+    # _to_tensors divides in place (no second copy of MNIST); the quotients must be the correctly rounded bytes / 255
+    # of the plain division, every one of the 256 byte values, bit for bit
+    images = np.arange(256, dtype=np.uint8).reshape(4, 8, 8)
+    x, y = data._to_tensors(images, np.arange(4, dtype=np.uint8))
+    expected = torch.from_numpy(images.astype(np.float32) / np.float32(255.0)).unsqueeze(1)
+    assert x.shape == (4, 1, 8, 8) and x.dtype == torch.float32 and y.dtype == torch.int64
+    assert torch.equal(x.view(torch.int32), expected.view(torch.int32))
+    assert torch.equal(x, torch.arange(256, dtype=torch.float64).div(255).float().reshape(4, 1, 8, 8))

@@ -207,7 +207,9 @@ def source(name: str = "mnist") -> str:
 
 
 def _to_tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)  # (N, 28, 28) -> (N, 1, 28, 28)
+    x = images.astype(np.float32)
+    x /= 255.0  # in place: the same rounded quotients as x / 255.0 without a second copy of the set (188 MB for MNIST's train)
+    x = torch.from_numpy(x).unsqueeze(1)  # (N, 28, 28) -> (N, 1, 28, 28)
     y = torch.from_numpy(labels.astype(np.int64))
     return x, y
 
