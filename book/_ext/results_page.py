@@ -38,6 +38,9 @@ NOT_BENCHMARKS = {"exercise_mistakes"}  # a catalogue that exercise_mutants.py r
 INPUTS = {"exercise_mutants": ("benchmarks/exercise_mistakes.py",),
           "vae_vs_examples": ("src/edu_gen/vae.py",),  # the book's recipe is read from edu_gen.vae
           "autoencoder_variants": ("src/edu_gen/autoencoders.py", "src/edu_gen/contractive.py"),  # its models and losses
+          # the book's recipes are read from the library (H48's suggestion)
+          "dcgan_vs_examples": ("src/edu_gen/gan_train.py", "src/edu_gen/gan_model.py"),
+          "pixelcnn_vs_examples": ("src/edu_gen/pixelcnn.py", "src/edu_gen/pixelcnn_gated.py"),
           # the grader it times: a change in how it runs a notebook changes the times and may change the scores
           "grading_batch": tuple(f"src/edu_gen/grading/{name}.py" for name in ("grade", "submission", "kernel", "sandbox",
                                                                                 "plugin", "processes", "wire"))}
