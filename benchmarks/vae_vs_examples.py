@@ -38,7 +38,6 @@ reach the example's best value divided by the CPU time at which the example reac
 """
 
 import argparse
-import copy
 import inspect
 import json
 import math
@@ -55,7 +54,7 @@ from torch import nn
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-from _models import record  # noqa: E402
+from _models import record, train_to_budgets  # noqa: E402
 
 from edu_gen import data, likelihood, runtime, vae  # noqa: E402
 
@@ -287,39 +286,27 @@ def train_until(recipe: Recipe, budgets=None, max_steps: int | None = None) -> l
 
     Returns one dict per budget (or one at the end, for `max_steps`): ``state`` (a copy of the
     weights), ``cpu_seconds`` and ``wall_seconds`` of training so far (copies not counted),
-    ``steps``. The step is the one of `train.fit`: loss, zero_grad, backward, Adam step.
+    ``steps`` (`_models.train_to_budgets`). The step is the one of `train.fit`: loss, zero_grad,
+    backward, Adam step, then the schedule's step if the recipe has one.
     """
-    budgets = sorted(budgets or [])
     model, opt = recipe.model, recipe.optimizer
-    model.train()
-    kept, steps, excluded_cpu, excluded_wall = [], 0, 0.0, 0.0
-    start_cpu, start_wall = time.process_time(), time.perf_counter()
 
-    def keep():
-        nonlocal excluded_cpu, excluded_wall
-        c, w = time.process_time(), time.perf_counter()
-        kept.append({"state": copy.deepcopy(model.state_dict()), "steps": steps,
-                     "cpu_seconds": c - start_cpu - excluded_cpu, "wall_seconds": w - start_wall - excluded_wall})
-        excluded_cpu += time.process_time() - c
-        excluded_wall += time.perf_counter() - w
+    def batches():
+        while True:  # epoch after epoch, each reshuffled by the loader
+            yield from recipe.loader
 
-    while True:
-        for batch in recipe.loader:
-            while budgets and time.process_time() - start_cpu - excluded_cpu >= budgets[0]:
-                keep()
-                budgets.pop(0)
-            if (max_steps is None and not budgets) or (max_steps is not None and steps >= max_steps):
-                if max_steps is not None:
-                    keep()
-                return kept
-            loss = recipe.loss(model, batch)
-            loss = loss["loss"] if isinstance(loss, dict) else loss
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if recipe.schedule is not None:
-                recipe.schedule.step()
-            steps += 1
+    stream = batches()
+
+    def step(done, cpu):
+        loss = recipe.loss(model, next(stream))
+        loss = loss["loss"] if isinstance(loss, dict) else loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if recipe.schedule is not None:
+            recipe.schedule.step()
+
+    return train_to_budgets(step, model, budgets, max_steps)
 
 
 def evaluate(model: nn.Module, test_x: torch.Tensor, k: int, seed: int = 1) -> float:
