@@ -46,7 +46,6 @@ import argparse
 import copy
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -415,7 +414,7 @@ def report(ours: dict, generated: dict | None, protocol: dict, variants: list[st
     lines = [
         "# benchmarks/autoencoder_variants.py: Rifai et al. (2011) Table 2 and Vincent et al. (2010)'s SDAE, reduced",
         f"# command: python benchmarks/autoencoder_variants.py{' --quick' if args.quick else ''} --variants {','.join(variants)}"
-        f"{' --no-svm' if args.no_svm else ''}   (EDU_GEN_DATA={os.environ.get('EDU_GEN_DATA', '')})",
+        f"{' --no-svm' if args.no_svm else ''}   (EDU_GEN_DATA pointing at the data folder; the set read is on the next line)",
         f"# data: {source}; torch {torch.__version__}; 1 thread; {time.process_time() - started:.0f} CPU-s, "
         f"{time.perf_counter() - wall:.0f} s wall; variants done: {', '.join(done)}"
         + ("" if done == variants else " (PARTIAL: the run was still going or was stopped)"),
