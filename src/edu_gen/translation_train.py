@@ -116,10 +116,11 @@ def cgan_losses(real_logits: torch.Tensor, fake_logits: torch.Tensor, g_logits: 
         return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean(), -g_logits.mean()
     if loss != "bce":
         raise ValueError(f"loss must be one of {CGAN_LOSSES}, got {loss!r}")
-    d_loss = gan.discriminator_loss(real_logits, fake_logits)
     if s:                                                          # BCE against 1 - s, not 1, on the real pairs
         d_loss = (F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, 1 - s))
                   + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+    else:
+        d_loss = gan.discriminator_loss(real_logits, fake_logits)
     return d_loss, gan.generator_loss(g_logits, "non_saturating")
 
 
