@@ -136,10 +136,11 @@ CHANGES = {   # the variants book_recipe can try: name -> what it sets (the log 
     "hidden_dim": "the hidden layers' width (VAEConfig)",
     "hidden_layers": "1 (the example's depth: 784-h-2d / d-h-784) or 2 (the book's)",
     "activation": "the hidden nonlinearity: relu, tanh (VAEConfig), elu or softplus (swapped in here)",
-    "init": "default (PyTorch's) or kaiming (He et al., 2015: normal, std sqrt(2 / fan_in), zero biases; "
-            "the output layers keep PyTorch's)",
-    "decoder_bias": "default (PyTorch's) or data: the output layer's bias set to the logit of the training digits' "
-                    "mean grey level per pixel, clipped to [1e-4, 1 - 1e-4] (the decoder starts at the pixels' marginals)",
+    "init": "VAEConfig.init: default (PyTorch's) or kaiming (He et al., 2015: normal, std sqrt(2 / fan_in), zero "
+            "biases; the output layers keep PyTorch's)",
+    "decoder_bias": "VAEConfig.decoder_bias: default (PyTorch's) or data (vae.init_decoder_bias: the output layer's "
+                    "bias at the logit of the training digits' mean grey level per pixel; the decoder starts at the "
+                    "pixels' marginals)",
     "batch_size": "examples per step",
     "lr": "Adam's learning rate",
     "lr_half_life": "steps over which lr - lr_end halves, at every step (None: constant)",
@@ -213,13 +214,12 @@ def book_recipe(images: torch.Tensor, seed: int = 0, **changes) -> Recipe:
     if activation not in {**vae.ACTIVATIONS, **extra_activations}:
         raise ValueError(f"activation must be one of {sorted({**vae.ACTIVATIONS, **extra_activations})}, "
                          f"got {activation!r}")
-    layers, init = changes.get("hidden_layers", 2), changes.get("init", "default")
+    layers = changes.get("hidden_layers", 2)
     if layers not in (1, 2):
         raise ValueError(f"hidden_layers must be 1 or 2, got {layers!r}")
-    if init not in ("default", "kaiming"):
-        raise ValueError(f"init must be 'default' or 'kaiming', got {init!r}")
-    config = vae.VAEConfig(**{**asdict(vae.MAIN_MODEL_CONFIG),
-                              **{k: changes[k] for k in ("latent_dim", "hidden_dim") if k in changes},
+    config = vae.VAEConfig(**{**asdict(vae.MAIN_MODEL_CONFIG),    # VAEConfig refuses an unknown init or decoder_bias
+                              **{k: changes[k] for k in ("latent_dim", "hidden_dim", "init", "decoder_bias")
+                                 if k in changes},
                               "activation": activation if activation in vae.ACTIVATIONS else "relu"})
     batch_size = changes.get("batch_size", _default(vae.load_or_train_vae, "batch_size"))  # what vae.main_model uses
     lr = changes.get("lr", _default(vae.train_vae, "lr"))
@@ -235,17 +235,13 @@ def book_recipe(images: torch.Tensor, seed: int = 0, **changes) -> Recipe:
             for i, module in enumerate(part):
                 if isinstance(module, vae.ACTIVATIONS[config.activation]):
                     part[i] = act_class()
-    if init == "kaiming":                                          # the layers followed by a nonlinearity
+    if layers == 1 and config.init == "kaiming":                   # the new layers: He's init redrawn on them
         for part in (model.encoder, model.decoder):
             for m in _linears_of(part)[:-1]:
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
                 nn.init.zeros_(m.bias)
-    bias = changes.get("decoder_bias", "default")
-    if bias not in ("default", "data"):
-        raise ValueError(f"decoder_bias must be 'default' or 'data', got {bias!r}")
-    if bias == "data":
-        with torch.no_grad():
-            _linears_of(model.decoder)[-1].bias.copy_(torch.logit(images.mean(0).flatten().clamp(1e-4, 1 - 1e-4)))
+    if config.decoder_bias == "data":                              # as vae.train_vae does before its first step
+        vae.init_decoder_bias(model, images)
     torch.manual_seed(seed)
     loader = data.loader(images, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(changes.get("adam_beta1", 0.9),
@@ -267,9 +263,10 @@ def book_recipe(images: torch.Tensor, seed: int = 0, **changes) -> Recipe:
     h, d = config.hidden_dim, config.latent_dim
     shape = f"784-{h}-{h}-{d} / {d}-{h}-{h}-784" if layers == 2 else f"784-{h}-{d} / {d}-{h}-784"
     others = {k: v for k, v in changes.items() if k not in ("latent_dim", "hidden_dim", "hidden_layers", "activation",
-                                                             "batch_size", "lr", "binarize")}
+                                                             "batch_size", "lr", "binarize", "init", "decoder_bias")}
     return Recipe("book", model, loss, loader, optimizer,
-                  f"MLP {shape} {activation}, {'dynamic binarisation' if binarize else 'grey-level targets'}, "
+                  f"MLP {shape} {activation}, init {config.init}, decoder bias {config.decoder_bias}, "
+                  f"{'dynamic binarisation' if binarize else 'grey-level targets'}, "
                   f"Adam lr {lr:g}, batch {batch_size}"
                   + "".join(f", {k} {v}" for k, v in sorted(others.items())), schedule)
 

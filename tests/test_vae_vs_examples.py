@@ -102,8 +102,9 @@ def test_the_architecture_changes_are_applied():
 
 
 def test_kaiming_init_redraws_the_hidden_layers_only():
-    default = bench.book_recipe(_images()).model
-    model = bench.book_recipe(_images(), init="kaiming").model
+    default = bench.book_recipe(_images(), init="default").model
+    model = bench.book_recipe(_images()).model                       # the chapter's config: init "kaiming"
+    assert vae.MAIN_MODEL_CONFIG.init == "kaiming"
     for part, part0 in ((model.encoder, default.encoder), (model.decoder, default.decoder)):
         *hidden, last = _linears(part)
         assert torch.equal(last.weight, _linears(part0)[-1].weight)   # the output layer keeps PyTorch's draw
@@ -155,9 +156,11 @@ def test_the_loss_changes_are_applied():
 
 
 def test_the_data_decoder_bias_starts_the_decoder_at_the_pixels_marginals():
-    images = _images()
-    model = bench.book_recipe(images, decoder_bias="data", hidden_layers=1).model
+    images = _images() ** 3                  # pixel means near 1/4, far from PyTorch's start at sigm(~0) = 1/2
+    model = bench.book_recipe(images, hidden_layers=1).model       # the chapter's config: decoder_bias "data"
     mean = images.mean(0).flatten()          # grey levels in (0, 1): no clipping at work here
     assert torch.allclose(torch.sigmoid(_linears(model.decoder)[-1].bias), mean, atol=1e-6)
+    plain = bench.book_recipe(images, hidden_layers=1, decoder_bias="default").model
+    assert not torch.allclose(torch.sigmoid(_linears(plain.decoder)[-1].bias), mean, atol=0.1)
     with pytest.raises(ValueError, match="decoder_bias"):
         bench.book_recipe(images, decoder_bias="zeros")
