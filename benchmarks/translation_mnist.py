@@ -65,7 +65,8 @@ def main() -> None:
     parser.add_argument("--seed-start", type=int, default=0, help="with --cgan-seeds: the first seed")
     parser.add_argument("--change", nargs="*", default=[], metavar="KEY=VALUE",
                         help="with --cgan-seeds: entries of CGAN_RECIPE to change, VALUE read as JSON (loss=hinge "
-                             "spectral_norm=true lr_d=4e-4 betas=[0,0.9]); the result file's name gets a tag")
+                             "spectral_norm=true lr_d=4e-4 betas=[0,0.9]; mismatch=0.5: Reed et al.'s matching-aware "
+                             "D); the result file's name gets a tag")
     parser.add_argument("--log-file", help="with --cgan-seeds: lines to add to the result file as '# log:' comments")
     parser.add_argument("--out", help="with --cgan-seeds: the result file's name under results/ (default: "
                                       "translation_mnist_cgan_seeds[_SCALE][_TAG of the changes].txt)")

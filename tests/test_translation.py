@@ -345,6 +345,82 @@ def test_cgan_losses_by_hand_hinge_and_label_smoothing():
         tt.cgan_losses(real, fake, g, "hinge", label_smoothing=0.1)
 
 
+def test_cgan_losses_mismatch_term_by_hand():
+    """w > 0: D's negatives are (1 - w) fakes + w real images with wrong labels; w = 1/2 is Reed et al.'s L_D."""
+    from edu_gen import translation_train as tt
+
+    real, fake, wrong, g = torch.tensor([2.0, 0.5]), torch.tensor([-3.0, 0.0]), torch.tensor([1.5, -0.5]), torch.ones(2)
+    d, _ = tt.cgan_losses(real, fake, g, "bce", wrong_logits=wrong, mismatch=0.5)
+    log_s = F.logsigmoid                                                      # log sigm(l) = log D
+    reed = -(log_s(real).mean() + (log_s(-wrong).mean() + log_s(-fake).mean()) / 2)   # their Algorithm 1, line 10
+    assert d.item() == pytest.approx(reed.item())                             # mutated: wrong term dropped fails
+    d, _ = tt.cgan_losses(real, fake, g, "hinge", wrong_logits=wrong, mismatch=0.25)
+    by_hand = F.relu(1 - real).mean() + 0.75 * F.relu(1 + fake).mean() + 0.25 * F.relu(1 + wrong).mean()
+    assert d.item() == pytest.approx(by_hand.item())                          # mutated: weights w, w fails
+    assert tt.cgan_losses(real, fake, g)[0].item() == tt.cgan_losses(real, fake, g, mismatch=0.0)[0].item()
+    with pytest.raises(ValueError, match=r"mismatch must be a number in \[0, 1\).*got 1.0"):
+        tt.cgan_losses(real, fake, g, wrong_logits=wrong, mismatch=1.0)
+    with pytest.raises(ValueError, match=r"mismatch=0.5 needs wrong_logits.*got None"):
+        tt.cgan_losses(real, fake, g, mismatch=0.5)
+    with pytest.raises(ValueError, match=r"wrong_logits are used only with mismatch > 0"):
+        tt.cgan_losses(real, fake, g, wrong_logits=wrong)
+
+
+def test_wrong_labels_are_never_the_right_one_and_uniform_among_the_other_classes():
+    from edu_gen import translation_train as tt
+
+    labels = torch.arange(10).repeat(1800)
+    wrong = tt.wrong_labels(labels, 10, torch.Generator().manual_seed(0))
+    assert wrong.dtype == torch.int64 and wrong.shape == labels.shape
+    assert (wrong != labels).all()                                 # mutated: shift randint(0, K) fails
+    counts = torch.stack([torch.bincount(wrong[labels == c], minlength=10) for c in range(10)])   # (right, wrong)
+    assert (counts.diagonal() == 0).all()
+    off = counts[~torch.eye(10, dtype=torch.bool)].double()       # each of the 9 others: 1800 / 9 = 200, sd 13.3
+    assert ((off - 200).abs() < 5 * math.sqrt(200 * 8 / 9)).all()  # mutated: shift randint(1, K - 1) (c - 1 never drawn) fails
+    with pytest.raises(ValueError, match=r"labels must lie in 0..9, got values in \[0, 10\]"):
+        tt.wrong_labels(torch.tensor([0, 10]), 10)
+
+
+class _Spy(torch.nn.Module):
+    """Records every call D(x, c) -> logits of a wrapped discriminator."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net, self.calls = net, []
+
+    def forward(self, x, c):
+        out = self.net(x, c)
+        self.calls.append((x.detach().clone(), c.argmax(1), out.detach().clone()))
+        return out
+
+
+def test_train_cgan_mismatch_shows_d_the_real_images_with_wrong_labels():
+    """Per step: D(x, c), D(G(z), c'), D(x, c~) with c~ != c everywhere, then G's call; D's loss from those logits."""
+    from edu_gen import translation_train as tt
+
+    torch.manual_seed(0)
+    gen, disc = t.ConditionalGenerator(latent_dim=8, channels=4), _Spy(t.ConditionalDiscriminator(channels=4))
+    images, labels = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
+    steps, w = 3, 0.5
+    history = tt.train_cgan(gen, disc, images, labels, steps=steps, batch_size=16, device="cpu", progress=False,
+                            mismatch=w)
+    assert len(disc.calls) == 4 * steps                           # mutated: wrong-label term removed: 3 calls a step
+    for step in range(steps):
+        (x, c, real), (_, _, fake), (x_w, c_w, wrong), (x_g, _, _) = disc.calls[4 * step: 4 * step + 4]
+        assert torch.equal(x_w, x) and not torch.equal(x_g, x)   # the step's real images, again
+        assert (c_w != c).all()                                   # mutated: the right labels c given fails
+        by_hand = (F.softplus(-real).mean() + (1 - w) * F.softplus(fake).mean() + w * F.softplus(wrong).mean())
+        assert history["d_loss"][step] == pytest.approx(by_hand.item(), rel=1e-5)
+        assert history["d_wrong"][step] == pytest.approx(torch.sigmoid(wrong).mean().item(), rel=1e-5)
+    plain = _Spy(t.ConditionalDiscriminator(channels=4))
+    tt.train_cgan(gen, plain, images, labels, steps=1, batch_size=16, device="cpu", progress=False)
+    assert len(plain.calls) == 3                                  # mismatch 0: nothing more is computed
+    with pytest.raises(ValueError, match=r"mismatch must be a number >= 0|mismatch must be a number in"):
+        tt.train_cgan(gen, disc, images, labels, steps=1, device="cpu", mismatch=-0.1)
+    with pytest.raises(ValueError, match=r"mismatch must be a number in \[0, 1\).*got 1"):
+        tt.train_cgan(gen, disc, images, labels, steps=1, device="cpu", mismatch=1)
+
+
 def test_spectral_norm_discriminator_has_unit_singular_values_and_no_batch_norm():
     """After enough power iterations every normalised weight (conv weights as out x (in k k)) has sigma_max ~ 1."""
     torch.manual_seed(0)
@@ -419,6 +495,18 @@ def test_chapter_cgan_seed_enters_the_weights_and_the_cache_key(tmp_path, monkey
     again = [p.detach() for p in tt.chapter_cgan(x, y, steps=1, seed=1)[0]["G"].parameters()]   # from the cache
     assert all(torch.equal(a, b) for a, b in zip(w[1], again))
     assert len(list((tmp_path / "checkpoints").glob("ch10_cgan-*"))) == 2
+    from edu_gen import train
+
+    keys, load_or_train = [], train.load_or_train
+    monkeypatch.setattr(train, "load_or_train",
+                        lambda name, model, fn, key: keys.append(key) or load_or_train(name, model, fn, key))
+    tt.chapter_cgan(x, y, steps=1, seed=1, mismatch=0.0)                    # mismatch 0: the key of the models cached
+    assert set(keys[-1]) == {"latent_dim", "channels", "n", "steps", "batch_size", "seed", "conditioning",   # before
+                             "label_std", "spectral_norm", "loss", "d_steps", "lr", "lr_d", "betas",     # the entry
+                             "label_smoothing", "balanced"}                 # existed (mutated: kept in the key: fails)
+    assert len(list((tmp_path / "checkpoints").glob("ch10_cgan-*"))) == 2
+    tt.chapter_cgan(x, y, steps=1, seed=1, mismatch=0.5)
+    assert keys[-1]["mismatch"] == 0.5 and len(list((tmp_path / "checkpoints").glob("ch10_cgan-*"))) == 3
     with pytest.raises(ValueError, match=r"entries of CGAN_RECIPE .*got \['lr_g'\]"):
         tt.chapter_cgan(x, y, steps=1, lr_g=1e-3)
     with pytest.raises(ValueError, match=r"seed must be an int >= 0"):

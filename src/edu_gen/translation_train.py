@@ -92,7 +92,8 @@ CGAN_LOSSES = ("bce", "hinge")
 
 
 def cgan_losses(real_logits: torch.Tensor, fake_logits: torch.Tensor, g_logits: torch.Tensor, loss: str = "bce",
-                label_smoothing: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+                label_smoothing: float = 0.0, wrong_logits: torch.Tensor | None = None,
+                mismatch: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     r"""The two players' losses of a conditional GAN from D's logits: (D's loss, G's loss), 0-d tensors.
 
     "bce": Goodfellow et al.'s -mean log D(x, c) - mean log(1 - D(G(z, c'), c')) for D (`gan.discriminator_loss`;
@@ -100,35 +101,79 @@ def cgan_losses(real_logits: torch.Tensor, fake_logits: torch.Tensor, g_logits: 
     and the non-saturating -mean log D(G(z, c), c) for G. "hinge": mean relu(1 - l(x, c)) + mean relu(1 + l(G(z, c'), c'))
     for D and -mean l(G(z, c), c) for G (Lim & Ye 2017; the loss of Miyato & Koyama 2018's projection experiments).
 
+    ``mismatch`` w > 0 makes D matching-aware (Reed et al., 2016, "Generative adversarial text to image synthesis",
+    GAN-CLS, their Algorithm 1, lines 8 and 10): D also scores real images x paired with a wrong label c~ != c
+    (``wrong_logits``, l(x, c~)) and must call them fake; D's negative term becomes the mixture
+    (1 - w) [fake term] + w [wrong-label term], e.g. for "bce"
+    -mean log D(x, c) - (1 - w) mean log(1 - D(G(z, c'), c')) - w mean log(1 - D(x, c~)),
+    and for "hinge" the same mixture of mean relu(1 + l). w = 1/2 is Reed et al.'s
+    L_D = log s_r + (log(1 - s_w) + log(1 - s_f)) / 2; w = 0 is the loss above, computed by the same operations.
+    G's loss does not change.
+
     Args:
         real_logits, fake_logits: (B,) D's logits on real pairs and on (G detached) fake pairs. g_logits: (B,)
             D's logits on G's own step's fakes. loss: one of `CGAN_LOSSES`. label_smoothing: s in [0, 1).
+        wrong_logits: (B,) D's logits on real images with wrong labels; needed when mismatch > 0, None otherwise.
+        mismatch: w in [0, 1) (at w = 1 D would never see a fake).
 
     Raises:
-        ValueError: an unknown loss, s outside [0, 1), or label smoothing with the hinge loss.
+        ValueError: an unknown loss, s outside [0, 1), label smoothing with the hinge loss, w outside [0, 1),
+            wrong_logits missing with w > 0 or given with w = 0.
     """
     s = number(label_smoothing, "label_smoothing", "a number in [0, 1) (the real pairs' target is 1 - s)", minimum=0)
     if s >= 1:
         raise ValueError(f"label_smoothing must be a number in [0, 1) (the real pairs' target is 1 - s), got {s}")
+    w = number(mismatch, "mismatch", "a number in [0, 1) (the weight of real images with wrong labels among D's "
+               "negatives)", minimum=0)
+    if w >= 1:
+        raise ValueError(f"mismatch must be a number in [0, 1) (the weight of real images with wrong labels among D's "
+                         f"negatives; at 1 D never sees a fake), got {w}")
+    if w and wrong_logits is None:
+        raise ValueError(f"mismatch={w} needs wrong_logits, D's logits (B,) on real images with wrong labels, got None")
+    if not w and wrong_logits is not None:
+        raise ValueError("wrong_logits are used only with mismatch > 0, got mismatch=0 and wrong_logits given")
     if loss == "hinge":
         if s:
             raise ValueError(f"label_smoothing applies to the 'bce' loss only, got {s} with loss='hinge'")
-        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean(), -g_logits.mean()
-    if loss != "bce":
-        raise ValueError(f"loss must be one of {CGAN_LOSSES}, got {loss!r}")
-    if s:                                                          # BCE against 1 - s, not 1, on the real pairs
-        d_loss = (F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, 1 - s))
-                  + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+        real_term, negative = F.relu(1 - real_logits).mean(), (lambda logits: F.relu(1 + logits).mean())
+    elif loss == "bce":                                       # the real pairs' target: 1 - s (1 without smoothing)
+        real_term = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, 1 - s) if s
+                                                       else torch.ones_like(real_logits))
+        negative = (lambda logits: F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits)))
     else:
-        d_loss = gan.discriminator_loss(real_logits, fake_logits)
-    return d_loss, gan.generator_loss(g_logits, "non_saturating")
+        raise ValueError(f"loss must be one of {CGAN_LOSSES}, got {loss!r}")
+    fake_term = negative(fake_logits)
+    d_loss = real_term + (fake_term if not w else (1 - w) * fake_term + w * negative(wrong_logits))
+    g_loss = -g_logits.mean() if loss == "hinge" else gan.generator_loss(g_logits, "non_saturating")
+    return d_loss, g_loss
+
+
+def wrong_labels(labels: torch.Tensor, num_classes: int = translation.NUM_CLASSES,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """For each label c a wrong one, drawn uniformly from the K - 1 other classes: (c + u) mod K, u uniform in 1..K-1.
+
+    The mismatched labels of a matching-aware discriminator (`train_cgan`'s ``mismatch``; Reed et al., 2016).
+
+    Args:
+        labels: (B,) integers in 0..K-1. num_classes: K, an int >= 2. generator: seeds the draw.
+
+    Returns:
+        (B,) int64, each entry different from the label in its place.
+
+    Raises:
+        ValueError: labels not 1-D integers in 0..K-1, or K not an int >= 2.
+    """
+    num_classes = number(num_classes, "num_classes", "an int >= 2", integer=True, minimum=2)
+    translation.one_hot(labels, num_classes)                                # refuses labels outside 0..K-1
+    shift = torch.randint(1, num_classes, labels.shape, generator=generator)   # 1..K-1: never 0, so never c itself
+    return (labels + shift) % num_classes
 
 
 def train_cgan(generator: translation.ConditionalGenerator, discriminator: translation.ConditionalDiscriminator,
                images: torch.Tensor, labels: torch.Tensor, *, steps: int, batch_size: int = 64, lr: float = 2e-4,
                betas: tuple = (0.5, 0.999), seed: int = 0, device=None, progress: bool | None = None,
                loss: str = "bce", d_steps: int = 1, lr_d: float | None = None, label_smoothing: float = 0.0,
-               balanced: bool = False) -> History:
+               balanced: bool = False, mismatch: float = 0.0) -> History:
     r"""Mirza & Osindero's conditional GAN: max_D E log D(x, c) + E log(1 - D(G(z, c), c)), G non-saturating.
 
     Real pairs (x, c) are drawn with replacement from (images, labels); the fakes' labels are drawn
@@ -137,6 +182,11 @@ def train_cgan(generator: translation.ConditionalGenerator, discriminator: trans
     rather than p(x|c) / (p(x|c) + p_g(x|c)); G's best answer is still p_g(x|c) = p(x|c) (the chapter checks both).
     ``balanced=True`` draws the real pairs class by class instead (a uniform class, then a uniform image of it),
     so real and fake labels have the same frequencies and D*(x, c) = 1/2 at the optimum.
+    ``mismatch`` w > 0: the matching-aware D of Reed et al. (2016, GAN-CLS, Algorithm 1): each D step also scores
+    the step's real images with wrong labels (`wrong_labels`, uniform among the other K - 1 classes) as fakes, with
+    weight w among D's negatives (`cgan_losses`; w = 1/2 is their algorithm). A G that draws an 8 for the label 5
+    is then rejected even when the 8 looks real, since D has seen real 8s called fake under the label 5.
+    With w = 0 nothing more is drawn or computed: the same training, draw for draw, as without the option.
 
     Args:
         generator, discriminator: trained in place, moved to `device` (default `runtime.device()`).
@@ -145,15 +195,17 @@ def train_cgan(generator: translation.ConditionalGenerator, discriminator: trans
         loss, label_smoothing: as `cgan_losses`. d_steps: discriminator steps per generator step, an int >= 1.
         lr_d: D's learning rate (Heusel et al. 2017's two time-scale rule when it differs from lr); None: lr.
         balanced: draw the real pairs with every class equally likely.
+        mismatch: w in [0, 1), the weight of real images with wrong labels among D's negatives.
 
     Returns:
         History with d_loss, g_loss, d_real (mean D(x, c)), d_fake (mean D(G(z, c), c)) per step (D's last step;
-        for the hinge loss sigm(logit) too), and requested_k, the number of fake labels equal to k requested so
+        for the hinge loss sigm(logit) too), with mismatch > 0 d_wrong (mean D(x, c~), c~ the wrong labels), and
+        requested_k, the number of fake labels equal to k requested so
         far (both players' draws); ``history.seconds`` the wall time.
 
     Raises:
         ValueError: images and labels of different lengths, fewer than batch_size, labels outside 0..K-1, an
-            unknown loss, d_steps < 1, lr_d <= 0, or label_smoothing outside [0, 1).
+            unknown loss, d_steps < 1, lr_d <= 0, label_smoothing or mismatch outside [0, 1).
         NonFiniteLossError: a loss became NaN or infinite.
     """
     K = generator.num_classes
@@ -162,7 +214,10 @@ def train_cgan(generator: translation.ConditionalGenerator, discriminator: trans
     translation.one_hot(labels, K)                                          # refuses labels outside 0..K-1
     d_steps = number(d_steps, "d_steps", "an int >= 1 (discriminator steps per generator step)", integer=True, minimum=1)
     lr_d = lr if lr_d is None else number(lr_d, "lr_d", "a number > 0 (D's learning rate) or None", minimum=0, strict=True)
-    cgan_losses(torch.zeros(1), torch.zeros(1), torch.zeros(1), loss, label_smoothing)   # refuses a bad loss early
+    mismatch = number(mismatch, "mismatch", "a number in [0, 1) (the weight of real images with wrong labels among "
+                      "D's negatives)", minimum=0)
+    cgan_losses(torch.zeros(1), torch.zeros(1), torch.zeros(1), loss, label_smoothing,   # refuses a bad loss early
+                torch.zeros(1) if mismatch else None, mismatch)
     steps, batch_size, lr, device, g = _setup(steps, batch_size, seed, device, lr, [generator, discriminator])
     opt_d, opt_g = _adam(discriminator, lr=lr_d, betas=betas), _adam(generator, lr=lr, betas=betas)
     by_class = [torch.nonzero(labels == k).squeeze(1) for k in range(K)] if balanced else None
@@ -177,13 +232,13 @@ def train_cgan(generator: translation.ConditionalGenerator, discriminator: trans
             ks = torch.randint(K, (batch_size,), generator=g)
             u = torch.rand(batch_size, generator=g)
             pick = torch.stack([by_class[k][int(v * len(by_class[k]))] for k, v in zip(ks.tolist(), u.tolist())])
-        return images[pick].to(device), translation.one_hot(labels[pick], K).to(device)
+        return images[pick].to(device), labels[pick], translation.one_hot(labels[pick], K).to(device)
 
     requested = torch.zeros(K, dtype=torch.int64)
     history, started = History(), time.perf_counter()
     for step in _progress(steps, progress, "cGAN"):
         for _ in range(d_steps):
-            x, c = real_pairs()
+            x, y, c = real_pairs()
             # D: real pairs (x, c) against G(z, c') for freshly drawn labels c'
             fake_labels = translation.sample_labels(batch_size, K, g)
             z = torch.randn(batch_size, generator.latent_dim, generator=g).to(device)
@@ -191,7 +246,12 @@ def train_cgan(generator: translation.ConditionalGenerator, discriminator: trans
             with torch.no_grad():
                 fake = generator(z, c_fake)
             real_logits, fake_logits = discriminator(x, c), discriminator(fake, c_fake)
-            d_loss, _ = cgan_losses(real_logits, fake_logits, fake_logits.detach(), loss, label_smoothing)
+            wrong_logits = None
+            if mismatch:                          # the same real images x, each with a label other than its own
+                c_wrong = translation.one_hot(wrong_labels(y, K, g), K).to(device)
+                wrong_logits = discriminator(x, c_wrong)
+            d_loss, _ = cgan_losses(real_logits, fake_logits, fake_logits.detach(), loss, label_smoothing,
+                                    wrong_logits, mismatch)
             _step(opt_d, d_loss, "discriminator", step)
             requested += torch.bincount(fake_labels, minlength=K)
         # G: fresh z and labels, judged by D with the same labels
@@ -202,8 +262,10 @@ def train_cgan(generator: translation.ConditionalGenerator, discriminator: trans
         _step(opt_g, g_loss, "generator", step)
         discriminator.zero_grad(set_to_none=True)
         requested += torch.bincount(g_labels, minlength=K)
+        wrong = {} if wrong_logits is None else {"d_wrong": torch.sigmoid(wrong_logits).mean().item()}
         history.log(step, d_loss=d_loss.item(), g_loss=g_loss.item(), d_real=torch.sigmoid(real_logits).mean().item(),
-                    d_fake=torch.sigmoid(fake_logits).mean().item(), **{f"requested_{k}": requested[k].item() for k in range(K)})
+                    d_fake=torch.sigmoid(fake_logits).mean().item(), **wrong,
+                    **{f"requested_{k}": requested[k].item() for k in range(K)})
     generator.eval(), discriminator.eval()
     history.seconds = time.perf_counter() - started
     return history
@@ -416,10 +478,12 @@ def _cached(name: str, build, train_fn, key: dict) -> tuple[nn.ModuleDict, Histo
 # (benchmarks/translation_mnist.py --cgan-seeds measures it over seeds; the changes tried are logged in
 # benchmarks/results/translation_mnist_cgan_seeds.txt). Keys: D's conditioning and spectral_norm
 # (`translation.ConditionalDiscriminator`), W_c's label_std (`translation.ConditionalGenerator`), and loss, d_steps,
-# lr (G's), lr_d (D's; None: lr), betas, label_smoothing, balanced (`train_cgan`).
+# lr (G's), lr_d (D's; None: lr), betas, label_smoothing, balanced, mismatch (`train_cgan`; the weight of real
+# images with wrong labels among D's negatives, Reed et al. 2016; 0 is left out of the cache key, so the models
+# cached before the entry existed stay valid).
 CGAN_RECIPE = {"conditioning": "projection", "label_std": 1.0, "spectral_norm": False, "loss": "bce", "d_steps": 1,
                "lr": LEARNING_RATES["cgan"], "lr_d": None, "betas": (0.5, 0.999), "label_smoothing": 0.0,
-               "balanced": False}
+               "balanced": False, "mismatch": 0.0}
 
 
 def chapter_cgan(images: torch.Tensor, labels: torch.Tensor, steps: int, *, seed: int = 0,
@@ -448,8 +512,8 @@ def chapter_cgan(images: torch.Tensor, labels: torch.Tensor, steps: int, *, seed
     seed = number(seed, "seed", "an int >= 0", integer=True, minimum=0)
     r = {**CGAN_RECIPE, **changes}
     key = {"latent_dim": 64, "channels": 16, "n": len(images), "steps": steps, "batch_size": 64, "seed": seed,
-           **{k: list(v) if isinstance(v, tuple) else v for k, v in r.items()}}
-    train_kw = {k: r[k] for k in ("loss", "d_steps", "lr", "lr_d", "betas", "label_smoothing", "balanced")}
+           **{k: list(v) if isinstance(v, tuple) else v for k, v in r.items() if k != "mismatch" or v}}  # 0: the old key
+    train_kw = {k: r[k] for k in ("loss", "d_steps", "lr", "lr_d", "betas", "label_smoothing", "balanced", "mismatch")}
     return _cached("ch10_cgan", lambda: {"G": translation.ConditionalGenerator(64, channels=16, label_std=r["label_std"]),
                                          "D": translation.ConditionalDiscriminator(channels=16, conditioning=r["conditioning"],
                                                                                    spectral_norm=r["spectral_norm"])},
