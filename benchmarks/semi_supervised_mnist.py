@@ -4,7 +4,7 @@ The semi-supervised chapter's experiment (book/06_cvae.ipynb, section "Semi-supe
 labels"), with its settings per scale:
 
 * M1: the VAE chapter's main model (MLP 784-400-400-20, ReLU, Bernoulli decoder, dynamic binarisation,
-  Adam lr 1e-3, batch 100; book: 15,000 steps), trained without labels: `vae.main_model`, the one definition
+  He initialisation, decoder bias at the pixels' means, Adam lr 1e-3, batch 100; book: 9,000 steps), trained without labels: `vae.main_model`, the one definition
   of its recipe and cache key, which the VAE chapter uses too (so its cached weights are loaded here).
 * M1+M2: `cvae.M2` on M1's encoder means (20 numbers per digit), Gaussian decoder, d = 10, one hidden
   layer of 500 units, alpha = 0.1 N / N_labelled, Adam lr 2e-3, 100 labelled + 100 unlabelled digits per step

@@ -3,8 +3,9 @@
 Two protocols, and the recorded lines say which one ran:
 
 * ``--scale ci`` and ``--scale book``: the VAE chapter's model and budget. MLP 784-400-400-20 with
-  ReLU, Bernoulli decoder, dynamic binarisation, Adam (lr 1e-3, default betas and eps), batch 100,
-  a fixed number of steps (book: 15,000 steps = 25 passes over the 60,000 training digits).
+  ReLU, He initialisation of the hidden layers, the decoder's output bias at the logit of the pixels'
+  means, Bernoulli decoder, dynamic binarisation, Adam (lr 1e-3, default betas and eps), batch 100,
+  a fixed number of steps (book: 9,000 steps = 15 passes over the 60,000 training digits).
 * ``--scale full``: the paper's one-stochastic-layer VAE and its schedule (Burda et al., 2016,
   section 5 and appendix): two deterministic hidden layers of 200 tanh units in the encoder and
   in the decoder, d = 50 latents, Adam with beta1 = 0.9, beta2 = 0.999, eps = 1e-4, batch 20,

@@ -61,3 +61,13 @@ def test_a_change_of_the_script_itself_makes_its_result_stale(repo):
     page = _results_page()
     (repo / "benchmarks" / "other.py").write_text('print(2)\n')
     assert _status(page, repo) == {"exercise_mutants": "ok", "other": "stale"}
+
+
+def test_a_result_read_by_another_benchmark_makes_it_stale_when_rewritten(repo, monkeypatch):
+    """pixelcnn_mnist copies its VAE row from vae_mnist's result: a new vae_mnist result makes the copy old."""
+    page = _results_page()
+    monkeypatch.setitem(page.INPUTS, "other", ("benchmarks/results/exercise_mutants.txt",))
+    assert _status(page, repo)["other"] == "ok"
+    # only a '#' line changes (result files keep their tables there): a Python-code comparison would not see it
+    (repo / "benchmarks" / "results" / "exercise_mutants.txt").write_text('# header, rerun\n{"mistakes": 1}\n')
+    assert _status(page, repo)["other"] == "stale"
