@@ -41,6 +41,7 @@ INPUTS = {"exercise_mutants": ("benchmarks/exercise_mistakes.py",),
           "vae_mnist": ("src/edu_gen/vae.py",),
           "semi_supervised_mnist": ("src/edu_gen/vae.py",),
           "compare_families": ("src/edu_gen/vae.py",),
+          "latent_layout_stability": ("src/edu_gen/vae.py",),   # the VAE chapter's compared models, from any seed
           "pixelcnn_mnist": ("benchmarks/results/vae_mnist.txt",),  # its VAE row is read from that result
           "autoencoder_variants": ("src/edu_gen/autoencoders.py", "src/edu_gen/contractive.py"),  # its models and losses
           # the book's recipes are read from the library (H48's suggestion)
