@@ -187,8 +187,9 @@ class VAEConfig:
             (Burda et al., 2016, section 5: two layers of 200 tanh units, d = 50).
         init: the initial weights of the MLP's hidden layers (those followed by the nonlinearity):
             ``"default"`` (PyTorch's, uniform with variance 1 / (3 fan_in)) or ``"kaiming"`` (He et
-            al., 2015, eq. 10: normal with variance gain^2 / fan_in, gain sqrt 2 for ReLU and 5/3 for
-            tanh, biases zero). The output layers keep PyTorch's. MLP only.
+            al., 2015, eq. 10: normal with variance 2 / fan_in for ReLU; for tanh the same rule with
+            PyTorch's gain, variance (5/3)^2 / fan_in, `torch.nn.init.calculate_gain`; biases zero).
+            The output layers keep PyTorch's. MLP only.
         decoder_bias: the decoder's output bias: ``"default"`` (PyTorch's) or ``"data"``: `train_vae`
             sets it to the logit of the training images' mean per pixel (`init_decoder_bias`), so the
             untrained decoder already predicts each pixel's marginal. MLP only (the conv decoder has
@@ -625,7 +626,8 @@ def train_vae(model: VAE, images: torch.Tensor, *, steps: int, batch_size: int =
 
     The chapter's recipe, shared by the notebook and `benchmarks/vae_mnist.py --scale book`. A model
     whose config says ``decoder_bias="data"`` first gets its output bias from `images`
-    (`init_decoder_bias`). With `binarize`, each batch is binarised afresh (`binarized_loss`) and the loss is a negative ELBO
+    (`init_decoder_bias`), at every call: training such a model further with `train_vae` resets that
+    bias first (fine-tune it with `train.fit` instead). With `binarize`, each batch is binarised afresh (`binarized_loss`) and the loss is a negative ELBO
     of binary data (nats); otherwise the grey levels are the targets and the recon term is a
     cross-entropy, not a log-likelihood.
 
