@@ -105,8 +105,9 @@ def protocol(scale: str, steps: int, n_train: int, k: int, n_test: int) -> dict:
     optimizer = "Adam (0.9, 0.999, 1e-4), the paper's lr schedule" if scale == "full" else "Adam (0.9, 0.999, 1e-8), lr 1e-3"
     return {
         "model": f"MLP 784-{config.hidden_dim}-{config.hidden_dim}-{config.latent_dim} {act} encoder and decoder, "
-                 "Bernoulli decoder",
+                 f"init {config.init}, decoder bias {config.decoder_bias}, Bernoulli decoder",
         "latent_dim": config.latent_dim, "hidden_dim": config.hidden_dim, "activation": act,
+        "init": config.init, "decoder_bias": config.decoder_bias,
         "batch_size": batch, "optimizer": optimizer,
         "passes": round(steps * batch / n_train, 2),
         "budget": f"{steps} steps of batch {batch} = {steps * batch / n_train:.2f} passes over {n_train} digits",
