@@ -3,9 +3,9 @@
 The semi-supervised chapter's experiment (book/06_cvae.ipynb, section "Semi-supervised MNIST with 100
 labels"), with its settings per scale:
 
-* M1: the VAE chapter's main model (MLP 784-400-400-20, ReLU, Bernoulli decoder, dynamic binarisation,
-  He initialisation, decoder bias at the pixels' means, Adam lr 1e-3, batch 100; book: 9,000 steps), trained without labels: `vae.main_model`, the one definition
-  of its recipe and cache key, which the VAE chapter uses too (so its cached weights are loaded here).
+* M1: the VAE chapter's network and recipe (MLP 784-400-400-20, ReLU, Bernoulli decoder, dynamic binarisation,
+  Adam lr 1e-3, batch 100) with PyTorch's initial weights (book: 15,000 steps), trained without labels:
+  `semi_supervised.m1_model`, the one definition of its recipe and cache key, which the chapter uses too.
 * M1+M2: `cvae.M2` on M1's encoder means (20 numbers per digit), Gaussian decoder, d = 10, one hidden
   layer of 500 units, alpha = 0.1 N / N_labelled, Adam lr 2e-3, 100 labelled + 100 unlabelled digits per step
   (book: 2,000 steps): `semi_supervised.m1m2_recipe`, the chapter's recipe written once. M2 on pixels
@@ -102,7 +102,7 @@ def main() -> None:
     train_x, train_y = data.images("mnist", "train", n=s["n_train"])
     test_x, test_y = data.images("mnist", "test")
     source = data.source("mnist")
-    m1 = vae.main_model(train_x)[0].cpu()               # the VAE chapter's main model: its recipe, budget and cache key
+    m1 = semi_supervised.m1_model(train_x)[0].cpu()     # M1: the chapter's recipe, budget and cache key
     with torch.no_grad():
         train_codes = torch.cat([m1.encode(b)[0] for b in train_x.split(2000)])
         test_codes = torch.cat([m1.encode(b)[0] for b in test_x.split(2000)])

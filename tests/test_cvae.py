@@ -254,9 +254,9 @@ def test_training_reduces_the_loss_and_batches_are_as_documented():
     assert len(losses) == 12 and all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
 
 
-def test_m1_is_the_vae_chapters_model_through_one_definition(tmp_path, monkeypatch):
-    """Chapters 6 and 8 (and the benchmark) load chapter 5's main model through vae.main_model, which chapter 5
-    calls too; no notebook of the book writes its cache name by hand."""
+def test_m1_and_the_main_vae_each_have_one_definition(tmp_path, monkeypatch):
+    """Chapter 8 loads chapter 5's main model through vae.main_model, which chapter 5 calls too; chapter 6 and its
+    benchmark load M1 through semi_supervised.m1_model; no notebook of the book writes a cache name by hand."""
     import json
     from pathlib import Path
 
@@ -267,7 +267,10 @@ def test_m1_is_the_vae_chapters_model_through_one_definition(tmp_path, monkeypat
                              if c["cell_type"] == "code") for name in ("05_vae.ipynb", "06_cvae.ipynb", "08_pixelcnn.ipynb")}
     sources["semi_supervised_mnist.py"] = (root / "benchmarks" / "semi_supervised_mnist.py").read_text()
     for name, source in sources.items():
-        assert "vae.main_model(train_x)" in source, name
+        one_definition = "semi_supervised.m1_model(train_x)" if name in ("06_cvae.ipynb", "semi_supervised_mnist.py") \
+            else "vae.main_model(train_x)"
+        assert one_definition in source, name
+        assert '"ch06_m1"' not in source, name
         assert '"ch05_vae_z20"' not in source and "15_000" not in source, name   # no hand-copied name or budget
     for notebook in sorted((root / "book").glob("[0-9][0-9]_*.ipynb")):   # every later chapter's code
         code = "".join("".join(c["source"]) for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code")
@@ -486,3 +489,17 @@ def test_the_chapter_and_the_benchmark_read_the_one_semi_supervised_recipe():
         assert call in benchmark, call
     for source in (chapter, benchmark):
         assert 'likelihood="gaussian"' not in source and "latent_dim=50" not in source and "M1M2_STEPS = runtime" not in source
+
+
+def test_m1_keeps_pytorchs_initial_weights_and_its_own_budget(tmp_path, monkeypatch):
+    """M1 is the VAE chapter's network with init and decoder bias 'default' (its codes served M1+M2 better than the
+    main model's, see semi_supervised.M1_NAME's comment), under its own cache name, 15,000 steps at book."""
+    from edu_gen import semi_supervised, vae
+
+    assert [semi_supervised.m1_steps(s) for s in ("ci", "book", "full")] == [300, 15_000, 300_000]
+    monkeypatch.setenv("EDU_GEN_CACHE", str(tmp_path))
+    monkeypatch.setattr(semi_supervised, "m1_steps", lambda scale=None: 2)
+    m1, history = semi_supervised.m1_model(torch.rand(100, 1, 28, 28, generator=gen(0)))
+    assert (m1.config.latent_dim, m1.config.init, m1.config.decoder_bias) == (20, "default", "default")
+    assert m1.config != vae.MAIN_MODEL_CONFIG
+    assert [p.name.split("-")[0] for p in (tmp_path / "checkpoints").glob("*.pt")] == [semi_supervised.M1_NAME]
