@@ -39,7 +39,7 @@ INPUTS = {"exercise_mutants": ("benchmarks/exercise_mistakes.py",),
           "vae_vs_examples": ("src/edu_gen/vae.py",),  # the book's recipe is read from edu_gen.vae
           # the VAE chapter's main model (recipe and budget in edu_gen.vae) is trained or loaded by each of these
           "vae_mnist": ("src/edu_gen/vae.py",),
-          "semi_supervised_mnist": ("src/edu_gen/vae.py",),
+          "semi_supervised_mnist": ("src/edu_gen/vae.py", "src/edu_gen/semi_supervised.py"),  # M1's recipe and loader
           "compare_families": ("src/edu_gen/vae.py",),
           "latent_layout_stability": ("src/edu_gen/vae.py",),   # the VAE chapter's compared models, from any seed
           "pixelcnn_mnist": ("benchmarks/results/vae_mnist.txt",),  # its VAE row is read from that result
