@@ -177,6 +177,9 @@ M1_NAME = "ch06_m1"
 def m1_steps(scale: str | None = None) -> int:
     """M1's training steps: ci 300, book 15,000, full 300,000 (batches of 100).
 
+    Args:
+        scale: ``"ci"``, ``"book"`` or ``"full"``; None for the current scale (`runtime.scale`).
+
     Raises:
         ValueError: an unknown scale.
     """
