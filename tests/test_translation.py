@@ -504,8 +504,8 @@ def test_chapter_cgan_seed_enters_the_weights_and_the_cache_key(tmp_path, monkey
     assert set(keys[-1]) == {"latent_dim", "channels", "n", "steps", "batch_size", "seed", "conditioning",   # before
                              "label_std", "spectral_norm", "loss", "d_steps", "lr", "lr_d", "betas",     # the entry
                              "label_smoothing", "balanced"}                 # existed (mutated: kept in the key: fails)
-    assert len(list((tmp_path / "checkpoints").glob("ch10_cgan-*"))) == 2
-    tt.chapter_cgan(x, y, steps=1, seed=1, mismatch=0.5)
+    assert len(list((tmp_path / "checkpoints").glob("ch10_cgan-*"))) == 3   # not the recipe's (mismatch 0.5): trained
+    tt.chapter_cgan(x, y, steps=1, seed=1, mismatch=tt.CGAN_RECIPE["mismatch"])   # the recipe's own: from the cache
     assert keys[-1]["mismatch"] == 0.5 and len(list((tmp_path / "checkpoints").glob("ch10_cgan-*"))) == 3
     with pytest.raises(ValueError, match=r"entries of CGAN_RECIPE .*got \['lr_g'\]"):
         tt.chapter_cgan(x, y, steps=1, lr_g=1e-3)
