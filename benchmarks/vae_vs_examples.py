@@ -117,6 +117,7 @@ class Recipe:
     optimizer: torch.optim.Optimizer
     description: str
     schedule: object = None   # a learning-rate scheduler stepped after every optimiser step, or None
+    averaged: object = None   # a torch.optim.swa_utils.AveragedModel updated after every step and scored, or None
 
 
 def example_recipe(images: torch.Tensor, seed: int = 0) -> Recipe:
@@ -153,6 +154,8 @@ CHANGES = {   # the variants book_recipe can try: name -> what it sets (the log 
     "kl_start": "the KL weight at step 0 of kl_warmup (default 0; > 1 is the opposite of a warm-up)",
     "free_bits": "nats per latent dimension below which its batch-mean KL is not penalised (Kingma et al., 2016)",
     "binarize": "dynamic binarisation (True) or grey-level targets (False)",
+    "ema": "decay of an exponential moving average of the weights, updated after every step and scored instead of the "
+           "weights themselves (torch.optim.swa_utils; Polyak and Juditsky, 1992, for the average); None: off",
 }
 
 
@@ -260,6 +263,11 @@ def book_recipe(images: torch.Tensor, seed: int = 0, **changes) -> Recipe:
         loss = BookLoss(binarize, **loss_changes)
     else:
         loss = vae.binarized_loss if binarize else (lambda m, b: m.loss(b))
+    averaged = None
+    if changes.get("ema") is not None:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(changes["ema"]), use_buffers=False)
     h, d = config.hidden_dim, config.latent_dim
     shape = f"784-{h}-{h}-{d} / {d}-{h}-{h}-784" if layers == 2 else f"784-{h}-{d} / {d}-{h}-784"
     others = {k: v for k, v in changes.items() if k not in ("latent_dim", "hidden_dim", "hidden_layers", "activation",
@@ -268,7 +276,7 @@ def book_recipe(images: torch.Tensor, seed: int = 0, **changes) -> Recipe:
                   f"MLP {shape} {activation}, init {config.init}, decoder bias {config.decoder_bias}, "
                   f"{'dynamic binarisation' if binarize else 'grey-level targets'}, "
                   f"Adam lr {lr:g}, batch {batch_size}"
-                  + "".join(f", {k} {v}" for k, v in sorted(others.items())), schedule)
+                  + "".join(f", {k} {v}" for k, v in sorted(others.items())), schedule, averaged)
 
 
 RECIPES = {"examples": example_recipe, "book": book_recipe}
@@ -284,7 +292,8 @@ def train_until(recipe: Recipe, budgets=None, max_steps: int | None = None) -> l
     Returns one dict per budget (or one at the end, for `max_steps`): ``state`` (a copy of the
     weights), ``cpu_seconds`` and ``wall_seconds`` of training so far (copies not counted),
     ``steps`` (`_models.train_to_budgets`). The step is the one of `train.fit`: loss, zero_grad,
-    backward, Adam step, then the schedule's step if the recipe has one.
+    backward, Adam step, then the schedule's step if the recipe has one, then the update of the weights'
+    moving average if it has one (whose weights are then the ones copied: the model that is scored).
     """
     model, opt = recipe.model, recipe.optimizer
 
@@ -302,8 +311,11 @@ def train_until(recipe: Recipe, budgets=None, max_steps: int | None = None) -> l
         opt.step()
         if recipe.schedule is not None:
             recipe.schedule.step()
+        if recipe.averaged is not None:
+            recipe.averaged.update_parameters(model)
 
-    return train_to_budgets(step, model, budgets, max_steps)
+    scored = model if recipe.averaged is None else recipe.averaged.module   # same layers, so same state-dict keys
+    return train_to_budgets(step, scored, budgets, max_steps)
 
 
 def evaluate(model: nn.Module, test_x: torch.Tensor, k: int, seed: int = 1) -> float:
