@@ -6,10 +6,12 @@ keys as the chapter, so either one reuses the other's trained models):
 
 * cGAN: 1,000 samples per class (100 at ci); the chapter's digit classifier reads the requested class
   (`class_accuracy`); within-class diversity of the samples and of real test digits of each class. Also
-  the chapter's earlier recipe with the same budget, to measure what the two conditioning choices buy:
-  the label as constant input planes of D (not a projection discriminator) and W_c at PyTorch's default
-  initialisation (not N(0, 1)) (`chapter_cgan(conditioning="planes", label_std=None)`; --all-recipes adds
-  the two mixed ones).
+  the chapter's two earlier recipes with the same budget (seed 0), to measure what the conditioning choices
+  buy: without the matching-aware D and with W_c from N(0, 1) (`chapter_cgan(mismatch=0.0, label_std=1.0)`),
+  and besides the label as constant input planes of D (not a projection discriminator) with W_c at PyTorch's
+  default initialisation (`chapter_cgan(mismatch=0.0, conditioning="planes", label_std=None)`);
+  --all-recipes adds the two mixed ones. JSON: cgan_recipes, name -> accuracy, per_class and the changes of
+  CGAN_RECIPE (the chapter's recipe first, changes {}).
 * pix2pix on "lower half removed -> whole digit": mean L1 error against the true digit on test digits, the
   classifier's accuracy on the outputs and their variance across inputs, for the five rows of pix2pix's
   Table 1 (`translation_train.PIX2PIX_VARIANTS`), and for L1 + cGAN with PatchGANs of receptive field 8, 18
@@ -86,14 +88,14 @@ def main() -> None:
     seconds = []
 
     labels = torch.arange(10).repeat_interleave(s["per_class"])
-    recipes = {}                                  # (D's conditioning, W_c's init std) -> accuracy; the chapter's first
-    mixed = [("projection", None), ("planes", 1.0)] if args.all_recipes else []
-    for conditioning, label_std in [("projection", 1.0), ("planes", None), *mixed]:
-        cgan, history = tt.chapter_cgan(train_x, train_y, steps["cgan"], conditioning=conditioning, label_std=label_std)
+    recipes = {}                          # recipe name -> (changes of CGAN_RECIPE, accuracy); the chapter's first
+    earlier = [{"mismatch": 0.0, "label_std": 1.0}, {"mismatch": 0.0, "conditioning": "planes", "label_std": None}]
+    mixed = [{"mismatch": 0.0, "label_std": None}, {"mismatch": 0.0, "conditioning": "planes", "label_std": 1.0}]
+    for changes in [{}, *earlier, *(mixed if args.all_recipes else [])]:
+        cgan, history = tt.chapter_cgan(train_x, train_y, steps["cgan"], **changes)
         seconds.append(getattr(history, "seconds", None))
         samples, _ = cgan["G"].sample(labels, generator=torch.Generator().manual_seed(1))
-        read = tt.class_accuracy(clf, samples, labels)
-        recipes[f"{conditioning}, W_c {'N(0, 1)' if label_std else 'default'}"] = read
+        recipes[recipe_name({**tt.CGAN_RECIPE, **changes})] = (changes, tt.class_accuracy(clf, samples, labels))
     cgan, _ = tt.chapter_cgan(train_x, train_y, steps["cgan"])         # the chapter's model (from the cache)
     samples, _ = cgan["G"].sample(labels, generator=torch.Generator().manual_seed(1))
     read = tt.class_accuracy(clf, samples, labels)
@@ -143,8 +145,8 @@ def main() -> None:
              + (" (load above the core count: the seconds are not a clean timing)" if busy else ""),
              f"cGAN: classifier reads the requested class in {read['accuracy']:.3f} of {len(labels)} samples; per class "
              + " ".join(f"{a:.2f}" for a in read["per_class"].tolist())]
-    lines += [f"cGAN recipe {name:28s} accuracy {r['accuracy']:.3f}  per class "
-              + " ".join(f"{a:.2f}" for a in r["per_class"].tolist()) for name, r in recipes.items()]
+    lines += [f"cGAN recipe {name:50s} accuracy {r['accuracy']:.3f}  per class "
+              + " ".join(f"{a:.2f}" for a in r["per_class"].tolist()) for name, (_, r) in recipes.items()]
     lines += ["cGAN within-class diversity (samples / real): " + " ".join(f"{a:.2f}/{b:.2f}" for a, b in diversity)]
     lines += [f"pix2pix {name:28s} L1 {r['l1']:.4f}  upper half {r['upper_half']:.4f}  lower half {r['lower_half']:.4f}  "
               f"classifier {r['accuracy']:.3f}  output variance {r['variance']:.4f}" for name, r in {**pix, "input unchanged": blank}.items()]
@@ -155,7 +157,8 @@ def main() -> None:
     lines.append(f"G = identity: |x - T(x)| {identity:.4f}")
     result = {"cgan_class_accuracy": read["accuracy"], "cgan_per_class": read["per_class"].tolist(),
               "cgan_classes_below_90": [k for k, a in enumerate(read["per_class"].tolist()) if a < 0.9],
-              "cgan_recipes": {k: {"accuracy": r["accuracy"], "per_class": r["per_class"].tolist()} for k, r in recipes.items()},
+              "cgan_recipes": {k: {"accuracy": r["accuracy"], "per_class": r["per_class"].tolist(), "changes": c}
+                               for k, (c, r) in recipes.items()},
               "pix2pix_l1_error": pix["L1 + cGAN"]["l1"], "pix2pix_blank_baseline_error": blank["l1"], "pix2pix_l1_only_error": pix["L1 alone"]["l1"],
               "cyclegan_error": cycle[10.0]["error"], "cyclegan_no_cycle_error": cycle[0.0]["error"],
               "identity_baseline_error": identity, "train_seconds": sum(trained) if trained else None,
@@ -165,6 +168,12 @@ def main() -> None:
               "machine": platform.machine(), "torch": torch.__version__}
     lines.append(json.dumps(result))
     record("translation_mnist" + ("" if args.scale == "book" else f"_{args.scale}"), lines)
+
+
+def recipe_name(recipe: dict) -> str:
+    """A cGAN recipe's three conditioning choices in words, e.g. "projection, W_c N(0, 0.8^2), mismatch 0.5"."""
+    init = "default" if recipe["label_std"] is None else f"N(0, {recipe['label_std']:g}^2)"
+    return f"{recipe['conditioning']}, W_c {init}, mismatch {recipe['mismatch']:g}"
 
 
 def _value(text: str):
