@@ -106,8 +106,10 @@ def cgan_losses(real_logits: torch.Tensor, fake_logits: torch.Tensor, g_logits: 
     (``wrong_logits``, l(x, c~)) and must call them fake; D's negative term becomes the mixture
     (1 - w) [fake term] + w [wrong-label term], e.g. for "bce"
     -mean log D(x, c) - (1 - w) mean log(1 - D(G(z, c'), c')) - w mean log(1 - D(x, c~)),
-    and for "hinge" the same mixture of mean relu(1 + l). w = 1/2 is Reed et al.'s
-    L_D = log s_r + (log(1 - s_w) + log(1 - s_f)) / 2; w = 0 is the loss above, computed by the same operations.
+    and for "hinge" the same mixture of mean relu(1 + l). w = 1/2 gives minus Reed et al.'s
+    L_D = log s_r + (log(1 - s_w) + log(1 - s_f)) / 2 (s_r, s_w, s_f: D on real, wrong-label and fake pairs), which
+    D must make large (log s_r grows as D calls real pairs real), averaged over the batch; w = 0 is the loss above,
+    computed by the same operations.
     G's loss does not change.
 
     Args:
