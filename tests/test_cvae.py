@@ -502,4 +502,5 @@ def test_m1_keeps_pytorchs_initial_weights_and_its_own_budget(tmp_path, monkeypa
     m1, history = semi_supervised.m1_model(torch.rand(100, 1, 28, 28, generator=gen(0)))
     assert (m1.config.latent_dim, m1.config.init, m1.config.decoder_bias) == (20, "default", "default")
     assert m1.config != vae.MAIN_MODEL_CONFIG
+    assert len(history["loss"]) == 2                    # trained for m1_steps() steps, the budget patched above
     assert [p.name.split("-")[0] for p in (tmp_path / "checkpoints").glob("*.pt")] == [semi_supervised.M1_NAME]
