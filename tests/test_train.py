@@ -302,3 +302,35 @@ def test_fit_gives_the_plain_loops_weights_bit_for_bit(clip_grad):
         assert torch.equal(trained, expected), name
     assert history["loss"] == losses and history["noise"] == noise  # exactly the floats .item() gave
     assert history.steps["loss"] == list(range(25))
+
+
+def test_average_leaves_the_exponential_moving_average_of_the_weights_in_the_model():
+    # avg_1 = theta_1, avg_t = a avg_(t-1) + (1 - a) theta_t, recomputed from a second run's weights after each step;
+    # the averaged run must end with it, not with its own last weights (the run is the same: fit's average draws nothing)
+    x, y = regression(96)
+    runs = []
+    for average in (None, 0.8):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 1))
+        seen = []
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+        optimizer.register_step_post_hook(lambda *_: seen.append([p.detach().clone() for p in model.parameters()]))
+        train.fit(model, mse_loss, data.loader(x, y, batch_size=32, seed=1), epochs=2, optimizer=optimizer,
+                  device="cpu", progress=False, average=average)
+        runs.append((model, seen))
+    (raw, raw_seen), (averaged, averaged_seen) = runs
+    assert len(raw_seen) == 6 and all(torch.equal(a, b) for s, t in zip(raw_seen, averaged_seen) for a, b in zip(s, t))
+    expected = raw_seen[0]
+    for weights in raw_seen[1:]:
+        expected = [0.8 * e + 0.2 * w for e, w in zip(expected, weights)]
+    for got, want, last in zip(averaged.parameters(), expected, raw.parameters()):
+        assert torch.allclose(got, want, atol=1e-6)          # float32 rounding of 5 updates
+        assert not torch.allclose(got, last, atol=1e-3)
+
+
+@pytest.mark.parametrize("average", [1.0, -0.1, True, "0.9"])
+def test_fit_refuses_an_average_outside_0_1(average):
+    x, y = regression(32)
+    with pytest.raises(ValueError, match=r"average must be None or a decay in \[0, 1\), got"):
+        train.fit(nn.Linear(3, 1), mse_loss, data.loader(x, y, batch_size=32), device="cpu", progress=False,
+                  average=average)

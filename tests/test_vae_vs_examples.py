@@ -35,6 +35,19 @@ def test_the_book_recipe_trains_exactly_the_weights_of_vae_train_vae():
         assert torch.equal(kept[-1]["state"][name], value), name
 
 
+def test_the_book_recipe_with_warmup_and_average_trains_exactly_train_vaes_weights():
+    """kl_warmup and ema are VAEConfig's kl_warmup and weight_average: the same weights as vae.train_vae with them."""
+    from dataclasses import replace
+
+    images = _images()
+    kept = bench.train_until(bench.book_recipe(images, kl_warmup=3, ema=0.9), max_steps=7)
+    torch.manual_seed(0)
+    model = vae.VAE(replace(vae.MAIN_MODEL_CONFIG, kl_warmup=3, weight_average=0.9))
+    vae.train_vae(model, images, steps=7, progress=False)
+    for name, value in model.state_dict().items():
+        assert torch.equal(kept[-1]["state"][name], value), name
+
+
 def test_a_change_of_the_book_recipe_is_applied_and_an_unknown_one_refused():
     recipe = bench.book_recipe(_images(), lr=3e-3, hidden_dim=16, lr_half_life=10)
     assert recipe.optimizer.param_groups[0]["lr"] == pytest.approx(3e-3)

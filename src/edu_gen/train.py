@@ -174,6 +174,7 @@ def fit(
     clip_grad: float | None = None,
     progress: bool | None = None,
     history: History | None = None,
+    average: float | None = None,
 ) -> History:
     """Train `model` by minimising `loss_fn` over mini-batches of `data`.
 
@@ -193,20 +194,34 @@ def fit(
         clip_grad: clip the gradient norm to this value (None: no clipping).
         progress: show a progress bar (None: yes, except in CI or at the `ci` scale).
         history: continue an earlier History (steps count on from its last step).
+        average: a decay a in [0, 1): keep the exponential moving average of the parameters,
+            avg_1 = theta_1, avg_t = a avg_(t-1) + (1 - a) theta_t after every optimiser step
+            (`torch.optim.swa_utils.AveragedModel`; iterate averaging, Polyak and Juditsky, 1992), and
+            copy it into `model` at the end, before the last evaluation; evaluations during training see
+            the current weights. None: the model keeps its last weights.
 
     Returns:
         The History of every loss term per step and every evaluation.
 
     Raises:
         NonFiniteLossError: the loss is NaN or infinite; the message names the step and terms.
-        ValueError: `epochs` or `max_steps` is not an integer >= 1, or `data` yields no batch.
+        ValueError: `epochs` or `max_steps` is not an integer >= 1, `average` is not None or in [0, 1),
+            or `data` yields no batch.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
         raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
     if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral) or max_steps < 1):
         raise ValueError(f"max_steps must be an integer >= 1 or None, got {max_steps!r}")
+    if average is not None and (isinstance(average, bool) or not isinstance(average, numbers.Real)
+                                or not 0.0 <= average < 1.0):
+        raise ValueError(f"average must be None or a decay in [0, 1), got {average!r}")
     device = torch.device(device) if device is not None else runtime.device()
     model.to(device)
+    averaged = None
+    if average is not None:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(average), use_buffers=False)
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = history if history is not None else History()
@@ -253,6 +268,8 @@ def fit(
                 nn.utils.clip_grad_norm_(model.parameters(), clip_grad)
             # step: theta <- theta - lr * (the optimiser's update direction)
             optimizer.step()
+            if averaged is not None:
+                averaged.update_parameters(model)
 
             # the other terms are read after the step, as always: a term may be a parameter, which the step moves
             history.log(step, **{k: loss_value if k == "loss" else v.item() for k, v in terms.items()})
@@ -269,6 +286,10 @@ def fit(
             raise ValueError("data yielded no batches: nothing to train on (an empty data set, or "
                              "a DataLoader with drop_last=True and fewer examples than batch_size?)")
     bar.close()
+    if averaged is not None:                       # the model leaves with the average of its weights
+        with torch.no_grad():
+            for p, a in zip(model.parameters(), averaged.module.parameters()):
+                p.copy_(a)
     if eval_fn is not None and not (eval_every and done % eval_every == 0):
         evaluate(step - 1)
     model.eval()
