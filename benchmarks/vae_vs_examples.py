@@ -56,7 +56,7 @@ sys.path.insert(0, str(HERE))
 
 from _models import record, train_to_budgets  # noqa: E402
 
-from edu_gen import data, likelihood, runtime, vae  # noqa: E402
+from edu_gen import data, likelihood, runtime, train, vae  # noqa: E402
 
 BUDGETS = (30.0, 60.0, 120.0, 240.0)   # CPU seconds of training
 K, N_TEST = 1000, 1000                 # the VAE chapter's evaluation at book scale (book/05_vae.ipynb)
@@ -270,9 +270,7 @@ def book_recipe(images: torch.Tensor, seed: int = 0, **changes) -> Recipe:
         loss = vae.KLWarmup(loss, config.kl_warmup)
     averaged = None
     if config.weight_average is not None:                          # as train.fit does with vae.train_vae's average
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
-        averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.weight_average), use_buffers=False)
+        averaged = train.moving_average(model, config.weight_average)
     h, d = config.hidden_dim, config.latent_dim
     shape = f"784-{h}-{h}-{d} / {d}-{h}-{h}-784" if layers == 2 else f"784-{h}-{d} / {d}-{h}-784"
     others = {k: v for k, v in changes.items() if k not in ("latent_dim", "hidden_dim", "hidden_layers", "activation",

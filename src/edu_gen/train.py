@@ -159,6 +159,36 @@ def _show_progress(progress: bool | None) -> bool:
     return not os.environ.get("CI") and not os.environ.get(BOOK_BUILD_VARIABLE) and runtime.scale() != "ci"
 
 
+def moving_average(model: nn.Module, decay: float):
+    """A copy of `model` that keeps the exponential moving average of its parameters, for `fit`'s ``average``.
+
+    Call ``.update_parameters(model)`` after every optimiser step t = 1, 2, ...: the first call copies the
+    parameters, then avg_t = a_t avg_(t-1) + (1 - a_t) theta_t with a_t = min(decay, t / (t + 9)), a decay
+    that starts small and reaches `decay` after 9 decay / (1 - decay) steps (iterate averaging, Polyak and
+    Juditsky, 1992; the warm start as in TensorFlow's ExponentialMovingAverage with num_updates). The
+    averaged parameters are ``.module``'s; buffers are not averaged.
+
+    Args:
+        model: the network being trained. decay: a in [0, 1).
+
+    Returns:
+        A `torch.optim.swa_utils.AveragedModel`.
+
+    Raises:
+        ValueError: decay not a number in [0, 1).
+    """
+    from torch.optim.swa_utils import AveragedModel
+
+    if isinstance(decay, bool) or not isinstance(decay, numbers.Real) or not 0.0 <= decay < 1.0:
+        raise ValueError(f"average must be None or a decay in [0, 1), got {decay!r}")
+
+    def warm_decay(averages, current, n_averaged):          # n_averaged = t - 1 at step t >= 2
+        t = int(n_averaged) + 1
+        torch._foreach_lerp_(averages, current, 1.0 - min(decay, t / (t + 9)))
+
+    return AveragedModel(model, multi_avg_fn=warm_decay, use_buffers=False)
+
+
 def fit(
     model: nn.Module,
     loss_fn: Callable,
@@ -195,8 +225,11 @@ def fit(
         progress: show a progress bar (None: yes, except in CI or at the `ci` scale).
         history: continue an earlier History (steps count on from its last step).
         average: a decay a in [0, 1): keep the exponential moving average of the parameters,
-            avg_1 = theta_1, avg_t = a avg_(t-1) + (1 - a) theta_t after every optimiser step
-            (`torch.optim.swa_utils.AveragedModel`; iterate averaging, Polyak and Juditsky, 1992), and
+            avg_1 = theta_1, avg_t = a_t avg_(t-1) + (1 - a_t) theta_t after optimiser step t = 1, 2, ...,
+            with a_t = min(a, t / (t + 9)): the decay starts small, so that a short run is not averaged
+            with its first, poor weights, and reaches a after 9a / (1 - a) steps (891 for a = 0.99)
+            (iterate averaging, Polyak and Juditsky, 1992; the warm start as TensorFlow's
+            ExponentialMovingAverage with num_updates; `torch.optim.swa_utils.AveragedModel`), and
             copy it into `model` at the end, before the last evaluation; evaluations during training see
             the current weights. None: the model keeps its last weights.
 
@@ -217,11 +250,7 @@ def fit(
         raise ValueError(f"average must be None or a decay in [0, 1), got {average!r}")
     device = torch.device(device) if device is not None else runtime.device()
     model.to(device)
-    averaged = None
-    if average is not None:
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
-        averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(average), use_buffers=False)
+    averaged = moving_average(model, average) if average is not None else None
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = history if history is not None else History()
