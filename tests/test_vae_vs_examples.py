@@ -147,17 +147,17 @@ def test_the_optimiser_changes_are_applied():
 def test_ema_scores_the_moving_average_of_the_weights():
     """ema = a: the copy kept is avg_1 = w_1, avg_t = a_t avg_(t-1) + (1 - a_t) w_t, a_t = min(a, t / (t + 9)), over the
     weights after each step (train.moving_average), recomputed here from the raw weights of a second run with the same
-    seed (a = 0.2: the warm start at t = 2, the cap after); the raw run's weights are not it."""
+    seed (a = 0.9: a_t = t / (t + 9) throughout the 4 steps, the warm start); the raw run's weights are not it."""
     raw = bench.book_recipe(_images())
     states = []                                 # the raw weights after each of steps 1..4
     raw.optimizer.register_step_post_hook(
         lambda *_: states.append({k: v.clone() for k, v in raw.model.state_dict().items()}))
     bench.train_until(raw, max_steps=4)
-    averaged = bench.train_until(bench.book_recipe(_images(), ema=0.2), max_steps=4)[-1]["state"]
+    averaged = bench.train_until(bench.book_recipe(_images(), ema=0.9), max_steps=4)[-1]["state"]
     for name in averaged:
         expected = states[0][name]
         for t, w in enumerate(states[1:], start=2):
-            a_t = min(0.2, t / (t + 9))
+            a_t = min(0.9, t / (t + 9))
             expected = a_t * expected + (1 - a_t) * w[name]
         assert torch.allclose(averaged[name], expected, atol=1e-6), name       # float32 rounding of 4 updates
         assert not torch.allclose(averaged[name], states[-1][name], atol=1e-6), name
