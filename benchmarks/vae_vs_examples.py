@@ -56,7 +56,7 @@ sys.path.insert(0, str(HERE))
 
 from _models import record, train_to_budgets  # noqa: E402
 
-from edu_gen import data, likelihood, runtime, vae  # noqa: E402
+from edu_gen import data, likelihood, runtime, train, vae  # noqa: E402
 
 BUDGETS = (30.0, 60.0, 120.0, 240.0)   # CPU seconds of training
 K, N_TEST = 1000, 1000                 # the VAE chapter's evaluation at book scale (book/05_vae.ipynb)
@@ -150,12 +150,14 @@ CHANGES = {   # the variants book_recipe can try: name -> what it sets (the log 
     "adam_beta1": "Adam's beta1 (default 0.9)",
     "adam_beta2": "Adam's beta2 (default 0.999)",
     "adam_eps": "Adam's eps (default 1e-8)",
-    "kl_warmup": "steps over which the KL weight goes linearly from kl_start to 1 (Bowman et al., 2016)",
+    "kl_warmup": "steps over which the KL weight goes linearly from kl_start to 1 (Bowman et al., 2016); alone, "
+                 "VAEConfig.kl_warmup (vae.KLWarmup, as vae.train_vae applies it)",
     "kl_start": "the KL weight at step 0 of kl_warmup (default 0; > 1 is the opposite of a warm-up)",
     "free_bits": "nats per latent dimension below which its batch-mean KL is not penalised (Kingma et al., 2016)",
     "binarize": "dynamic binarisation (True) or grey-level targets (False)",
-    "ema": "decay of an exponential moving average of the weights, updated after every step and scored instead of the "
-           "weights themselves (torch.optim.swa_utils; Polyak and Juditsky, 1992, for the average); None: off",
+    "ema": "VAEConfig.weight_average: decay of an exponential moving average of the weights, updated after every "
+           "step and scored instead of the weights themselves (as train.fit's average; Polyak and Juditsky, 1992); "
+           "None: off",
 }
 
 
@@ -221,8 +223,9 @@ def book_recipe(images: torch.Tensor, seed: int = 0, **changes) -> Recipe:
     if layers not in (1, 2):
         raise ValueError(f"hidden_layers must be 1 or 2, got {layers!r}")
     config = vae.VAEConfig(**{**asdict(vae.MAIN_MODEL_CONFIG),    # VAEConfig refuses an unknown init or decoder_bias
-                              **{k: changes[k] for k in ("latent_dim", "hidden_dim", "init", "decoder_bias")
+                              **{k: changes[k] for k in ("latent_dim", "hidden_dim", "init", "decoder_bias", "kl_warmup")
                                  if k in changes},
+                              **({"weight_average": changes["ema"]} if "ema" in changes else {}),
                               "activation": activation if activation in vae.ACTIVATIONS else "relu"})
     batch_size = changes.get("batch_size", _default(vae.load_or_train_vae, "batch_size"))  # what vae.main_model uses
     lr = changes.get("lr", _default(vae.train_vae, "lr"))
@@ -258,24 +261,27 @@ def book_recipe(images: torch.Tensor, seed: int = 0, **changes) -> Recipe:
             return decay * (min(1.0, (step + 1) / warmup) if warmup else 1.0)
 
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-    loss_changes = {k: changes[k] for k in ("kl_warmup", "kl_start", "free_bits") if k in changes}
-    if loss_changes:
-        loss = BookLoss(binarize, **loss_changes)
+    loss_changes = {k: changes[k] for k in ("kl_start", "free_bits") if k in changes}
+    if loss_changes:                                               # the warm-up of the config, and more
+        loss = BookLoss(binarize, kl_warmup=config.kl_warmup, **loss_changes)
     else:
         loss = vae.binarized_loss if binarize else (lambda m, b: m.loss(b))
+    if config.kl_warmup and not loss_changes:                      # as vae.train_vae does
+        loss = vae.KLWarmup(loss, config.kl_warmup)
     averaged = None
-    if changes.get("ema") is not None:
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
-        averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(changes["ema"]), use_buffers=False)
+    if config.weight_average is not None:                          # as train.fit does with vae.train_vae's average
+        averaged = train.moving_average(model, config.weight_average)
     h, d = config.hidden_dim, config.latent_dim
     shape = f"784-{h}-{h}-{d} / {d}-{h}-{h}-784" if layers == 2 else f"784-{h}-{d} / {d}-{h}-784"
     others = {k: v for k, v in changes.items() if k not in ("latent_dim", "hidden_dim", "hidden_layers", "activation",
-                                                             "batch_size", "lr", "binarize", "init", "decoder_bias")}
+                                                             "batch_size", "lr", "binarize", "init", "decoder_bias",
+                                                             "kl_warmup", "ema")}
     return Recipe("book", model, loss, loader, optimizer,
                   f"MLP {shape} {activation}, init {config.init}, decoder bias {config.decoder_bias}, "
                   f"{'dynamic binarisation' if binarize else 'grey-level targets'}, "
                   f"Adam lr {lr:g}, batch {batch_size}"
+                  + (f", KL warm-up {config.kl_warmup} steps" if config.kl_warmup else "")
+                  + (f", weights' moving average {config.weight_average:g}" if config.weight_average is not None else "")
                   + "".join(f", {k} {v}" for k, v in sorted(others.items())), schedule, averaged)
 
 

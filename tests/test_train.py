@@ -302,3 +302,39 @@ def test_fit_gives_the_plain_loops_weights_bit_for_bit(clip_grad):
         assert torch.equal(trained, expected), name
     assert history["loss"] == losses and history["noise"] == noise  # exactly the floats .item() gave
     assert history.steps["loss"] == list(range(25))
+
+
+@pytest.mark.parametrize("decay", [0.2, 0.9])
+def test_average_leaves_the_exponential_moving_average_of_the_weights_in_the_model(decay):
+    # avg_1 = theta_1, avg_t = a_t avg_(t-1) + (1 - a_t) theta_t, a_t = min(a, t / (t + 9)), recomputed from a second
+    # run's weights after each step (a = 0.2: a_2 = 2/11 is the warm start, a_t = 0.2 from t = 3 on; a = 0.9: the warm
+    # start throughout the 6 steps, a_t = t / (t + 9), far from 0.9); the averaged run
+    # must end with it, not with its own last weights (the run is the same: fit's average draws nothing)
+    x, y = regression(96)
+    runs = []
+    for average in (None, decay):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 1))
+        seen = []
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+        optimizer.register_step_post_hook(lambda *_: seen.append([p.detach().clone() for p in model.parameters()]))
+        train.fit(model, mse_loss, data.loader(x, y, batch_size=32, seed=1), epochs=2, optimizer=optimizer,
+                  device="cpu", progress=False, average=average)
+        runs.append((model, seen))
+    (raw, raw_seen), (averaged, averaged_seen) = runs
+    assert len(raw_seen) == 6 and all(torch.equal(a, b) for s, t in zip(raw_seen, averaged_seen) for a, b in zip(s, t))
+    expected = raw_seen[0]
+    for t, weights in enumerate(raw_seen[1:], start=2):
+        a_t = min(decay, t / (t + 9))
+        expected = [a_t * e + (1 - a_t) * w for e, w in zip(expected, weights)]
+    for got, want, last in zip(averaged.parameters(), expected, raw.parameters()):
+        assert torch.allclose(got, want, atol=1e-6)          # float32 rounding of 5 updates
+        assert not torch.allclose(got, last, atol=1e-3)
+
+
+@pytest.mark.parametrize("average", [1.0, -0.1, True, "0.9"])
+def test_fit_refuses_an_average_outside_0_1(average):
+    x, y = regression(32)
+    with pytest.raises(ValueError, match=r"average must be None or a decay in \[0, 1\), got"):
+        train.fit(nn.Linear(3, 1), mse_loss, data.loader(x, y, batch_size=32), device="cpu", progress=False,
+                  average=average)

@@ -375,6 +375,57 @@ def test_vae_config_refuses_an_unknown_init_or_bias_and_both_on_the_conv_network
         vae.VAEConfig(**changes)
 
 
+def test_kl_warmup_weighs_the_kl_term_by_min_1_t_over_steps():
+    """KLWarmup's t-th call returns recon + min(1, t / steps) * beta * kl, its recon and kl unweighted."""
+    torch.manual_seed(0)
+    model = vae.VAE(vae.VAEConfig(latent_dim=2, hidden_dim=8, beta=2.0))
+    x = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    warm = vae.KLWarmup(lambda m, b: m.loss(b, generator=torch.Generator().manual_seed(2)), 4)
+    for t in range(6):
+        terms = warm(model, x)
+        plain = model.loss(x, generator=torch.Generator().manual_seed(2))
+        assert torch.equal(terms["kl"], plain["kl"]) and torch.equal(terms["recon"], plain["recon"])
+        assert torch.allclose(terms["loss"], plain["recon"] + min(1.0, t / 4) * 2.0 * plain["kl"]), t
+    assert warm.weight() == 1.0
+    with pytest.raises(ValueError, match="steps must be an int >= 1"):
+        vae.KLWarmup(vae.binarized_loss, 0)
+
+
+def test_train_vae_applies_the_configs_warmup_and_weight_average():
+    """train_vae with kl_warmup and weight_average = train.fit on KLWarmup(binarized_loss) with that average."""
+    from dataclasses import replace
+
+    from edu_gen import data, train
+
+    images = torch.rand(200, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    config = vae.VAEConfig(latent_dim=2, hidden_dim=8, kl_warmup=3, weight_average=0.7)
+    torch.manual_seed(0)
+    model = vae.VAE(config)
+    twin = vae.VAE(replace(config, kl_warmup=0, weight_average=None))
+    twin.load_state_dict(model.state_dict())
+    vae.train_vae(model, images, steps=5, progress=False)
+    torch.manual_seed(0)
+    loader = data.loader(images, batch_size=100, shuffle=True, seed=0, drop_last=True)
+    train.fit(twin, vae.KLWarmup(vae.binarized_loss, 3), loader, epochs=3, max_steps=5, progress=False, average=0.7)
+    for (name, got), want in zip(model.state_dict().items(), twin.state_dict().values()):
+        assert torch.equal(got, want), name
+    torch.manual_seed(0)
+    plain = vae.VAE(replace(config, kl_warmup=0, weight_average=None))
+    vae.train_vae(plain, images, steps=5, progress=False)                 # neither: other weights
+    assert not torch.equal(plain.decoder[-2].weight, model.decoder[-2].weight)
+
+
+@pytest.mark.parametrize("changes, error, message", [
+    ({"kl_warmup": -1}, ValueError, r"kl_warmup must be an int >= 0"),
+    ({"kl_warmup": 2.0}, TypeError, r"kl_warmup must be an int >= 0"),
+    ({"weight_average": 1.0}, ValueError, r"weight_average must be None or a decay in \[0, 1\)"),
+    ({"weight_average": -0.5}, ValueError, r"weight_average must be None or a decay in \[0, 1\)"),
+])
+def test_vae_config_refuses_a_negative_warmup_and_an_average_outside_0_1(changes, error, message):
+    with pytest.raises(error, match=message):
+        vae.VAEConfig(**changes)
+
+
 # ---------------------------------------------------------------- benchmarks/vae_mnist.py: the paper's protocol
 
 

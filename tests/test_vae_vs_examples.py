@@ -35,6 +35,19 @@ def test_the_book_recipe_trains_exactly_the_weights_of_vae_train_vae():
         assert torch.equal(kept[-1]["state"][name], value), name
 
 
+def test_the_book_recipe_with_warmup_and_average_trains_exactly_train_vaes_weights():
+    """kl_warmup and ema are VAEConfig's kl_warmup and weight_average: the same weights as vae.train_vae with them."""
+    from dataclasses import replace
+
+    images = _images()
+    kept = bench.train_until(bench.book_recipe(images, kl_warmup=3, ema=0.9), max_steps=7)
+    torch.manual_seed(0)
+    model = vae.VAE(replace(vae.MAIN_MODEL_CONFIG, kl_warmup=3, weight_average=0.9))
+    vae.train_vae(model, images, steps=7, progress=False)
+    for name, value in model.state_dict().items():
+        assert torch.equal(kept[-1]["state"][name], value), name
+
+
 def test_a_change_of_the_book_recipe_is_applied_and_an_unknown_one_refused():
     recipe = bench.book_recipe(_images(), lr=3e-3, hidden_dim=16, lr_half_life=10)
     assert recipe.optimizer.param_groups[0]["lr"] == pytest.approx(3e-3)
@@ -132,18 +145,20 @@ def test_the_optimiser_changes_are_applied():
 
 
 def test_ema_scores_the_moving_average_of_the_weights():
-    """ema = a: the copy kept is avg_1 = w_1, avg_t = a avg_(t-1) + (1 - a) w_t over the weights after each step,
-    recomputed here from the raw weights of a second run with the same seed; the raw run's weights are not it."""
+    """ema = a: the copy kept is avg_1 = w_1, avg_t = a_t avg_(t-1) + (1 - a_t) w_t, a_t = min(a, t / (t + 9)), over the
+    weights after each step (train.moving_average), recomputed here from the raw weights of a second run with the same
+    seed (a = 0.9: a_t = t / (t + 9) throughout the 4 steps, the warm start); the raw run's weights are not it."""
     raw = bench.book_recipe(_images())
     states = []                                 # the raw weights after each of steps 1..4
     raw.optimizer.register_step_post_hook(
         lambda *_: states.append({k: v.clone() for k, v in raw.model.state_dict().items()}))
     bench.train_until(raw, max_steps=4)
-    averaged = bench.train_until(bench.book_recipe(_images(), ema=0.75), max_steps=4)[-1]["state"]
+    averaged = bench.train_until(bench.book_recipe(_images(), ema=0.9), max_steps=4)[-1]["state"]
     for name in averaged:
         expected = states[0][name]
-        for w in states[1:]:
-            expected = 0.75 * expected + 0.25 * w[name]
+        for t, w in enumerate(states[1:], start=2):
+            a_t = min(0.9, t / (t + 9))
+            expected = a_t * expected + (1 - a_t) * w[name]
         assert torch.allclose(averaged[name], expected, atol=1e-6), name       # float32 rounding of 4 updates
         assert not torch.allclose(averaged[name], states[-1][name], atol=1e-6), name
 

@@ -159,6 +159,36 @@ def _show_progress(progress: bool | None) -> bool:
     return not os.environ.get("CI") and not os.environ.get(BOOK_BUILD_VARIABLE) and runtime.scale() != "ci"
 
 
+def moving_average(model: nn.Module, decay: float):
+    """A copy of `model` that keeps the exponential moving average of its parameters, for `fit`'s ``average``.
+
+    Call ``.update_parameters(model)`` after every optimiser step t = 1, 2, ...: the first call copies the
+    parameters, then avg_t = a_t avg_(t-1) + (1 - a_t) theta_t with a_t = min(decay, t / (t + 9)), a decay
+    that starts small and reaches `decay` after 9 decay / (1 - decay) steps (iterate averaging, Polyak and
+    Juditsky, 1992; the warm start as in TensorFlow's ExponentialMovingAverage with num_updates). The
+    averaged parameters are ``.module``'s; buffers are not averaged.
+
+    Args:
+        model: the network being trained. decay: a in [0, 1).
+
+    Returns:
+        A `torch.optim.swa_utils.AveragedModel`.
+
+    Raises:
+        ValueError: decay not a number in [0, 1).
+    """
+    from torch.optim.swa_utils import AveragedModel
+
+    if isinstance(decay, bool) or not isinstance(decay, numbers.Real) or not 0.0 <= decay < 1.0:
+        raise ValueError(f"average must be None or a decay in [0, 1), got {decay!r}")
+
+    def warm_decay(averages, current, n_averaged):          # n_averaged = t - 1 at step t >= 2
+        t = int(n_averaged) + 1
+        torch._foreach_lerp_(averages, current, 1.0 - min(decay, t / (t + 9)))
+
+    return AveragedModel(model, multi_avg_fn=warm_decay, use_buffers=False)
+
+
 def fit(
     model: nn.Module,
     loss_fn: Callable,
@@ -174,6 +204,7 @@ def fit(
     clip_grad: float | None = None,
     progress: bool | None = None,
     history: History | None = None,
+    average: float | None = None,
 ) -> History:
     """Train `model` by minimising `loss_fn` over mini-batches of `data`.
 
@@ -193,20 +224,33 @@ def fit(
         clip_grad: clip the gradient norm to this value (None: no clipping).
         progress: show a progress bar (None: yes, except in CI or at the `ci` scale).
         history: continue an earlier History (steps count on from its last step).
+        average: a decay a in [0, 1): keep the exponential moving average of the parameters,
+            avg_1 = theta_1, avg_t = a_t avg_(t-1) + (1 - a_t) theta_t after optimiser step t = 1, 2, ...,
+            with a_t = min(a, t / (t + 9)): the decay starts small, so that a short run is not averaged
+            with its first, poor weights, and reaches a after 9a / (1 - a) steps (891 for a = 0.99)
+            (iterate averaging, Polyak and Juditsky, 1992; the warm start as TensorFlow's
+            ExponentialMovingAverage with num_updates; `torch.optim.swa_utils.AveragedModel`), and
+            copy it into `model` at the end, before the last evaluation; evaluations during training see
+            the current weights. None: the model keeps its last weights.
 
     Returns:
         The History of every loss term per step and every evaluation.
 
     Raises:
         NonFiniteLossError: the loss is NaN or infinite; the message names the step and terms.
-        ValueError: `epochs` or `max_steps` is not an integer >= 1, or `data` yields no batch.
+        ValueError: `epochs` or `max_steps` is not an integer >= 1, `average` is not None or in [0, 1),
+            or `data` yields no batch.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
         raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
     if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral) or max_steps < 1):
         raise ValueError(f"max_steps must be an integer >= 1 or None, got {max_steps!r}")
+    if average is not None and (isinstance(average, bool) or not isinstance(average, numbers.Real)
+                                or not 0.0 <= average < 1.0):
+        raise ValueError(f"average must be None or a decay in [0, 1), got {average!r}")
     device = torch.device(device) if device is not None else runtime.device()
     model.to(device)
+    averaged = moving_average(model, average) if average is not None else None
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = history if history is not None else History()
@@ -253,6 +297,8 @@ def fit(
                 nn.utils.clip_grad_norm_(model.parameters(), clip_grad)
             # step: theta <- theta - lr * (the optimiser's update direction)
             optimizer.step()
+            if averaged is not None:
+                averaged.update_parameters(model)
 
             # the other terms are read after the step, as always: a term may be a parameter, which the step moves
             history.log(step, **{k: loss_value if k == "loss" else v.item() for k, v in terms.items()})
@@ -269,6 +315,10 @@ def fit(
             raise ValueError("data yielded no batches: nothing to train on (an empty data set, or "
                              "a DataLoader with drop_last=True and fewer examples than batch_size?)")
     bar.close()
+    if averaged is not None:                       # the model leaves with the average of its weights
+        with torch.no_grad():
+            for p, a in zip(model.parameters(), averaged.module.parameters()):
+                p.copy_(a)
     if eval_fn is not None and not (eval_every and done % eval_every == 0):
         evaluate(step - 1)
     model.eval()

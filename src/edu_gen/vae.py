@@ -194,6 +194,14 @@ class VAEConfig:
             sets it to the logit of the training images' mean per pixel (`init_decoder_bias`), so the
             untrained decoder already predicts each pixel's marginal. MLP only (the conv decoder has
             one bias for all pixels).
+        kl_warmup: steps over which `train_vae` raises the KL term's weight linearly from 0 to 1
+            (w_t = min(1, t / kl_warmup) at step t = 0, 1, ...; Bowman et al., 2016, section 3.1);
+            0: weight 1 from the start. The loss minimised meanwhile is recon + w_t KL, a bound only
+            once w_t = 1; the history's "recon" and "kl" are the unweighted terms.
+        weight_average: a decay a in [0, 1): `train_vae` keeps the exponential moving average of the
+            weights, avg_1 = theta_1, avg_t = a avg_(t-1) + (1 - a) theta_t after every step (the
+            iterate averaging of Polyak and Juditsky, 1992, in its exponential form), and leaves it in the
+            model at the end; None: the last weights.
 
     Numbers may be given as any numeric kind (Python, NumPy scalar, 0-d tensor) and are stored as
     Python ints (the sizes) and floats (beta), so that equal configs compare and save equal.
@@ -202,7 +210,8 @@ class VAEConfig:
         TypeError: a size that is not an integer, or a beta that is not a real number (a bool
             is neither).
         ValueError: a size < 1, beta < 0, inf or NaN, an unknown architecture, activation, init or
-            decoder_bias, or init "kaiming" / decoder_bias "data" with the conv architecture.
+            decoder_bias, or init "kaiming" / decoder_bias "data" with the conv architecture; kl_warmup < 0;
+            weight_average outside [0, 1).
     """
 
     latent_dim: int = 20
@@ -212,12 +221,23 @@ class VAEConfig:
     activation: str = "relu"
     init: str = "default"
     decoder_bias: str = "default"
+    kl_warmup: int = 0
+    weight_average: float | None = None
 
     def __post_init__(self):
         # numbers of any numeric kind (NumPy scalars, 0-d tensors) stored as plain Python numbers
         fields = {"latent_dim": number(self.latent_dim, "latent_dim", "an int >= 1 (the size of z)", integer=True, minimum=1),
                   "hidden_dim": number(self.hidden_dim, "hidden_dim", "an int >= 1 (the MLP's width)", integer=True, minimum=1),
-                  "beta": number(self.beta, "beta", "a number >= 0 (the KL weight; finite)", minimum=0.0)}
+                  "beta": number(self.beta, "beta", "a number >= 0 (the KL weight; finite)", minimum=0.0),
+                  "kl_warmup": number(self.kl_warmup, "kl_warmup", "an int >= 0 (steps of the KL warm-up)",
+                                      integer=True, minimum=0)}
+        if self.weight_average is not None:
+            fields["weight_average"] = number(self.weight_average, "weight_average",
+                                              "None or a decay in [0, 1) (of the weights' moving average)",
+                                              minimum=0.0, maximum=1.0)
+            if fields["weight_average"] == 1.0:
+                raise ValueError("weight_average must be None or a decay in [0, 1) (of the weights' moving average), "
+                                 "got 1.0: the average would never move from the first step's weights")
         for name, value in fields.items():
             object.__setattr__(self, name, value)
         if self.architecture not in ARCHITECTURES:
@@ -627,7 +647,9 @@ def train_vae(model: VAE, images: torch.Tensor, *, steps: int, batch_size: int =
     The chapter's recipe, shared by the notebook and `benchmarks/vae_mnist.py --scale book`. A model
     whose config says ``decoder_bias="data"`` first gets its output bias from `images`
     (`init_decoder_bias`), at every call: training such a model further with `train_vae` resets that
-    bias first (fine-tune it with `train.fit` instead). With `binarize`, each batch is binarised afresh (`binarized_loss`) and the loss is a negative ELBO
+    bias first (fine-tune it with `train.fit` instead). A config with ``kl_warmup`` > 0 trains on
+    `KLWarmup` of the loss, and one with a ``weight_average`` leaves the moving average of the weights in the
+    model (`train.fit`'s ``average``). With `binarize`, each batch is binarised afresh (`binarized_loss`) and the loss is a negative ELBO
     of binary data (nats); otherwise the grey levels are the targets and the recon term is a
     cross-entropy, not a log-likelihood.
 
@@ -651,7 +673,42 @@ def train_vae(model: VAE, images: torch.Tensor, *, steps: int, batch_size: int =
     loader = data.loader(images, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True)
     epochs = math.ceil(steps / len(loader))
     loss_fn = binarized_loss if binarize else (lambda m, b: m.loss(b))
-    return train.fit(model, loss_fn, loader, epochs=epochs, max_steps=steps, lr=lr, progress=progress)
+    if model.config.kl_warmup:
+        loss_fn = KLWarmup(loss_fn, model.config.kl_warmup)
+    return train.fit(model, loss_fn, loader, epochs=epochs, max_steps=steps, lr=lr, progress=progress,
+                     average=model.config.weight_average)
+
+
+class KLWarmup:
+    """A VAE loss with the KL term's weight raised linearly from 0 to 1 over its first `steps` calls.
+
+    At the t-th call (t = 0, 1, ...) it returns the wrapped loss's terms with
+    ``loss = recon + w_t * beta * kl``, w_t = min(1, t / steps) (Bowman et al., 2016, section 3.1):
+    early steps fit the reconstruction before the KL term pulls q(z|x) towards the prior. The loss is
+    a negative ELBO only once w_t = 1; "recon" and "kl" are returned unweighted.
+
+    Args:
+        loss_fn: ``loss_fn(model, batch)`` -> ``{"recon", "kl", "loss"}`` (e.g. `binarized_loss`).
+        steps: the length of the warm-up, an int >= 1.
+
+    Raises:
+        TypeError, ValueError: steps not an int >= 1.
+    """
+
+    def __init__(self, loss_fn, steps: int):
+        self.loss_fn = loss_fn
+        self.steps = number(steps, "steps", "an int >= 1 (the length of the KL warm-up)", integer=True, minimum=1)
+        self.calls = 0
+
+    def weight(self) -> float:
+        """w_t for the next call."""
+        return min(1.0, self.calls / self.steps)
+
+    def __call__(self, model, batch) -> dict[str, torch.Tensor]:
+        terms = self.loss_fn(model, batch)
+        w = self.weight()
+        self.calls += 1
+        return {**terms, "loss": terms["recon"] + w * model.config.beta * terms["kl"]}
 
 
 class DeterministicAE(VAE):
