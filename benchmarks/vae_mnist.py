@@ -5,6 +5,7 @@ Two protocols, and the recorded lines say which one ran:
 * ``--scale ci`` and ``--scale book``: the VAE chapter's model and budget. MLP 784-400-400-20 with
   ReLU, He initialisation of the hidden layers, the decoder's output bias at the logit of the pixels'
   means, Bernoulli decoder, dynamic binarisation, Adam (lr 1e-3, default betas and eps), batch 100,
+  a KL warm-up over the first 200 steps, the weights' moving average (decay 0.99) kept as the model,
   a fixed number of steps (book: 9,000 steps = 15 passes over the 60,000 training digits).
 * ``--scale full``: the paper's one-stochastic-layer VAE and its schedule (Burda et al., 2016,
   section 5 and appendix): two deterministic hidden layers of 200 tanh units in the encoder and
@@ -105,9 +106,12 @@ def protocol(scale: str, steps: int, n_train: int, k: int, n_test: int) -> dict:
     optimizer = "Adam (0.9, 0.999, 1e-4), the paper's lr schedule" if scale == "full" else "Adam (0.9, 0.999, 1e-8), lr 1e-3"
     return {
         "model": f"MLP 784-{config.hidden_dim}-{config.hidden_dim}-{config.latent_dim} {act} encoder and decoder, "
-                 f"init {config.init}, decoder bias {config.decoder_bias}, Bernoulli decoder",
+                 f"init {config.init}, decoder bias {config.decoder_bias}, Bernoulli decoder"
+                 + (f", KL warm-up {config.kl_warmup} steps" if config.kl_warmup else "")
+                 + (f", weights' moving average {config.weight_average:g}" if config.weight_average is not None else ""),
         "latent_dim": config.latent_dim, "hidden_dim": config.hidden_dim, "activation": act,
         "init": config.init, "decoder_bias": config.decoder_bias,
+        "kl_warmup": config.kl_warmup, "weight_average": config.weight_average,
         "batch_size": batch, "optimizer": optimizer,
         "passes": round(steps * batch / n_train, 2),
         "budget": f"{steps} steps of batch {batch} = {steps * batch / n_train:.2f} passes over {n_train} digits",
