@@ -60,7 +60,7 @@ sys.path.insert(0, str(HERE))
 
 from _models import record  # noqa: E402
 
-from edu_gen import cvae, data, likelihood, metrics, runtime, semi_supervised, train, vae  # noqa: E402
+from edu_gen import cvae, data, likelihood, metrics, runtime, semi_supervised, train  # noqa: E402
 
 SETTINGS = {   # the chapter's data and label draws per scale; the models' recipes are semi_supervised's
     "ci": dict(n_train=5_000, draws=1),
