@@ -184,7 +184,9 @@ def moving_average(model: nn.Module, decay: float):
 
     def warm_decay(averages, current, n_averaged):          # n_averaged = t - 1 at step t >= 2
         t = int(n_averaged) + 1
-        torch._foreach_lerp_(averages, current, 1.0 - min(decay, t / (t + 9)))
+        weight = 1.0 - min(decay, t / (t + 9))               # avg <- a_t avg + (1 - a_t) theta
+        for average, value in zip(averages, current):
+            average.lerp_(value, weight)
 
     return AveragedModel(model, multi_avg_fn=warm_decay, use_buffers=False)
 
