@@ -205,8 +205,8 @@ def _linears_of(part: nn.Sequential) -> list:
 def book_recipe(images: torch.Tensor, seed: int = 0, **changes) -> Recipe:
     """The VAE chapter's main model and training recipe, with every setting read from `edu_gen.vae`.
 
-    `changes` tries a variant of it: any key of `CHANGES` (what each one sets). Without changes the loss is
-    `vae.binarized_loss` itself and the weights are those of `vae.train_vae` (a test checks it).
+    `changes` tries a variant of it: any key of `CHANGES` (what each one sets). Without changes the loss, the KL
+    warm-up and the weights' average are those of `vae.train_vae`, and so are the weights (a test checks it).
 
     Raises:
         ValueError: an unknown change, an unknown activation, init, decoder_bias or hidden_layers.
