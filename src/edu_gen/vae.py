@@ -701,7 +701,11 @@ class KLWarmup:
         self.calls = 0
 
     def weight(self) -> float:
-        """w_t for the next call."""
+        """The KL term's weight at the next call.
+
+        Returns:
+            w_t = min(1, t / steps), a float in [0, 1], with t the number of calls so far.
+        """
         return min(1.0, self.calls / self.steps)
 
     def __call__(self, model, batch) -> dict[str, torch.Tensor]:
