@@ -196,12 +196,13 @@ class VAEConfig:
             one bias for all pixels).
         kl_warmup: steps over which `train_vae` raises the KL term's weight linearly from 0 to 1
             (w_t = min(1, t / kl_warmup) at step t = 0, 1, ...; Bowman et al., 2016, section 3.1);
-            0: weight 1 from the start. The loss minimised meanwhile is recon + w_t KL, a bound only
+            0: weight 1 from the start. The loss minimised meanwhile is recon + w_t beta KL, a bound only
             once w_t = 1; the history's "recon" and "kl" are the unweighted terms.
         weight_average: a decay a in [0, 1): `train_vae` keeps the exponential moving average of the
-            weights, avg_1 = theta_1, avg_t = a avg_(t-1) + (1 - a) theta_t after every step (the
-            iterate averaging of Polyak and Juditsky, 1992, in its exponential form), and leaves it in the
-            model at the end; None: the last weights.
+            weights, avg_1 = theta_1, avg_t = a_t avg_(t-1) + (1 - a_t) theta_t after step t = 2, 3, ...
+            with the warm-started decay a_t = min(a, t / (t + 9)) (`train.moving_average`; the iterate
+            averaging of Polyak and Juditsky, 1992, in its exponential form), and leaves it in the model at
+            the end; None: the last weights.
 
     Numbers may be given as any numeric kind (Python, NumPy scalar, 0-d tensor) and are stored as
     Python ints (the sizes) and floats (beta), so that equal configs compare and save equal.
