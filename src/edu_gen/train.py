@@ -247,12 +247,9 @@ def fit(
         raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
     if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral) or max_steps < 1):
         raise ValueError(f"max_steps must be an integer >= 1 or None, got {max_steps!r}")
-    if average is not None and (isinstance(average, bool) or not isinstance(average, numbers.Real)
-                                or not 0.0 <= average < 1.0):
-        raise ValueError(f"average must be None or a decay in [0, 1), got {average!r}")
     device = torch.device(device) if device is not None else runtime.device()
     model.to(device)
-    averaged = moving_average(model, average) if average is not None else None
+    averaged = moving_average(model, average) if average is not None else None   # on the device; refuses a bad decay
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = history if history is not None else History()
