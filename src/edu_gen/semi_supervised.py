@@ -178,6 +178,8 @@ M1_NAME = "ch06_m1"
 # The main model's later additions (a KL warm-up over 200 steps and the weights' moving average, 2026-12-02) did
 # not help M1's codes either (9,000 steps, draw 0): both with PyTorch's init and bias 11.2%, both with the data bias
 # 13.3%, against 10.0% for the data bias alone and 9.8% for this recipe; one draw each, so M1 keeps this recipe.
+# Longer runs, toward the full scale (draws 0 and 1, M1+M2 with the book recipe for 8,000 steps): M1 at 30,000 steps
+# 7.9 / 8.4%, at 90,000 steps 7.2 / 7.5%; the log is in benchmarks/semi_supervised_mnist.py's docstring.
 
 
 def m1_steps(scale: str | None = None) -> int:
