@@ -7,8 +7,8 @@ reported beside the wall time, because on a shared machine the wall time says mo
 about the recipe. Used to choose the chapter's `book` recipe (issue 18); the chapter's own number comes from
 `benchmarks/pixelcnn_mnist.py --scale book`.
 
-    EDU_GEN_DATA=... python benchmarks/pixelcnn_recipes.py 400 R0,R1,R2,R3     # 400 steps of batch 32 each
-    EDU_GEN_DATA=... python benchmarks/pixelcnn_recipes.py 1500 R3
+    EDU_GEN_DATA=... python benchmarks/probes/pixelcnn_recipes.py 400 R0,R1,R2,R3     # 400 steps of batch 32 each
+    EDU_GEN_DATA=... python benchmarks/probes/pixelcnn_recipes.py 1500 R3
 
 Prints one JSON line per recipe: steps, cpu_s, wall_s, cpu_ms_per_image, nll (nats), se, load (1-minute load
 average at the end).
