@@ -4,6 +4,7 @@ learn_yz_x_ss.py does), M2 on the means or on z1 ~ q(z1|x) drawn afresh at every
 argv: m1_steps m2_max m2_every draw
 """
 import json, math, sys, time
+from dataclasses import replace
 import torch
 from edu_gen import data, semi_supervised as ss, train, vae, cvae
 
@@ -29,7 +30,6 @@ print(json.dumps({"m1_steps": M1_STEPS, "m1_loss_last500": sum(h["loss"][-500:])
 index = data.labelled_subset(train_y, 10, seed=DRAW)
 for mode in ("means", "sampled"):
     recipe = ss.m1m2_recipe(len(train_x), "book")
-    from dataclasses import replace
     config = replace(recipe["config"], input_shape=(k,))
     torch.manual_seed(DRAW)
     m2 = cvae.M2(config)

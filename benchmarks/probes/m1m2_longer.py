@@ -4,7 +4,7 @@ M1: semi_supervised's plain VAE recipe trained to M1_MAX steps; at every M1_EVER
 M1+M2 (the book recipe, lr 2e-3, 500 units, d 10) trained M2_MAX steps, test error every M2_EVERY steps.
 The global RNG is saved and restored around each nested M2 run, so M1's trajectory is the cached recipe's.
 """
-import json, math, os, sys, time
+import json, math, sys, time
 import torch
 from edu_gen import data, semi_supervised as ss, train, vae, cvae
 
